@@ -1,0 +1,51 @@
+/* api.h - the Mixpeek calls mixpeekfs makes: list and get of buckets, syncs
+ * and connections. Knows HTTP status meanings and JSON shapes, not FUSE or
+ * paths. Reads only: nothing here can change anything on the API. */
+#ifndef MPFS_API_H
+#define MPFS_API_H
+
+#include <jansson.h>
+
+#include "mpfs/err.h"
+#include "mpfs/listing.h"
+
+struct mpfs_api_cfg {
+	const char *base_url;
+	const char *key;       /* copied; never logged */
+	const char *namespace; /* X-Namespace */
+	long timeout;
+	const char *cacert;
+	int retries; /* extra tries for transient failures */
+};
+
+struct mpfs_sync_filter {
+	const char *status;	   /* NULL = any */
+	const char *connection_id; /* NULL = any */
+	int is_active;		   /* -1 = any */
+};
+
+struct mpfs_api;
+
+struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg);
+void mpfs_api_free(struct mpfs_api *api);
+
+int mpfs_api_list_buckets(struct mpfs_api *api, const struct mpfs_page_req *req,
+			  struct mpfs_page *page, struct mpfs_err *err);
+int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
+			const struct mpfs_sync_filter *filter,
+			const struct mpfs_page_req *req, struct mpfs_page *page,
+			struct mpfs_err *err);
+
+/* GETs: *out is a new reference to the JSON object. */
+int mpfs_api_get_bucket(struct mpfs_api *api, const char *bucket, json_t **out,
+			struct mpfs_err *err);
+int mpfs_api_get_sync(struct mpfs_api *api, const char *bucket,
+		      const char *sync_id, json_t **out, struct mpfs_err *err);
+int mpfs_api_get_connection(struct mpfs_api *api, const char *conn,
+			    json_t **out, struct mpfs_err *err);
+
+/* Parses a list answer into a page. Pure, for tests and fuzzing. */
+int mpfs_api_parse_page(const char *body, size_t len, struct mpfs_page *page,
+			struct mpfs_err *err);
+
+#endif

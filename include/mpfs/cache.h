@@ -1,0 +1,37 @@
+/* cache.h - lifetimes: a map from string keys to reference-counted values,
+ * each fresh for ttl seconds from when it was put. The clock is injected so
+ * tests drive it. One mutex guards the map; it is never held while a value
+ * is made or fetched. */
+#ifndef MPFS_CACHE_H
+#define MPFS_CACHE_H
+
+struct mpfs_cache_ops {
+	void *(*ref)(void *value);
+	void (*unref)(void *value);
+};
+
+typedef double (*mpfs_clock_fn)(void);
+
+struct mpfs_cache;
+
+struct mpfs_cache *mpfs_cache_new(double ttl, const struct mpfs_cache_ops *ops,
+				  mpfs_clock_fn now);
+void mpfs_cache_free(struct mpfs_cache *c);
+
+/* A new reference to the fresh value under key, or NULL. */
+void *mpfs_cache_get(struct mpfs_cache *c, const char *key);
+
+/* Stores a new reference to value under key, stamped now; replaces any. */
+void mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value);
+
+/* The fresh value under key, or else value itself put there: so that every
+ * caller racing to put gets the same one. Returns a new reference. */
+void *mpfs_cache_put_new(struct mpfs_cache *c, const char *key, void *value);
+
+/* Forgets every value. */
+void mpfs_cache_clear(struct mpfs_cache *c);
+
+/* The monotonic clock in seconds. */
+double mpfs_clock_monotonic(void);
+
+#endif

@@ -1,0 +1,51 @@
+/* core.h - the filesystem's meaning, without FUSE: what a path is, what a
+ * directory lists and what a file holds, answered from the caches or the
+ * API. fs.c is the only caller. */
+#ifndef MPFS_CORE_H
+#define MPFS_CORE_H
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "mpfs/api.h"
+#include "mpfs/err.h"
+#include "mpfs/render.h"
+
+struct mpfs_core_cfg {
+	double ttl;
+	long page_size; /* 0: mixpeekfs chooses */
+	char **buckets; /* NULL-terminated, or NULL for all buckets */
+	uid_t uid;
+	gid_t gid;
+	time_t mount_time;
+};
+
+struct mpfs_core;
+struct mpfs_dir;
+
+/* Takes ownership of api. */
+struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
+				const struct mpfs_core_cfg *cfg);
+void mpfs_core_free(struct mpfs_core *core);
+
+int mpfs_core_getattr(struct mpfs_core *core, const char *path,
+		      struct stat *st, struct mpfs_err *err);
+
+/* A directory handle: a snapshot whose offsets stay valid until released. */
+int mpfs_core_opendir(struct mpfs_core *core, const char *path,
+		      struct mpfs_dir **dir, struct mpfs_err *err);
+void mpfs_core_releasedir(struct mpfs_dir *dir);
+
+/* Gives entries from offset on (0 and 1 are "." and ".."), each with its
+ * attributes and the offset of the next, until fill returns non-zero or the
+ * directory ends. Fetches pages only as entries are asked for. */
+typedef int (*mpfs_fill_fn)(void *ctx, const char *name, const struct stat *st,
+			    off_t next);
+int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
+		      mpfs_fill_fn fill, void *ctx, struct mpfs_err *err);
+
+/* The object a file path shows: a new reference. */
+int mpfs_core_open(struct mpfs_core *core, const char *path,
+		   struct mpfs_obj **obj, struct mpfs_err *err);
+
+#endif

@@ -1,0 +1,76 @@
+/* listing.h - the paging state machine of one listing: offset pages, then
+ * the cursor past the API's offset limit, duplicates dropped, entries kept
+ * in arrival order so that an index is a stable directory offset.
+ *
+ * It fetches through a callback and knows no HTTP and no FUSE. One fetch runs
+ * at a time per listing; the lock is never held during a fetch. */
+#ifndef MPFS_LISTING_H
+#define MPFS_LISTING_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "mpfs/err.h"
+#include "mpfs/render.h"
+
+struct mpfs_page_req {
+	long limit;
+	long offset;	    /* used when cursor is NULL */
+	const char *cursor; /* borrowed */
+};
+
+struct mpfs_page {
+	json_t *items;	   /* array, new reference */
+	char *next_cursor; /* malloc'd, NULL when none */
+	long total;	   /* -1 when the answer did not say */
+};
+
+void mpfs_page_release(struct mpfs_page *page);
+
+typedef int (*mpfs_fetch_fn)(void *ctx, const struct mpfs_page_req *req,
+			     struct mpfs_page *page, struct mpfs_err *err);
+
+/* Called for each new object; returns the object to keep (a new reference),
+ * for instance an equal one already held elsewhere. */
+typedef struct mpfs_obj *(*mpfs_intern_fn)(void *ctx, struct mpfs_obj *obj);
+
+struct mpfs_listing_cfg {
+	mpfs_fetch_fn fetch;
+	mpfs_intern_fn intern; /* may be NULL */
+	void *ctx;
+	void (*release)(void *ctx); /* frees ctx with the listing; may be NULL */
+	const char *id_key;	 /* "sync_config_id" */
+	const char *suffix;	 /* ".json" */
+	long first_limit;	 /* first page size */
+	long max_limit;		 /* pages grow to this */
+	long max_offset;	 /* the API's offset bound (10000) */
+	long fallback_mtime;	 /* for objects without timestamps */
+	const char *what;	 /* for log lines: "syncs 'b1' all" */
+};
+
+struct mpfs_listing;
+
+/* New listing with one reference. cfg strings are copied. */
+struct mpfs_listing *mpfs_listing_new(const struct mpfs_listing_cfg *cfg);
+struct mpfs_listing *mpfs_listing_ref(struct mpfs_listing *l);
+void mpfs_listing_unref(struct mpfs_listing *l);
+
+/* The entry at index, fetching pages until it is there or the listing ends.
+ * Returns 1 and a new reference in *obj, 0 at the end, -1 with err set when
+ * a page failed (the next call tries that page again). */
+int mpfs_listing_get(struct mpfs_listing *l, size_t index,
+		     struct mpfs_obj **obj, struct mpfs_err *err);
+
+/* Entries held now, and whether the listing is complete; no fetch. */
+size_t mpfs_listing_count(struct mpfs_listing *l, int *complete);
+
+/* Items the API sent without a usable id, skipped since the last call. */
+long mpfs_listing_take_skipped(struct mpfs_listing *l);
+
+/* What the listing is, for log lines: cfg.what. */
+const char *mpfs_listing_what(struct mpfs_listing *l);
+
+/* Pages fetched so far. */
+long mpfs_listing_pages(struct mpfs_listing *l);
+
+#endif

@@ -1,0 +1,43 @@
+/* opts.h - the command line and its environment fallbacks, checked. */
+#ifndef MPFS_OPTS_H
+#define MPFS_OPTS_H
+
+#include <fuse_opt.h>
+
+struct mpfs_opts {
+	/* as given: -o values and positional arguments */
+	char *namespace;
+	char *api_url;
+	char *api_key_file;
+	char *ttl;
+	char *page_size;
+	char *buckets;
+	char *timeout;
+	char *cacert;
+	char *args[3];
+	int nargs;
+	int show_help;
+	int show_version;
+
+	/* checked values, filled by mpfs_opts_check */
+	const char *mountpoint;
+	long ttl_s;
+	long page_size_n; /* 0: mixpeekfs chooses */
+	long timeout_s;
+	char **bucket_list; /* NULL-terminated, or NULL for all */
+	char *key;	    /* wipe with mpfs_opts_release */
+};
+
+/* Parses mixpeekfs's own options out of args, leaving libfuse's. Returns 0,
+ * or -1 after printing one line to stderr. */
+int mpfs_opts_parse(struct fuse_args *args, struct mpfs_opts *o);
+
+/* Applies environment fallbacks and checks every value; reads the key.
+ * Returns 0, or -1 after printing one line to stderr. */
+int mpfs_opts_check(struct mpfs_opts *o);
+
+void mpfs_opts_usage(const char *prog);
+
+void mpfs_opts_release(struct mpfs_opts *o);
+
+#endif

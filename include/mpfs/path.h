@@ -1,0 +1,62 @@
+/* path.h - pure: a path of the mount to the node it names, and the
+ * %-encoding of API ids into file names. Knows no API, no FUSE. */
+#ifndef MPFS_PATH_H
+#define MPFS_PATH_H
+
+#include <stddef.h>
+
+#define MPFS_NAME_MAX 255
+
+enum mpfs_node_type {
+	MPFS_NODE_ROOT,	     /* / */
+	MPFS_NODE_BUCKET,    /* /<bucket> */
+	MPFS_NODE_STATUSES,  /* /<bucket>/by-status */
+	MPFS_NODE_CONNS,     /* /<bucket>/by-connection */
+	MPFS_NODE_VIEW,	     /* a listed directory: all, active, ... */
+	MPFS_NODE_SYNC,	     /* <view>/<sync>.json */
+};
+
+enum mpfs_filter_kind {
+	MPFS_FILTER_ALL,
+	MPFS_FILTER_ACTIVE,
+	MPFS_FILTER_INACTIVE,
+	MPFS_FILTER_STATUS,
+	MPFS_FILTER_CONNECTION,
+};
+
+struct mpfs_filter {
+	enum mpfs_filter_kind kind;
+	char value[MPFS_NAME_MAX + 1]; /* decoded status or connection id */
+};
+
+struct mpfs_node {
+	enum mpfs_node_type type;
+	char bucket[MPFS_NAME_MAX + 1]; /* decoded bucket id */
+	struct mpfs_filter filter;	/* VIEW and SYNC */
+	char sync_id[MPFS_NAME_MAX + 1]; /* decoded, SYNC only */
+};
+
+/* The TaskStatusEnum values as by-status/ lists them (lower case). */
+extern const char *const mpfs_statuses[];
+extern const size_t mpfs_statuses_count;
+
+/* The value to send for a by-status name: the enum's upper-case value for a
+ * listed name, the name itself otherwise. Writes at most size bytes. */
+void mpfs_status_api_value(const char *name, char *out, size_t size);
+
+/* Parses an absolute path. Returns 0, or -1 when no node can have that path
+ * (unknown view name, bad %-encoding, a sync name without ".json"). Whether
+ * the bucket, status or sync exists is not decided here. */
+int mpfs_path_parse(const char *path, struct mpfs_node *node);
+
+/* Encodes an id as a file name: '/', '%', bytes below 0x20 and 0x7F become
+ * %XX (upper-case hex), and so does every byte of "." and "..". Returns the
+ * length of the full encoding; writes at most size bytes, NUL-terminated,
+ * as snprintf does. */
+size_t mpfs_name_encode(const char *id, char *out, size_t size);
+
+/* The inverse: 0 and the id, or -1 when name is not an encoding that
+ * mpfs_name_encode produces (so each id has exactly one name). */
+int mpfs_name_decode(const char *name, char *out, size_t size);
+
+#endif

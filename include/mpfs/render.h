@@ -1,0 +1,51 @@
+/* render.h - pure: an API object rendered once into the immutable bytes a
+ * file shows, with the few fields the tree needs. Reference-counted, so an
+ * open file keeps its size and bytes together however caches move on. */
+#ifndef MPFS_RENDER_H
+#define MPFS_RENDER_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "mpfs/err.h"
+
+struct mpfs_obj {
+	atomic_int refs;
+	char *id;	     /* the API id, as received */
+	char *name;	     /* its file name: encoded id + suffix */
+	char *data;	     /* pretty JSON and a final newline */
+	size_t size;
+	time_t mtime;
+	char *status;	     /* NULL when absent */
+	char *connection_id; /* NULL when absent */
+	int is_active;	     /* 1, 0, or -1 when absent */
+};
+
+/* Renders a JSON object whose id is the string at id_key. Returns a new
+ * reference, or NULL with err set (MPFS_E_MALFORMED when the item is not an
+ * object or has no non-empty string id). mtime falls back to fallback_mtime
+ * when neither updated_at nor created_at parses. */
+struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
+			      const char *suffix, time_t fallback_mtime,
+			      struct mpfs_err *err);
+
+/* New reference to the same object. */
+struct mpfs_obj *mpfs_obj_ref(struct mpfs_obj *obj);
+
+/* Drops a reference; NULL is a no-op. */
+void mpfs_obj_unref(struct mpfs_obj *obj);
+
+/* Two renderings with the same bytes and name. */
+int mpfs_obj_same(const struct mpfs_obj *a, const struct mpfs_obj *b);
+
+/* Pretty-prints json (two-space indent, key order kept, final newline).
+ * Returns a malloc'd string and its length, or NULL. */
+char *mpfs_render_json(json_t *json, size_t *len);
+
+/* Parses an ISO 8601 timestamp ("2025-01-02T03:04:05.123Z", "+02:00",
+ * no zone = UTC; fractions dropped). Returns 0, or -1 if it is not one. */
+int mpfs_time_parse(const char *s, time_t *out);
+
+#endif

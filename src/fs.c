@@ -1,0 +1,263 @@
+/* fs.c - the only struct fuse_operations: path in, core call, errno out.
+ * Each failing operation leaves one log line (never the key) through
+ * fail(). Every operation that would change something is EROFS. */
+#include "mpfs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "mpfs/core.h"
+#include "mpfs/err.h"
+#include "mpfs/log.h"
+
+static struct mpfs_fs *fs_of(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static int fail(const char *op, const char *path, const struct mpfs_err *err)
+{
+	int e = mpfs_err_errno(err);
+	enum mpfs_log_level level = e == ENOENT ? MPFS_LOG_INFO : MPFS_LOG_ERROR;
+
+	if (err->op[0] && err->http_status)
+		mpfs_log(level, "%s '%s': %s: http %ld: %s", op, path, err->op,
+			 err->http_status, err->msg);
+	else if (err->op[0])
+		mpfs_log(level, "%s '%s': %s: %s", op, path, err->op, err->msg);
+	else
+		mpfs_log(level, "%s '%s': %s", op, path, err->msg);
+	return -e;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct mpfs_fs *fs = fs_of();
+
+	(void)conn;
+	cfg->entry_timeout = fs->ttl;
+	cfg->attr_timeout = fs->ttl;
+	cfg->negative_timeout = 0;
+	return fs;
+}
+
+static int fs_getattr(const char *path, struct stat *st,
+		      struct fuse_file_info *fi)
+{
+	struct mpfs_err err;
+
+	(void)fi;
+	mpfs_err_clear(&err);
+	if (mpfs_core_getattr(fs_of()->core, path, st, &err))
+		return fail("stat", path, &err);
+	return 0;
+}
+
+static int fs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct mpfs_dir *dir;
+	struct mpfs_err err;
+
+	mpfs_err_clear(&err);
+	if (mpfs_core_opendir(fs_of()->core, path, &dir, &err))
+		return fail("opendir", path, &err);
+	fi->fh = (uintptr_t)dir;
+	return 0;
+}
+
+static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	mpfs_core_releasedir((struct mpfs_dir *)(uintptr_t)fi->fh);
+	return 0;
+}
+
+struct fill_ctx {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill(void *ctx, const char *name, const struct stat *st, off_t next)
+{
+	struct fill_ctx *f = ctx;
+
+	return f->filler(f->buf, name, st, next, FUSE_FILL_DIR_PLUS);
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+		      off_t off, struct fuse_file_info *fi,
+		      enum fuse_readdir_flags flags)
+{
+	struct fill_ctx ctx = {buf, filler};
+	struct mpfs_err err;
+
+	(void)flags;
+	mpfs_err_clear(&err);
+	if (mpfs_core_readdir(fs_of()->core, (struct mpfs_dir *)(uintptr_t)fi->fh,
+			      off, fill, &ctx, &err))
+		return fail("readdir", path, &err);
+	return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct mpfs_obj *obj;
+	struct mpfs_err err;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return -EROFS;
+	mpfs_err_clear(&err);
+	if (mpfs_core_open(fs_of()->core, path, &obj, &err))
+		return fail("open", path, &err);
+	fi->fh = (uintptr_t)obj;
+	return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	const struct mpfs_obj *obj = (struct mpfs_obj *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (off < 0 || (size_t)off >= obj->size)
+		return 0;
+	if (size > obj->size - (size_t)off)
+		size = obj->size - (size_t)off;
+	memcpy(buf, obj->data + off, size);
+	return (int)size;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	mpfs_obj_unref((struct mpfs_obj *)(uintptr_t)fi->fh);
+	return 0;
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	/* Zeros would make df and file managers hide the mount. */
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 4096;
+	sv->f_frsize = 4096;
+	sv->f_blocks = 1UL << 20;
+	sv->f_files = 1UL << 20;
+	sv->f_namemax = 255;
+	return 0;
+}
+
+/* Every change is refused: the tree is a read-only view of the API. */
+static int rofs_path(const char *path)
+{
+	(void)path;
+	return -EROFS;
+}
+static int rofs_mode(const char *path, mode_t mode)
+{
+	(void)path;
+	(void)mode;
+	return -EROFS;
+}
+static int rofs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)path;
+	(void)mode;
+	(void)dev;
+	return -EROFS;
+}
+static int rofs_two(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EROFS;
+}
+static int rofs_rename(const char *from, const char *to, unsigned int flags)
+{
+	(void)flags;
+	return rofs_two(from, to);
+}
+static int rofs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return rofs_mode(path, mode);
+}
+static int rofs_chown(const char *path, uid_t uid, gid_t gid,
+		      struct fuse_file_info *fi)
+{
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	return rofs_path(path);
+}
+static int rofs_truncate(const char *path, off_t size,
+			 struct fuse_file_info *fi)
+{
+	(void)size;
+	(void)fi;
+	return rofs_path(path);
+}
+static int rofs_write(const char *path, const char *buf, size_t size,
+		      off_t off, struct fuse_file_info *fi)
+{
+	(void)buf;
+	(void)size;
+	(void)off;
+	(void)fi;
+	return rofs_path(path);
+}
+static int rofs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return rofs_mode(path, mode);
+}
+static int rofs_utimens(const char *path, const struct timespec tv[2],
+			struct fuse_file_info *fi)
+{
+	(void)tv;
+	(void)fi;
+	return rofs_path(path);
+}
+static int rofs_setxattr(const char *path, const char *name, const char *value,
+			 size_t size, int flags)
+{
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	return rofs_path(path);
+}
+static int rofs_removexattr(const char *path, const char *name)
+{
+	(void)name;
+	return rofs_path(path);
+}
+
+const struct fuse_operations mpfs_fs_ops = {
+	.init = fs_init,
+	.getattr = fs_getattr,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.open = fs_open,
+	.read = fs_read,
+	.release = fs_release,
+	.statfs = fs_statfs,
+	.mknod = rofs_mknod,
+	.mkdir = rofs_mode,
+	.unlink = rofs_path,
+	.rmdir = rofs_path,
+	.symlink = rofs_two,
+	.rename = rofs_rename,
+	.link = rofs_two,
+	.chmod = rofs_chmod,
+	.chown = rofs_chown,
+	.truncate = rofs_truncate,
+	.write = rofs_write,
+	.create = rofs_create,
+	.utimens = rofs_utimens,
+	.setxattr = rofs_setxattr,
+	.removexattr = rofs_removexattr,
+};

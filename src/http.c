@@ -1,0 +1,210 @@
+/* http.c - libcurl requests to {status, body}. Knows no Mixpeek. Status
+ * codes are read here and judged by the caller (no CURLOPT_FAILONERROR);
+ * verbose output is never enabled, since it would print the headers.
+ *
+ * Lock order: h->pool_lock, or one of h->share_locks; never both. */
+#include "mpfs/http.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAX 16
+
+struct mpfs_http {
+	struct mpfs_http_cfg cfg; /* cacert owned */
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t pool_lock; /* guards pool, pooled */
+	CURL *pool[POOL_MAX];
+	int pooled;
+};
+
+static void share_lock(CURL *handle, curl_lock_data data,
+		       curl_lock_access access, void *userptr)
+{
+	struct mpfs_http *h = userptr;
+
+	(void)handle;
+	(void)access;
+	pthread_mutex_lock(&h->share_locks[data]);
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *userptr)
+{
+	struct mpfs_http *h = userptr;
+
+	(void)handle;
+	pthread_mutex_unlock(&h->share_locks[data]);
+}
+
+struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg)
+{
+	struct mpfs_http *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->cfg = *cfg;
+	h->cfg.cacert = cfg->cacert ? strdup(cfg->cacert) : NULL;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&h->share_locks[i], NULL);
+	pthread_mutex_init(&h->pool_lock, NULL);
+	h->share = curl_share_init();
+	if (!h->share || (cfg->cacert && !h->cfg.cacert)) {
+		mpfs_http_free(h);
+		return NULL;
+	}
+	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	return h;
+}
+
+void mpfs_http_free(struct mpfs_http *h)
+{
+	if (!h)
+		return;
+	for (int i = 0; i < h->pooled; i++)
+		curl_easy_cleanup(h->pool[i]);
+	if (h->share)
+		curl_share_cleanup(h->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&h->share_locks[i]);
+	pthread_mutex_destroy(&h->pool_lock);
+	free((char *)h->cfg.cacert);
+	free(h);
+}
+
+static CURL *take_handle(struct mpfs_http *h)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->pooled > 0)
+		c = h->pool[--h->pooled];
+	pthread_mutex_unlock(&h->pool_lock);
+	return c ? c : curl_easy_init();
+}
+
+static void give_handle(struct mpfs_http *h, CURL *c)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	if (h->pooled < POOL_MAX) {
+		h->pool[h->pooled++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+struct body {
+	char *data;
+	size_t len, cap, max;
+	int too_large;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct body *b = userdata;
+	size_t n = size * nmemb;
+
+	if (b->len + n > b->max) {
+		b->too_large = 1;
+		return 0; /* aborts the transfer */
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		char *grown;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		grown = realloc(b->data, cap);
+		if (!grown)
+			return 0;
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
+		 const struct curl_slist *headers, const char *body,
+		 struct mpfs_http_resp *resp, struct mpfs_err *err)
+{
+	struct body b = {.max = h->cfg.max_body};
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_off_t retry_after = 0;
+	CURL *c = take_handle(h);
+	CURLcode rc;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+	if (!c) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "cannot make a curl handle");
+		return -1;
+	}
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->cfg.timeout);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->cfg.connect_timeout);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (h->cfg.cacert)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg.cacert);
+	if (strcmp(method, "POST") == 0)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
+			    CURLE_OK &&
+		    retry_after > 0)
+			resp->retry_after = (long)retry_after;
+	}
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	give_handle(h, c);
+	if (b.too_large) {
+		free(b.data);
+		err->curl_code = rc;
+		mpfs_err_set(err, MPFS_E_TOO_LARGE, "answer larger than %zu bytes",
+			     h->cfg.max_body);
+		return -1;
+	}
+	if (rc != CURLE_OK) {
+		free(b.data);
+		err->curl_code = rc;
+		mpfs_err_set(err,
+			     rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR
+				     ? MPFS_E_NOMEM
+				     : MPFS_E_TRANSPORT,
+			     "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	resp->body = b.data ? b.data : strdup("");
+	resp->len = b.len;
+	if (!resp->body) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void mpfs_http_resp_release(struct mpfs_http_resp *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+}

@@ -1,0 +1,208 @@
+/* main.c - the mount sequence: options, the key, one request to check key
+ * and namespace, then mount, daemonize and serve. The check comes before
+ * fuse_mount, so a bad key or namespace leaves nothing mounted. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpfs/api.h"
+#include "mpfs/core.h"
+#include "mpfs/fs.h"
+#include "mpfs/log.h"
+#include "mpfs/opts.h"
+
+#include <fuse_lowlevel.h>
+
+#ifndef MPFS_VERSION
+#define MPFS_VERSION "unknown"
+#endif
+
+/* One line on stderr for a failed mount-time check. */
+static void probe_failed(const struct mpfs_opts *o, const char *bucket,
+			 const struct mpfs_err *err)
+{
+	switch (err->kind) {
+	case MPFS_E_AUTH:
+		fprintf(stderr,
+			"mixpeekfs: the API at %s rejected the key (http %ld): "
+			"%s\n",
+			o->api_url, err->http_status, err->msg);
+		break;
+	case MPFS_E_NOT_FOUND:
+		if (bucket)
+			fprintf(stderr,
+				"mixpeekfs: no bucket '%s' in namespace '%s': "
+				"%s\n",
+				bucket, o->namespace, err->msg);
+		else
+			fprintf(stderr,
+				"mixpeekfs: namespace '%s' not found: %s\n",
+				o->namespace, err->msg);
+		break;
+	case MPFS_E_TRANSPORT:
+		fprintf(stderr, "mixpeekfs: cannot reach the API at %s: %s\n",
+			o->api_url, err->msg);
+		break;
+	default:
+		fprintf(stderr, "mixpeekfs: %s %s failed%s%.0ld: %s\n",
+			o->api_url, err->op, err->http_status ? " with http " : "",
+			err->http_status, err->msg);
+		break;
+	}
+}
+
+/* The one request at mount: a bucket list of one, or each named bucket. */
+static int probe(struct mpfs_api *api, const struct mpfs_opts *o)
+{
+	struct mpfs_page_req req = {.limit = 1, .offset = 0};
+	struct mpfs_page page = {0};
+	struct mpfs_err err;
+	json_t *json;
+
+	mpfs_err_clear(&err);
+	if (!o->bucket_list) {
+		if (mpfs_api_list_buckets(api, &req, &page, &err)) {
+			probe_failed(o, NULL, &err);
+			return -1;
+		}
+		mpfs_page_release(&page);
+		return 0;
+	}
+	for (char **b = o->bucket_list; *b; b++) {
+		if (mpfs_api_get_bucket(api, *b, &json, &err)) {
+			probe_failed(o, *b, &err);
+			return -1;
+		}
+		json_decref(json);
+	}
+	return 0;
+}
+
+static void print_version(void)
+{
+	printf("mixpeekfs %s\nlibfuse %s\n%s\njansson %s\n", MPFS_VERSION,
+	       fuse_pkgversion(), curl_version(), jansson_version_str());
+}
+
+/* Adds -o fsname=mixpeek:NS,subtype=mixpeekfs,ro,default_permissions. */
+static int add_mount_opts(struct fuse_args *args, const char *ns)
+{
+	char *opts = NULL, fsname[512];
+	int r;
+
+	snprintf(fsname, sizeof(fsname), "fsname=mixpeek:%s", ns);
+	r = fuse_opt_add_opt_escaped(&opts, fsname) ||
+	    fuse_opt_add_opt(&opts, "subtype=mixpeekfs,ro,default_permissions") ||
+	    fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opts);
+	free(opts);
+	return r ? -1 : 0;
+}
+
+static int serve(struct fuse_args *args, struct mpfs_opts *o,
+		 struct fuse_cmdline_opts *cmd)
+{
+	struct mpfs_api_cfg acfg = {
+		.base_url = o->api_url,
+		.key = o->key,
+		.namespace = o->namespace,
+		.timeout = o->timeout_s,
+		.cacert = o->cacert,
+		.retries = 2,
+	};
+	struct mpfs_core_cfg ccfg = {
+		.ttl = (double)o->ttl_s,
+		.page_size = o->page_size_n,
+		.buckets = o->bucket_list,
+		.uid = getuid(),
+		.gid = getgid(),
+		.mount_time = time(NULL),
+	};
+	struct mpfs_fs fs = {.ttl = (double)o->ttl_s};
+	struct mpfs_api *api;
+	struct fuse *fuse;
+	int r = 1;
+
+	api = mpfs_api_new(&acfg);
+	if (!api) {
+		fprintf(stderr, "mixpeekfs: cannot set up the HTTP client\n");
+		return 1;
+	}
+	/* The key now lives in the client's headers only. */
+	explicit_bzero(o->key, strlen(o->key));
+	fs.core = mpfs_core_new(api, &ccfg);
+	if (!fs.core) {
+		fprintf(stderr, "mixpeekfs: out of memory\n");
+		return 1;
+	}
+	if (add_mount_opts(args, o->namespace)) {
+		fprintf(stderr, "mixpeekfs: out of memory\n");
+		goto out_core;
+	}
+	fuse = fuse_new(args, &mpfs_fs_ops, sizeof(mpfs_fs_ops), &fs);
+	if (!fuse)
+		goto out_core; /* libfuse said why: an unknown option */
+	if (probe(api, o))
+		goto out_fuse;
+	if (fuse_mount(fuse, cmd->mountpoint))
+		goto out_fuse;
+	if (fuse_daemonize(cmd->foreground))
+		goto out_unmount;
+	mpfs_log_init(!cmd->foreground, MPFS_LOG_INFO);
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)))
+		goto out_unmount;
+	r = cmd->singlethread ? fuse_loop(fuse)
+			      : fuse_loop_mt(fuse, cmd->clone_fd);
+	r = r ? 1 : 0;
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_fuse:
+	fuse_destroy(fuse);
+out_core:
+	mpfs_core_free(fs.core);
+	return r;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = {0};
+	struct mpfs_opts o = {0};
+	int r = 1;
+
+	if (mpfs_opts_parse(&args, &o))
+		goto out;
+	if (o.show_help || o.show_version) {
+		if (o.show_help) {
+			mpfs_opts_usage(argv[0]);
+			printf("FUSE options:\n");
+			fuse_cmdline_help();
+			fuse_lib_help(&args);
+		} else {
+			print_version();
+		}
+		r = 0;
+		goto out;
+	}
+	if (mpfs_opts_check(&o))
+		goto out;
+	if (fuse_opt_add_arg(&args, o.mountpoint) ||
+	    fuse_parse_cmdline(&args, &cmd) || !cmd.mountpoint)
+		goto out;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		fprintf(stderr, "mixpeekfs: cannot initialise libcurl\n");
+		goto out;
+	}
+	mpfs_log_init(0, MPFS_LOG_INFO);
+	r = serve(&args, &o, &cmd);
+	curl_global_cleanup();
+out:
+	free(cmd.mountpoint);
+	mpfs_opts_release(&o);
+	fuse_opt_free_args(&args);
+	return r;
+}

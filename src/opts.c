@@ -1,0 +1,281 @@
+/* opts.c - the command line: mixpeekfs's -o options, environment
+ * fallbacks, value checks and the key. The key is taken from the
+ * environment or a file, never from argv, and never printed. */
+#include "mpfs/opts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OPT(t, p) {t, offsetof(struct mpfs_opts, p), 1}
+
+enum { KEY_HELP, KEY_VERSION };
+
+static const struct fuse_opt spec[] = {
+	OPT("namespace=%s", namespace),
+	OPT("api_url=%s", api_url),
+	OPT("api_key_file=%s", api_key_file),
+	OPT("ttl=%s", ttl),
+	OPT("page_size=%s", page_size),
+	OPT("buckets=%s", buckets),
+	OPT("timeout=%s", timeout),
+	OPT("cacert=%s", cacert),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+static int on_arg(void *data, const char *arg, int key,
+		  struct fuse_args *outargs)
+{
+	struct mpfs_opts *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_HELP:
+		o->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->nargs == 3)
+			return -1;
+		o->args[o->nargs] = strdup(arg);
+		if (!o->args[o->nargs])
+			return -1;
+		o->nargs++;
+		return 0;
+	}
+	return 1;
+}
+
+void mpfs_opts_usage(const char *prog)
+{
+	printf("usage: %s [options] NAMESPACE MOUNTPOINT\n"
+	       "       %s [options] -o namespace=NS MOUNTPOINT\n\n"
+	       "mixpeekfs options:\n"
+	       "    -o namespace=NS        namespace (env MIXPEEK_NAMESPACE)\n"
+	       "    -o api_url=URL         API base URL (env MIXPEEK_API_URL,\n"
+	       "                           default https://api.mixpeek.com)\n"
+	       "    -o api_key_file=PATH   file holding the API key (else env\n"
+	       "                           MIXPEEK_API_KEY)\n"
+	       "    -o ttl=SECONDS         cache lifetime (default 30)\n"
+	       "    -o page_size=N         items per list request, 1..1000\n"
+	       "                           (default: 100 growing to 1000)\n"
+	       "    -o buckets=ID[:ID...]  show only these buckets\n"
+	       "    -o timeout=SECONDS     per-request limit (default 30)\n"
+	       "    -o cacert=PATH         extra CA bundle for TLS\n\n",
+	       prog, prog);
+}
+
+int mpfs_opts_parse(struct fuse_args *args, struct mpfs_opts *o)
+{
+	if (fuse_opt_parse(args, o, spec, on_arg) == -1) {
+		fprintf(stderr, "mixpeekfs: bad arguments (at most NAMESPACE "
+				"and MOUNTPOINT; see --help)\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* A whole decimal number in [min, max]; -1 if s is not one. */
+static int parse_long(const char *name, const char *s, long min, long max,
+		      long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max) {
+		fprintf(stderr,
+			"mixpeekfs: option %s=%s: expected a whole number "
+			"from %ld to %ld\n",
+			name, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Reads the key from a file: the file holds the key alone. */
+static char *read_key_file(const char *path)
+{
+	char buf[4097];
+	ssize_t n;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *start, *end, *key;
+
+	if (fd < 0) {
+		fprintf(stderr, "mixpeekfs: cannot read key file '%s': %s\n",
+			path, strerror(errno));
+		return NULL;
+	}
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	for (start = buf; isspace((unsigned char)*start); start++)
+		;
+	for (end = buf + len; end > start && isspace((unsigned char)end[-1]);
+	     end--)
+		;
+	*end = '\0';
+	key = *start ? strdup(start) : NULL;
+	explicit_bzero(buf, sizeof(buf));
+	if (!key)
+		fprintf(stderr, "mixpeekfs: key file '%s' holds no key\n", path);
+	return key;
+}
+
+/* Takes the key from the environment and wipes it there, so that it does
+ * not linger in /proc/PID/environ. */
+static char *env_key(void)
+{
+	char *value = getenv("MIXPEEK_API_KEY");
+	char *key;
+
+	if (!value || !*value)
+		return NULL;
+	key = strdup(value);
+	explicit_bzero(value, strlen(value));
+	unsetenv("MIXPEEK_API_KEY");
+	return key;
+}
+
+static char **split_buckets(const char *list)
+{
+	size_t n = 1, i = 0;
+	char **out, *copy, *save = NULL, *tok;
+
+	for (const char *p = list; *p; p++)
+		n += *p == ':';
+	out = calloc(n + 1, sizeof(*out));
+	copy = strdup(list);
+	if (!out || !copy) {
+		free(out);
+		free(copy);
+		return NULL;
+	}
+	for (tok = strtok_r(copy, ":", &save); tok;
+	     tok = strtok_r(NULL, ":", &save))
+		out[i++] = strdup(tok);
+	free(copy);
+	if (i == 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void default_str(char **field, const char *env, const char *fallback)
+{
+	const char *v = env ? getenv(env) : NULL;
+
+	if (*field)
+		return;
+	if (v && *v)
+		*field = strdup(v);
+	else if (fallback)
+		*field = strdup(fallback);
+}
+
+int mpfs_opts_check(struct mpfs_opts *o)
+{
+	if (o->nargs == 2) {
+		if (o->namespace) {
+			fprintf(stderr, "mixpeekfs: namespace given twice "
+					"(argument and -o namespace)\n");
+			return -1;
+		}
+		o->namespace = o->args[0];
+		o->args[0] = NULL;
+		o->mountpoint = o->args[1];
+	} else if (o->nargs == 1) {
+		o->mountpoint = o->args[0];
+	} else {
+		fprintf(stderr, "mixpeekfs: %s (usage: mixpeekfs [options] "
+				"NAMESPACE MOUNTPOINT)\n",
+			o->nargs ? "too many arguments" : "no mountpoint given");
+		return -1;
+	}
+	default_str(&o->namespace, "MIXPEEK_NAMESPACE", NULL);
+	default_str(&o->api_url, "MIXPEEK_API_URL", "https://api.mixpeek.com");
+	if (!o->namespace || !*o->namespace) {
+		fprintf(stderr, "mixpeekfs: no namespace: give NAMESPACE, "
+				"-o namespace= or MIXPEEK_NAMESPACE\n");
+		return -1;
+	}
+	if (strncmp(o->api_url, "http://", 7) != 0 &&
+	    strncmp(o->api_url, "https://", 8) != 0) {
+		fprintf(stderr, "mixpeekfs: option api_url=%s: not an "
+				"http:// or https:// URL\n",
+			o->api_url);
+		return -1;
+	}
+	o->ttl_s = 30;
+	o->timeout_s = 30;
+	if ((o->ttl && parse_long("ttl", o->ttl, 0, 86400 * 365, &o->ttl_s)) ||
+	    (o->page_size && parse_long("page_size", o->page_size, 1, 1000,
+					&o->page_size_n)) ||
+	    (o->timeout &&
+	     parse_long("timeout", o->timeout, 1, 3600, &o->timeout_s)))
+		return -1;
+	if (o->buckets) {
+		o->bucket_list = split_buckets(o->buckets);
+		if (!o->bucket_list) {
+			fprintf(stderr, "mixpeekfs: option buckets=: no "
+					"bucket id given\n");
+			return -1;
+		}
+	}
+	if (o->cacert && access(o->cacert, R_OK) != 0) {
+		fprintf(stderr, "mixpeekfs: cannot read cacert '%s': %s\n",
+			o->cacert, strerror(errno));
+		return -1;
+	}
+	if (o->api_key_file) {
+		o->key = read_key_file(o->api_key_file);
+		if (!o->key)
+			return -1;
+		free(env_key()); /* the file wins; drop the other */
+	} else {
+		o->key = env_key();
+		if (!o->key) {
+			fprintf(stderr, "mixpeekfs: no API key: set "
+					"MIXPEEK_API_KEY or -o api_key_file=\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void mpfs_opts_release(struct mpfs_opts *o)
+{
+	char **fields[] = {&o->namespace, &o->api_url,	 &o->api_key_file,
+			   &o->ttl,	  &o->page_size, &o->buckets,
+			   &o->timeout,	  &o->cacert};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		free(*fields[i]);
+	for (int i = 0; i < o->nargs; i++)
+		free(o->args[i]);
+	if (o->bucket_list)
+		for (char **b = o->bucket_list; *b; b++)
+			free(*b);
+	free(o->bucket_list);
+	if (o->key) {
+		explicit_bzero(o->key, strlen(o->key));
+		free(o->key);
+	}
+}

@@ -1,0 +1,198 @@
+/* path.c - pure: paths of the mount to nodes, ids to file names and back.
+ * Knows the shape of the tree, nothing of the API or FUSE. */
+#include "mpfs/path.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *const mpfs_statuses[] = {
+	"pending",   "in_progress",	      "processing", "completed",
+	"completed_with_errors", "failed",   "canceled",   "unknown",
+	"skipped",   "draft",		      "active",	    "archived",
+	"suspended",
+};
+const size_t mpfs_statuses_count =
+	sizeof(mpfs_statuses) / sizeof(mpfs_statuses[0]);
+
+void mpfs_status_api_value(const char *name, char *out, size_t size)
+{
+	size_t i;
+
+	snprintf(out, size, "%s", name);
+	for (i = 0; i < mpfs_statuses_count; i++)
+		if (strcmp(name, mpfs_statuses[i]) == 0)
+			break;
+	if (i == mpfs_statuses_count)
+		return;
+	for (char *p = out; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+}
+
+static int must_escape(unsigned char c)
+{
+	return c == '/' || c == '%' || c < 0x20 || c == 0x7F;
+}
+
+size_t mpfs_name_encode(const char *id, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int dots = strcmp(id, ".") == 0 || strcmp(id, "..") == 0;
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		if (dots || must_escape(*p)) {
+			if (n + 3 < size) {
+				out[n] = '%';
+				out[n + 1] = hex[*p >> 4];
+				out[n + 2] = hex[*p & 15];
+			}
+			n += 3;
+		} else {
+			if (n + 1 < size)
+				out[n] = (char)*p;
+			n++;
+		}
+	}
+	if (size)
+		out[n < size ? n : size - 1] = '\0';
+	return n;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int mpfs_name_decode(const char *name, char *out, size_t size)
+{
+	char check[MPFS_NAME_MAX + 1];
+	size_t n = 0;
+
+	for (const char *p = name; *p; p++) {
+		int c = (unsigned char)*p;
+
+		if (c == '%') {
+			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+
+			if (lo < 0)
+				return -1;
+			c = hi * 16 + lo;
+			p += 2;
+		}
+		if (c == 0 || n + 1 >= size)
+			return -1;
+		out[n++] = (char)c;
+	}
+	if (n == 0)
+		return -1;
+	out[n] = '\0';
+	/* One name per id: refuse "%41" for "A" and the like. */
+	if (mpfs_name_encode(out, check, sizeof(check)) >= sizeof(check) ||
+	    strcmp(check, name) != 0)
+		return -1;
+	return 0;
+}
+
+/* Splits the next component off *p into comp; 0 at the end of the path. */
+static int next_component(const char **p, char *comp, size_t size)
+{
+	const char *s = *p, *e;
+
+	while (*s == '/')
+		s++;
+	if (!*s)
+		return 0;
+	e = strchr(s, '/');
+	if (!e)
+		e = s + strlen(s);
+	if ((size_t)(e - s) >= size)
+		return -1;
+	memcpy(comp, s, (size_t)(e - s));
+	comp[e - s] = '\0';
+	*p = e;
+	return 1;
+}
+
+static int parse_sync_name(const char *name, char *id, size_t size)
+{
+	size_t len = strlen(name);
+	char enc[MPFS_NAME_MAX + 1];
+
+	if (len <= 5 || strcmp(name + len - 5, ".json") != 0)
+		return -1;
+	memcpy(enc, name, len - 5);
+	enc[len - 5] = '\0';
+	return mpfs_name_decode(enc, id, size);
+}
+
+int mpfs_path_parse(const char *path, struct mpfs_node *node)
+{
+	char comp[4][MPFS_NAME_MAX + 1];
+	int n = 0, r;
+	const char *p = path;
+
+	memset(node, 0, sizeof(*node));
+	if (*path != '/')
+		return -1;
+	while ((r = next_component(&p, comp[n < 4 ? n : 3], sizeof(comp[0])))) {
+		if (r < 0 || ++n > 4)
+			return -1;
+	}
+	node->type = MPFS_NODE_ROOT;
+	if (n == 0)
+		return 0;
+	if (mpfs_name_decode(comp[0], node->bucket, sizeof(node->bucket)) < 0)
+		return -1;
+	node->type = MPFS_NODE_BUCKET;
+	if (n == 1)
+		return 0;
+
+	/* comp[1] is a view; the index of its sync name, if any, is next. */
+	int file_at;
+	struct mpfs_filter *f = &node->filter;
+
+	if (strcmp(comp[1], "all") == 0) {
+		f->kind = MPFS_FILTER_ALL;
+		file_at = 2;
+	} else if (strcmp(comp[1], "active") == 0) {
+		f->kind = MPFS_FILTER_ACTIVE;
+		file_at = 2;
+	} else if (strcmp(comp[1], "inactive") == 0) {
+		f->kind = MPFS_FILTER_INACTIVE;
+		file_at = 2;
+	} else if (strcmp(comp[1], "by-status") == 0 ||
+		   strcmp(comp[1], "by-connection") == 0) {
+		int status = comp[1][3] == 's';
+
+		if (n == 2) {
+			node->type =
+				status ? MPFS_NODE_STATUSES : MPFS_NODE_CONNS;
+			return 0;
+		}
+		f->kind = status ? MPFS_FILTER_STATUS : MPFS_FILTER_CONNECTION;
+		if (status) {
+			/* Status names are ours, never %-encoded. */
+			snprintf(f->value, sizeof(f->value), "%s", comp[2]);
+		} else if (mpfs_name_decode(comp[2], f->value,
+					    sizeof(f->value)) < 0) {
+			return -1;
+		}
+		file_at = 3;
+	} else {
+		return -1;
+	}
+	if (n == file_at) {
+		node->type = MPFS_NODE_VIEW;
+		return 0;
+	}
+	if (n != file_at + 1)
+		return -1;
+	node->type = MPFS_NODE_SYNC;
+	return parse_sync_name(comp[file_at], node->sync_id,
+			       sizeof(node->sync_id));
+}

@@ -1,0 +1,174 @@
+/* render.c - pure: API objects to the immutable bytes of a file, and the
+ * timestamps that give it an mtime. */
+#include "mpfs/render.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpfs/path.h"
+
+char *mpfs_render_json(json_t *json, size_t *len)
+{
+	char *text = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	size_t n;
+	char *out;
+
+	if (!text)
+		return NULL;
+	n = strlen(text);
+	out = realloc(text, n + 2);
+	if (!out) {
+		free(text);
+		return NULL;
+	}
+	out[n] = '\n';
+	out[n + 1] = '\0';
+	*len = n + 1;
+	return out;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int mpfs_time_parse(const char *s, time_t *out)
+{
+	struct tm tm = {0};
+	int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 0;
+	const char *p = s;
+
+	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
+	    *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != ' '))
+		return -1;
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) ||
+	    *p++ != ':' || digits(&p, 2, &sec))
+		return -1;
+	if (*p == '.' || *p == ',') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '+' ? 1 : -1;
+		if (digits(&p, 2, &zh))
+			return -1;
+		if (*p == ':')
+			p++;
+		if (*p && digits(&p, 2, &zm))
+			return -1;
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 60)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = timegm(&tm) - sign * (zh * 3600 + zm * 60);
+	return 0;
+}
+
+static char *dup_string(json_t *json, const char *key)
+{
+	const char *s = json_string_value(json_object_get(json, key));
+
+	return s ? strdup(s) : NULL;
+}
+
+static time_t object_mtime(json_t *json, time_t fallback)
+{
+	static const char *const keys[] = {"updated_at", "created_at"};
+	time_t t;
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *s = json_string_value(json_object_get(json, keys[i]));
+
+		if (s && mpfs_time_parse(s, &t) == 0)
+			return t;
+	}
+	return fallback;
+}
+
+struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
+			      const char *suffix, time_t fallback_mtime,
+			      struct mpfs_err *err)
+{
+	const char *id = json_string_value(json_object_get(json, id_key));
+	struct mpfs_obj *obj;
+	size_t idlen, namelen;
+	json_t *active;
+
+	if (!json_is_object(json)) {
+		mpfs_err_set(err, MPFS_E_MALFORMED, "item is not an object");
+		return NULL;
+	}
+	if (!id || !*id) {
+		mpfs_err_set(err, MPFS_E_MALFORMED, "item without '%s'", id_key);
+		return NULL;
+	}
+	obj = calloc(1, sizeof(*obj));
+	if (!obj)
+		goto nomem;
+	atomic_init(&obj->refs, 1);
+	idlen = mpfs_name_encode(id, NULL, 0);
+	namelen = idlen + strlen(suffix);
+	obj->id = strdup(id);
+	obj->name = malloc(namelen + 1);
+	obj->data = mpfs_render_json(json, &obj->size);
+	if (!obj->id || !obj->name || !obj->data)
+		goto nomem;
+	mpfs_name_encode(id, obj->name, idlen + 1);
+	strcpy(obj->name + idlen, suffix);
+	obj->mtime = object_mtime(json, fallback_mtime);
+	obj->status = dup_string(json, "status");
+	obj->connection_id = dup_string(json, "connection_id");
+	active = json_object_get(json, "is_active");
+	obj->is_active = json_is_boolean(active) ? json_is_true(active) : -1;
+	return obj;
+nomem:
+	mpfs_obj_unref(obj);
+	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory rendering '%s'", id);
+	return NULL;
+}
+
+struct mpfs_obj *mpfs_obj_ref(struct mpfs_obj *obj)
+{
+	atomic_fetch_add(&obj->refs, 1);
+	return obj;
+}
+
+void mpfs_obj_unref(struct mpfs_obj *obj)
+{
+	if (!obj || atomic_fetch_sub(&obj->refs, 1) != 1)
+		return;
+	free(obj->id);
+	free(obj->name);
+	free(obj->data);
+	free(obj->status);
+	free(obj->connection_id);
+	free(obj);
+}
+
+int mpfs_obj_same(const struct mpfs_obj *a, const struct mpfs_obj *b)
+{
+	return a->size == b->size && strcmp(a->name, b->name) == 0 &&
+	       memcmp(a->data, b->data, a->size) == 0;
+}

@@ -1,0 +1,119 @@
+/* TTL lifetimes under a fake clock. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "mpfs/cache.h"
+
+static double now;
+static int live;
+
+static double fake_clock(void)
+{
+	return now;
+}
+
+struct val {
+	int refs;
+	int id;
+};
+
+static void *ref(void *v)
+{
+	((struct val *)v)->refs++;
+	return v;
+}
+
+static void unref(void *p)
+{
+	struct val *v = p;
+
+	if (--v->refs == 0) {
+		live--;
+		free(v);
+	}
+}
+
+static struct val *val_new(int id)
+{
+	struct val *v = malloc(sizeof(*v));
+
+	v->refs = 1;
+	v->id = id;
+	live++;
+	return v;
+}
+
+static const struct mpfs_cache_ops ops = {ref, unref};
+
+static void test_ttl(void)
+{
+	struct mpfs_cache *c = mpfs_cache_new(30, &ops, fake_clock);
+	struct val *v = val_new(1), *got;
+
+	now = 100;
+	mpfs_cache_put(c, "a", v);
+	unref(v);
+	now = 129.9;
+	got = mpfs_cache_get(c, "a");
+	CHECK(got && got->id == 1);
+	now = 130;
+	CHECK(mpfs_cache_get(c, "a") == NULL);
+	/* The holder's reference outlives expiry. */
+	CHECK(got->refs == 1 && live == 1);
+	unref(got);
+	CHECK(live == 0);
+	CHECK(mpfs_cache_get(c, "missing") == NULL);
+	mpfs_cache_free(c);
+}
+
+static void test_put_new_and_replace(void)
+{
+	struct mpfs_cache *c = mpfs_cache_new(10, &ops, fake_clock);
+	struct val *a = val_new(1), *b = val_new(2), *got;
+
+	now = 0;
+	got = mpfs_cache_put_new(c, "k", a);
+	CHECK(got == a);
+	unref(got);
+	got = mpfs_cache_put_new(c, "k", b); /* a is fresh: a wins */
+	CHECK(got == a);
+	unref(got);
+	mpfs_cache_put(c, "k", b); /* put replaces */
+	got = mpfs_cache_get(c, "k");
+	CHECK(got == b);
+	unref(got);
+	unref(a);
+	unref(b);
+	CHECK(live == 1);
+	mpfs_cache_clear(c);
+	CHECK(live == 0);
+	mpfs_cache_free(c);
+}
+
+static void test_zero_ttl_and_prune(void)
+{
+	struct mpfs_cache *c = mpfs_cache_new(0, &ops, fake_clock);
+	char key[16];
+
+	now = 5;
+	for (int i = 0; i < 1000; i++) {
+		struct val *v = val_new(i);
+
+		snprintf(key, sizeof(key), "k%d", i);
+		mpfs_cache_put(c, key, v);
+		unref(v);
+	}
+	CHECK(mpfs_cache_get(c, "k999") == NULL);
+	/* Expired entries nobody asked for again do not pile up. */
+	CHECK(live < 600);
+	mpfs_cache_free(c);
+	CHECK(live == 0);
+}
+
+int main(void)
+{
+	test_ttl();
+	test_put_new_and_replace();
+	test_zero_ttl_and_prune();
+	return check_done();
+}

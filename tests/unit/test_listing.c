@@ -1,0 +1,274 @@
+/* The paging state machine, driven by a scripted fetch callback. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "mpfs/listing.h"
+
+/* A scripted API: ids[] in order; offset pages up to max_offset, a cursor
+ * (the index to continue at) on every page that has more after it. */
+struct script {
+	const char *ids[64];
+	int n;
+	int calls;
+	long limits[32];
+	long offsets[32];
+	int cursor_calls;
+	int fail_call;	     /* this call number fails (1-based), 0: none */
+	int drift_after;     /* after this call, insert "new" at the front */
+	int repeat_cursor;   /* serve the same cursor forever */
+	int no_cursor;	     /* never send a cursor */
+};
+
+static int fetch(void *ctx, const struct mpfs_page_req *req,
+		 struct mpfs_page *page, struct mpfs_err *err)
+{
+	struct script *s = ctx;
+	long start = req->cursor ? atol(req->cursor) : req->offset;
+	long i;
+	char buf[32];
+
+	s->calls++;
+	if (s->calls <= 32) {
+		s->limits[s->calls - 1] = req->limit;
+		s->offsets[s->calls - 1] = req->cursor ? -1 : req->offset;
+	}
+	s->cursor_calls += req->cursor != NULL;
+	if (s->calls == s->fail_call) {
+		mpfs_err_set(err, MPFS_E_SERVER, "scripted failure");
+		return -1;
+	}
+	page->items = json_array();
+	page->next_cursor = NULL;
+	page->total = s->n;
+	for (i = start; i < s->n && i < start + req->limit; i++) {
+		json_t *item = s->ids[i] ? json_pack("{s:s}", "sync_config_id",
+						     s->ids[i])
+					 : json_pack("{s:s}", "other", "x");
+		json_array_append_new(page->items, item);
+	}
+	if (i < s->n && !s->no_cursor) {
+		snprintf(buf, sizeof(buf), "%ld", s->repeat_cursor ? 1L : i);
+		page->next_cursor = strdup(buf);
+	}
+	if (s->calls == s->drift_after) {
+		memmove(&s->ids[1], &s->ids[0], (size_t)s->n * sizeof(s->ids[0]));
+		s->ids[0] = "new";
+		s->n++;
+	}
+	return 0;
+}
+
+static struct mpfs_listing *listing(struct script *s, long first, long max,
+				    long max_offset)
+{
+	struct mpfs_listing_cfg cfg = {
+		.fetch = fetch,
+		.ctx = s,
+		.id_key = "sync_config_id",
+		.suffix = ".json",
+		.first_limit = first,
+		.max_limit = max,
+		.max_offset = max_offset,
+		.what = "test",
+	};
+	return mpfs_listing_new(&cfg);
+}
+
+static void fill(struct script *s, int n)
+{
+	static char names[64][8];
+
+	s->n = n;
+	for (int i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "s%02d", i);
+		s->ids[i] = names[i];
+	}
+}
+
+/* Reads the whole listing into a space-separated string. */
+static int read_all(struct mpfs_listing *l, char *out, size_t size)
+{
+	struct mpfs_obj *obj;
+	struct mpfs_err err;
+	size_t len = 0;
+	int r;
+
+	out[0] = '\0';
+	for (size_t i = 0; (r = mpfs_listing_get(l, i, &obj, &err)) == 1; i++) {
+		len += (size_t)snprintf(out + len, size - len, "%s%s",
+					i ? " " : "", obj->id);
+		mpfs_obj_unref(obj);
+	}
+	return r;
+}
+
+static void test_lazy(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	struct mpfs_obj *obj;
+	struct mpfs_err err;
+	int complete;
+
+	fill(&s, 25);
+	l = listing(&s, 5, 5, 10000);
+	CHECK(mpfs_listing_get(l, 0, &obj, &err) == 1);
+	CHECK_STR(obj->id, "s00");
+	mpfs_obj_unref(obj);
+	CHECK(s.calls == 1);
+	CHECK(mpfs_listing_get(l, 4, &obj, &err) == 1);
+	mpfs_obj_unref(obj);
+	CHECK(s.calls == 1);
+	CHECK(mpfs_listing_get(l, 5, &obj, &err) == 1);
+	mpfs_obj_unref(obj);
+	CHECK(s.calls == 2 && s.offsets[1] == 5);
+	CHECK(mpfs_listing_count(l, &complete) == 10 && !complete);
+	/* 25 items in pages of 5: the sixth, empty page ends it. */
+	CHECK(mpfs_listing_get(l, 25, &obj, &err) == 0);
+	CHECK(s.calls == 6);
+	CHECK(mpfs_listing_count(l, &complete) == 25 && complete);
+	CHECK(mpfs_listing_get(l, 3, &obj, &err) == 1 && s.calls == 6);
+	mpfs_obj_unref(obj);
+	mpfs_listing_unref(l);
+}
+
+static void test_growth_and_short_page(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024];
+
+	fill(&s, 37);
+	s.no_cursor = 1;
+	l = listing(&s, 2, 20, 10000);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	/* 2, then 20 (grown x10, capped), then 20: short page ends it. */
+	CHECK(s.calls == 3);
+	CHECK(s.limits[0] == 2 && s.limits[1] == 20 && s.limits[2] == 20);
+	CHECK(s.offsets[2] == 22);
+	CHECK(strncmp(all, "s00 s01 s02", 11) == 0);
+	mpfs_listing_unref(l);
+}
+
+static void test_cursor_past_offset_limit(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024], want[1024];
+	size_t len = 0;
+
+	fill(&s, 50);
+	for (int i = 0; i < 50; i++)
+		len += (size_t)snprintf(want + len, sizeof(want) - len, "%s%s",
+					i ? " " : "", s.ids[i]);
+	l = listing(&s, 10, 10, 20);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	CHECK_STR(all, want);
+	/* offsets 0, 10, 20 (the bound itself), then the cursor */
+	CHECK(s.offsets[2] == 20 && s.offsets[3] == -1);
+	CHECK(s.cursor_calls == 2);
+	mpfs_listing_unref(l);
+
+	/* Past the bound without a cursor: an error, not a short listing. */
+	memset(&s, 0, sizeof(s));
+	fill(&s, 50);
+	s.no_cursor = 1;
+	l = listing(&s, 10, 10, 20);
+	CHECK(read_all(l, all, sizeof(all)) < 0);
+	mpfs_listing_unref(l);
+}
+
+static void test_repeated_cursor(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024];
+
+	fill(&s, 50);
+	s.repeat_cursor = 1;
+	l = listing(&s, 10, 10, 0);
+	CHECK(read_all(l, all, sizeof(all)) < 0);
+	CHECK(s.calls < 5);
+	mpfs_listing_unref(l);
+}
+
+static void test_drift_and_duplicates(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024];
+
+	fill(&s, 12);
+	s.drift_after = 1; /* "new" pushes s04 onto the second page too */
+	s.no_cursor = 1;
+	l = listing(&s, 5, 5, 10000);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	CHECK_STR(all, "s00 s01 s02 s03 s04 s05 s06 s07 s08 s09 s10 s11");
+	mpfs_listing_unref(l);
+}
+
+static void test_failure_then_retry(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	struct mpfs_obj *obj;
+	struct mpfs_err err;
+	char all[1024];
+
+	fill(&s, 12);
+	s.fail_call = 2;
+	l = listing(&s, 5, 5, 10000);
+	CHECK(mpfs_listing_get(l, 4, &obj, &err) == 1);
+	mpfs_obj_unref(obj);
+	CHECK(mpfs_listing_get(l, 5, &obj, &err) == -1 &&
+	      err.kind == MPFS_E_SERVER);
+	CHECK(mpfs_listing_count(l, NULL) == 5);
+	/* The same page is asked again; nothing is lost or doubled. */
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	CHECK_STR(all, "s00 s01 s02 s03 s04 s05 s06 s07 s08 s09 s10 s11");
+	CHECK(s.offsets[2] == 5);
+	mpfs_listing_unref(l);
+}
+
+static void test_items_without_id(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024];
+
+	fill(&s, 6);
+	s.ids[1] = NULL;
+	s.ids[4] = NULL;
+	l = listing(&s, 10, 10, 10000);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	CHECK_STR(all, "s00 s02 s03 s05");
+	CHECK(mpfs_listing_take_skipped(l) == 2);
+	CHECK(mpfs_listing_take_skipped(l) == 0);
+	mpfs_listing_unref(l);
+}
+
+static void test_empty(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l = listing(&s, 10, 10, 10000);
+	struct mpfs_obj *obj;
+	struct mpfs_err err;
+
+	CHECK(mpfs_listing_get(l, 0, &obj, &err) == 0);
+	CHECK(s.calls == 1);
+	CHECK(mpfs_listing_pages(l) == 1);
+	mpfs_listing_unref(l);
+}
+
+int main(void)
+{
+	test_lazy();
+	test_growth_and_short_page();
+	test_cursor_past_offset_limit();
+	test_repeated_cursor();
+	test_drift_and_duplicates();
+	test_failure_then_retry();
+	test_items_without_id();
+	test_empty();
+	return check_done();
+}

@@ -1,0 +1,98 @@
+/* Paths to nodes, and the %-encoding of names. */
+#include "check.h"
+#include "mpfs/path.h"
+
+static void test_parse(void)
+{
+	struct mpfs_node n;
+
+	CHECK(mpfs_path_parse("/", &n) == 0 && n.type == MPFS_NODE_ROOT);
+	CHECK(mpfs_path_parse("/b1", &n) == 0 && n.type == MPFS_NODE_BUCKET);
+	CHECK_STR(n.bucket, "b1");
+	CHECK(mpfs_path_parse("/b1/all", &n) == 0 && n.type == MPFS_NODE_VIEW &&
+	      n.filter.kind == MPFS_FILTER_ALL);
+	CHECK(mpfs_path_parse("/b1/active", &n) == 0 &&
+	      n.filter.kind == MPFS_FILTER_ACTIVE);
+	CHECK(mpfs_path_parse("/b1/inactive", &n) == 0 &&
+	      n.filter.kind == MPFS_FILTER_INACTIVE);
+	CHECK(mpfs_path_parse("/b1/by-status", &n) == 0 &&
+	      n.type == MPFS_NODE_STATUSES);
+	CHECK(mpfs_path_parse("/b1/by-connection", &n) == 0 &&
+	      n.type == MPFS_NODE_CONNS);
+	CHECK(mpfs_path_parse("/b1/by-status/failed", &n) == 0 &&
+	      n.type == MPFS_NODE_VIEW && n.filter.kind == MPFS_FILTER_STATUS);
+	CHECK_STR(n.filter.value, "failed");
+	CHECK(mpfs_path_parse("/b1/by-connection/conn%2Fodd", &n) == 0 &&
+	      n.filter.kind == MPFS_FILTER_CONNECTION);
+	CHECK_STR(n.filter.value, "conn/odd");
+	CHECK(mpfs_path_parse("/b1/by-connection/conn_x/s1.json", &n) == 0 &&
+	      n.type == MPFS_NODE_SYNC);
+	CHECK_STR(n.sync_id, "s1");
+	CHECK(mpfs_path_parse("/b%2Fx/all/100%25done.json", &n) == 0 &&
+	      n.type == MPFS_NODE_SYNC);
+	CHECK_STR(n.bucket, "b/x");
+	CHECK_STR(n.sync_id, "100%done");
+	CHECK(mpfs_path_parse("/b1/all/%2E%2E.json", &n) == 0);
+	CHECK_STR(n.sync_id, "..");
+
+	CHECK(mpfs_path_parse("/b1/nope", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/all/s1", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/all/.json", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/all/s1.json/x", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/by-status/failed/s.json/x", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/all/a%2fb.json", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/all/%41.json", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/all/a%2.json", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/all/a%00b.json", &n) < 0);
+	CHECK(mpfs_path_parse("relative", &n) < 0);
+}
+
+static void test_escape(void)
+{
+	static const char *const ids[] = {
+		"sync_1", "sync/with/slash", "100%done", ".", "..", "...",
+		"tab\there", "del\x7f" "char", "nl\nname", "ünïcödé", "a.json",
+		"%", "%2F",
+	};
+	static const char *const names[] = {
+		"sync_1", "sync%2Fwith%2Fslash", "100%25done", "%2E", "%2E%2E",
+		"...", "tab%09here", "del%7Fchar", "nl%0Aname", "ünïcödé",
+		"a.json", "%25", "%252F",
+	};
+	char name[256], back[256];
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		size_t n = mpfs_name_encode(ids[i], name, sizeof(name));
+
+		CHECK(n == strlen(names[i]));
+		CHECK_STR(name, names[i]);
+		CHECK(mpfs_name_decode(name, back, sizeof(back)) == 0);
+		CHECK_STR(back, ids[i]);
+	}
+	/* The length is reported even when the buffer is short. */
+	CHECK(mpfs_name_encode("a/b", name, 2) == 5 && strcmp(name, "a") == 0);
+	CHECK(mpfs_name_decode("", back, sizeof(back)) < 0);
+}
+
+static void test_status_value(void)
+{
+	char v[64];
+
+	mpfs_status_api_value("failed", v, sizeof(v));
+	CHECK_STR(v, "FAILED");
+	mpfs_status_api_value("completed_with_errors", v, sizeof(v));
+	CHECK_STR(v, "COMPLETED_WITH_ERRORS");
+	mpfs_status_api_value("paused", v, sizeof(v));
+	CHECK_STR(v, "paused");
+	mpfs_status_api_value("Failed", v, sizeof(v));
+	CHECK_STR(v, "Failed");
+	CHECK(mpfs_statuses_count == 13);
+}
+
+int main(void)
+{
+	test_parse();
+	test_escape();
+	test_status_value();
+	return check_done();
+}
