@@ -62,10 +62,10 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg)
 {
 	struct mpfs_api *api = calloc(1, sizeof(*api));
 	struct mpfs_http_cfg hcfg = {
-		.timeout = cfg->timeout,
-		.connect_timeout = cfg->timeout < 10 ? cfg->timeout : 10,
-		.cacert = cfg->cacert,
-		.max_body = MAX_BODY,
+	    .timeout = cfg->timeout,
+	    .connect_timeout = cfg->timeout < 10 ? cfg->timeout : 10,
+	    .cacert = cfg->cacert,
+	    .max_body = MAX_BODY,
 	};
 	size_t n;
 
@@ -115,13 +115,12 @@ static void error_message(const struct mpfs_http_resp *resp, char *out,
 	const char *msg = NULL;
 
 	if (root) {
-		msg = json_string_value(json_object_get(
-			json_object_get(root, "error"), "message"));
+		msg = json_string_value(
+		    json_object_get(json_object_get(root, "error"), "message"));
 		if (!msg)
 			msg = json_string_value(json_object_get(
-				json_array_get(json_object_get(root, "detail"),
-					       0),
-				"msg"));
+			    json_array_get(json_object_get(root, "detail"), 0),
+			    "msg"));
 	}
 	snprintf(out, size, "%s", msg ? msg : "no error message");
 	for (char *p = out; *p; p++)
@@ -172,7 +171,8 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 			retry_after = resp.retry_after;
 			err->kind = mpfs_err_kind_of_status(resp.status);
 			if (err->kind == MPFS_OK) {
-				*out = json_loadb(resp.body, resp.len, 0, &jerr);
+				*out =
+				    json_loadb(resp.body, resp.len, 0, &jerr);
 				mpfs_http_resp_release(&resp);
 				if (json_is_object(*out))
 					return 0;
@@ -246,7 +246,8 @@ int mpfs_api_parse_page(const char *body, size_t len, struct mpfs_page *page,
 
 	if (!json_is_object(root)) {
 		json_decref(root);
-		mpfs_err_set(err, MPFS_E_MALFORMED, "answer is not a JSON object");
+		mpfs_err_set(err, MPFS_E_MALFORMED,
+			     "answer is not a JSON object");
 		return -1;
 	}
 	r = page_of(root, page, err);
@@ -321,8 +322,8 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 			     req->limit, cur);
 	else
 		n = snprintf(path, sizeof(path),
-			     "/v1/buckets/%s/syncs/list?limit=%ld&offset=%ld", b,
-			     req->limit, req->offset);
+			     "/v1/buckets/%s/syncs/list?limit=%ld&offset=%ld",
+			     b, req->limit, req->offset);
 	if ((size_t)n >= sizeof(path)) {
 		mpfs_err_set(err, MPFS_E_INVALID, "request path too long");
 		goto out;

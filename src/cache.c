@@ -140,7 +140,8 @@ static void prune(struct mpfs_cache *c, double now)
 }
 
 /* The entry under key; an expired one is removed. Lock held. */
-static struct cache_entry *find(struct mpfs_cache *c, const char *key, double now)
+static struct cache_entry *find(struct mpfs_cache *c, const char *key,
+				double now)
 {
 	struct cache_entry probe = {.key = (char *)key};
 	void *node = tfind(&probe, &c->root, cmp_entry);

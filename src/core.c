@@ -31,7 +31,7 @@ struct mpfs_core {
 
 struct mpfs_dir {
 	struct mpfs_listing *listing; /* NULL: names below */
-	int listing_dirs;	      /* the listing's entries are directories */
+	int listing_dirs; /* the listing's entries are directories */
 	char **names;
 	size_t count;
 };
@@ -199,15 +199,15 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 				       const struct mpfs_node *node)
 {
 	struct mpfs_listing_cfg cfg = {
-		.id_key = "sync_config_id",
-		.suffix = ".json",
-		.fetch = fetch_syncs,
-		.intern = intern,
-		.release = free,
-		.first_limit = core->cfg.page_size ? core->cfg.page_size : 100,
-		.max_limit = core->cfg.page_size ? core->cfg.page_size : 1000,
-		.max_offset = 10000,
-		.fallback_mtime = core->cfg.mount_time,
+	    .id_key = "sync_config_id",
+	    .suffix = ".json",
+	    .fetch = fetch_syncs,
+	    .intern = intern,
+	    .release = free,
+	    .first_limit = core->cfg.page_size ? core->cfg.page_size : 100,
+	    .max_limit = core->cfg.page_size ? core->cfg.page_size : 1000,
+	    .max_offset = 10000,
+	    .fallback_mtime = core->cfg.mount_time,
 	};
 	char key[3 * MPFS_NAME_MAX + 16], what[sizeof(key) + 16];
 	struct mpfs_listing *l, *kept;
@@ -230,7 +230,7 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 		case MPFS_FILTER_ACTIVE:
 		case MPFS_FILTER_INACTIVE:
 			v->filter.is_active =
-				node->filter.kind == MPFS_FILTER_ACTIVE;
+			    node->filter.kind == MPFS_FILTER_ACTIVE;
 			break;
 		case MPFS_FILTER_STATUS:
 			mpfs_status_api_value(node->filter.value, v->status,
@@ -346,7 +346,8 @@ static int conn_exists(struct mpfs_core *core, const struct mpfs_node *node,
 	if (l) {
 		mpfs_listing_count(l, &complete);
 		if (complete &&
-		    each_entry(l, uses_conn, (void *)node->filter.value, err) == 1) {
+		    each_entry(l, uses_conn, (void *)node->filter.value, err) ==
+			1) {
 			mpfs_listing_unref(l);
 			return 0;
 		}
@@ -459,8 +460,8 @@ static int parse(const char *path, struct mpfs_node *node, struct mpfs_err *err)
 	return -1;
 }
 
-int mpfs_core_getattr(struct mpfs_core *core, const char *path,
-		      struct stat *st, struct mpfs_err *err)
+int mpfs_core_getattr(struct mpfs_core *core, const char *path, struct stat *st,
+		      struct mpfs_err *err)
 {
 	struct mpfs_node node;
 	struct mpfs_obj *obj;
@@ -514,8 +515,8 @@ static int add_conn(void *ctx, struct mpfs_obj *obj)
 	char **grown;
 
 	if (!obj->connection_id || !*obj->connection_id ||
-	    tfind(obj->connection_id, &c->seen, (int (*)(const void *,
-							 const void *))strcmp))
+	    tfind(obj->connection_id, &c->seen,
+		  (int (*)(const void *, const void *))strcmp))
 		return 0;
 	if (mpfs_name_encode(obj->connection_id, name, sizeof(name)) >=
 	    sizeof(name))

@@ -20,7 +20,8 @@ static struct mpfs_fs *fs_of(void)
 static int fail(const char *op, const char *path, const struct mpfs_err *err)
 {
 	int e = mpfs_err_errno(err);
-	enum mpfs_log_level level = e == ENOENT ? MPFS_LOG_INFO : MPFS_LOG_ERROR;
+	enum mpfs_log_level level =
+	    e == ENOENT ? MPFS_LOG_INFO : MPFS_LOG_ERROR;
 
 	if (err->op[0] && err->http_status)
 		mpfs_log(level, "%s '%s': %s: http %ld: %s", op, path, err->op,
@@ -95,8 +96,9 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 
 	(void)flags;
 	mpfs_err_clear(&err);
-	if (mpfs_core_readdir(fs_of()->core, (struct mpfs_dir *)(uintptr_t)fi->fh,
-			      off, fill, &ctx, &err))
+	if (mpfs_core_readdir(fs_of()->core,
+			      (struct mpfs_dir *)(uintptr_t)fi->fh, off, fill,
+			      &ctx, &err))
 		return fail("readdir", path, &err);
 	return 0;
 }
@@ -199,8 +201,8 @@ static int rofs_truncate(const char *path, off_t size,
 	(void)fi;
 	return rofs_path(path);
 }
-static int rofs_write(const char *path, const char *buf, size_t size,
-		      off_t off, struct fuse_file_info *fi)
+static int rofs_write(const char *path, const char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
 {
 	(void)buf;
 	(void)size;
@@ -236,28 +238,28 @@ static int rofs_removexattr(const char *path, const char *name)
 }
 
 const struct fuse_operations mpfs_fs_ops = {
-	.init = fs_init,
-	.getattr = fs_getattr,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.releasedir = fs_releasedir,
-	.open = fs_open,
-	.read = fs_read,
-	.release = fs_release,
-	.statfs = fs_statfs,
-	.mknod = rofs_mknod,
-	.mkdir = rofs_mode,
-	.unlink = rofs_path,
-	.rmdir = rofs_path,
-	.symlink = rofs_two,
-	.rename = rofs_rename,
-	.link = rofs_two,
-	.chmod = rofs_chmod,
-	.chown = rofs_chown,
-	.truncate = rofs_truncate,
-	.write = rofs_write,
-	.create = rofs_create,
-	.utimens = rofs_utimens,
-	.setxattr = rofs_setxattr,
-	.removexattr = rofs_removexattr,
+    .init = fs_init,
+    .getattr = fs_getattr,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .releasedir = fs_releasedir,
+    .open = fs_open,
+    .read = fs_read,
+    .release = fs_release,
+    .statfs = fs_statfs,
+    .mknod = rofs_mknod,
+    .mkdir = rofs_mode,
+    .unlink = rofs_path,
+    .rmdir = rofs_path,
+    .symlink = rofs_two,
+    .rename = rofs_rename,
+    .link = rofs_two,
+    .chmod = rofs_chmod,
+    .chown = rofs_chown,
+    .truncate = rofs_truncate,
+    .write = rofs_write,
+    .create = rofs_create,
+    .utimens = rofs_utimens,
+    .setxattr = rofs_setxattr,
+    .removexattr = rofs_removexattr,
 };

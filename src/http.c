@@ -58,7 +58,8 @@ struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg)
 	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
 	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(h->share, CURLSHOPT_SHARE,
+			  CURL_LOCK_DATA_SSL_SESSION);
 	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	return h;
 }
@@ -170,7 +171,7 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
-			    CURLE_OK &&
+			CURLE_OK &&
 		    retry_after > 0)
 			resp->retry_after = (long)retry_after;
 	}
@@ -179,17 +180,18 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	if (b.too_large) {
 		free(b.data);
 		err->curl_code = rc;
-		mpfs_err_set(err, MPFS_E_TOO_LARGE, "answer larger than %zu bytes",
-			     h->cfg.max_body);
+		mpfs_err_set(err, MPFS_E_TOO_LARGE,
+			     "answer larger than %zu bytes", h->cfg.max_body);
 		return -1;
 	}
 	if (rc != CURLE_OK) {
 		free(b.data);
 		err->curl_code = rc;
 		mpfs_err_set(err,
-			     rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR
-				     ? MPFS_E_NOMEM
-				     : MPFS_E_TRANSPORT,
+			     rc == CURLE_OUT_OF_MEMORY ||
+				     rc == CURLE_WRITE_ERROR
+				 ? MPFS_E_NOMEM
+				 : MPFS_E_TRANSPORT,
 			     "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
 		return -1;
 	}

@@ -19,7 +19,7 @@ struct mpfs_listing {
 	pthread_cond_t fetched;
 	struct mpfs_obj **items;
 	size_t count, cap;
-	void *ids; /* tsearch tree of the ids in items (borrowed strings) */
+	void *ids;    /* tsearch tree of the ids in items (borrowed strings) */
 	long offset;  /* raw items received: the next offset */
 	long limit;   /* the next page's size */
 	char *cursor; /* set once paging has moved to the cursor */
@@ -120,12 +120,11 @@ static int merge(struct mpfs_listing *l, json_t *items, struct mpfs_err *err)
 		l->items = grown;
 		l->cap = cap;
 	}
-	json_array_foreach(items, i, item)
-	{
+	json_array_foreach (items, i, item) {
 		struct mpfs_err ignored;
-		struct mpfs_obj *obj = mpfs_obj_new(
-			item, l->cfg.id_key, l->cfg.suffix,
-			(time_t)l->cfg.fallback_mtime, &ignored);
+		struct mpfs_obj *obj =
+		    mpfs_obj_new(item, l->cfg.id_key, l->cfg.suffix,
+				 (time_t)l->cfg.fallback_mtime, &ignored);
 
 		if (!obj) {
 			if (ignored.kind == MPFS_E_NOMEM) {
@@ -199,7 +198,8 @@ static int advance(struct mpfs_listing *l, long limit, struct mpfs_page *page,
  * claimed; drops the lock around the callback. */
 static int fetch_page(struct mpfs_listing *l, struct mpfs_err *err)
 {
-	struct mpfs_page page = {.items = NULL, .next_cursor = NULL, .total = -1};
+	struct mpfs_page page = {
+	    .items = NULL, .next_cursor = NULL, .total = -1};
 	struct mpfs_page_req req = {.limit = l->limit, .offset = l->offset};
 	char *cursor = l->cursor ? strdup(l->cursor) : NULL;
 	int r;

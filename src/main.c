@@ -49,8 +49,9 @@ static void probe_failed(const struct mpfs_opts *o, const char *bucket,
 		break;
 	default:
 		fprintf(stderr, "mixpeekfs: %s %s failed%s%.0ld: %s\n",
-			o->api_url, err->op, err->http_status ? " with http " : "",
-			err->http_status, err->msg);
+			o->api_url, err->op,
+			err->http_status ? " with http " : "", err->http_status,
+			err->msg);
 		break;
 	}
 }
@@ -96,7 +97,8 @@ static int add_mount_opts(struct fuse_args *args, const char *ns)
 
 	snprintf(fsname, sizeof(fsname), "fsname=mixpeek:%s", ns);
 	r = fuse_opt_add_opt_escaped(&opts, fsname) ||
-	    fuse_opt_add_opt(&opts, "subtype=mixpeekfs,ro,default_permissions") ||
+	    fuse_opt_add_opt(&opts,
+			     "subtype=mixpeekfs,ro,default_permissions") ||
 	    fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opts);
 	free(opts);
 	return r ? -1 : 0;
@@ -106,20 +108,20 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 		 struct fuse_cmdline_opts *cmd)
 {
 	struct mpfs_api_cfg acfg = {
-		.base_url = o->api_url,
-		.key = o->key,
-		.namespace = o->namespace,
-		.timeout = o->timeout_s,
-		.cacert = o->cacert,
-		.retries = 2,
+	    .base_url = o->api_url,
+	    .key = o->key,
+	    .namespace = o->namespace,
+	    .timeout = o->timeout_s,
+	    .cacert = o->cacert,
+	    .retries = 2,
 	};
 	struct mpfs_core_cfg ccfg = {
-		.ttl = (double)o->ttl_s,
-		.page_size = o->page_size_n,
-		.buckets = o->bucket_list,
-		.uid = getuid(),
-		.gid = getgid(),
-		.mount_time = time(NULL),
+	    .ttl = (double)o->ttl_s,
+	    .page_size = o->page_size_n,
+	    .buckets = o->bucket_list,
+	    .uid = getuid(),
+	    .gid = getgid(),
+	    .mount_time = time(NULL),
 	};
 	struct mpfs_fs fs = {.ttl = (double)o->ttl_s};
 	struct mpfs_api *api;

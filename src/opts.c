@@ -12,24 +12,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OPT(t, p) {t, offsetof(struct mpfs_opts, p), 1}
+#define OPT(t, p)                                                              \
+	{                                                                      \
+		t, offsetof(struct mpfs_opts, p), 1                            \
+	}
 
 enum { KEY_HELP, KEY_VERSION };
 
 static const struct fuse_opt spec[] = {
-	OPT("namespace=%s", namespace),
-	OPT("api_url=%s", api_url),
-	OPT("api_key_file=%s", api_key_file),
-	OPT("ttl=%s", ttl),
-	OPT("page_size=%s", page_size),
-	OPT("buckets=%s", buckets),
-	OPT("timeout=%s", timeout),
-	OPT("cacert=%s", cacert),
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_VERSION),
-	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_END,
+    OPT("namespace=%s", namespace),
+    OPT("api_url=%s", api_url),
+    OPT("api_key_file=%s", api_key_file),
+    OPT("ttl=%s", ttl),
+    OPT("page_size=%s", page_size),
+    OPT("buckets=%s", buckets),
+    OPT("timeout=%s", timeout),
+    OPT("cacert=%s", cacert),
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_END,
 };
 
 static int on_arg(void *data, const char *arg, int key,
@@ -134,7 +137,8 @@ static char *read_key_file(const char *path)
 	key = *start ? strdup(start) : NULL;
 	explicit_bzero(buf, sizeof(buf));
 	if (!key)
-		fprintf(stderr, "mixpeekfs: key file '%s' holds no key\n", path);
+		fprintf(stderr, "mixpeekfs: key file '%s' holds no key\n",
+			path);
 	return key;
 }
 
@@ -204,9 +208,11 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	} else if (o->nargs == 1) {
 		o->mountpoint = o->args[0];
 	} else {
-		fprintf(stderr, "mixpeekfs: %s (usage: mixpeekfs [options] "
-				"NAMESPACE MOUNTPOINT)\n",
-			o->nargs ? "too many arguments" : "no mountpoint given");
+		fprintf(stderr,
+			"mixpeekfs: %s (usage: mixpeekfs [options] "
+			"NAMESPACE MOUNTPOINT)\n",
+			o->nargs ? "too many arguments"
+				 : "no mountpoint given");
 		return -1;
 	}
 	default_str(&o->namespace, "MIXPEEK_NAMESPACE", NULL);
@@ -218,16 +224,17 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	}
 	if (strncmp(o->api_url, "http://", 7) != 0 &&
 	    strncmp(o->api_url, "https://", 8) != 0) {
-		fprintf(stderr, "mixpeekfs: option api_url=%s: not an "
-				"http:// or https:// URL\n",
+		fprintf(stderr,
+			"mixpeekfs: option api_url=%s: not an "
+			"http:// or https:// URL\n",
 			o->api_url);
 		return -1;
 	}
 	o->ttl_s = 30;
 	o->timeout_s = 30;
 	if ((o->ttl && parse_long("ttl", o->ttl, 0, 86400 * 365, &o->ttl_s)) ||
-	    (o->page_size && parse_long("page_size", o->page_size, 1, 1000,
-					&o->page_size_n)) ||
+	    (o->page_size &&
+	     parse_long("page_size", o->page_size, 1, 1000, &o->page_size_n)) ||
 	    (o->timeout &&
 	     parse_long("timeout", o->timeout, 1, 3600, &o->timeout_s)))
 		return -1;
@@ -252,8 +259,9 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	} else {
 		o->key = env_key();
 		if (!o->key) {
-			fprintf(stderr, "mixpeekfs: no API key: set "
-					"MIXPEEK_API_KEY or -o api_key_file=\n");
+			fprintf(stderr,
+				"mixpeekfs: no API key: set "
+				"MIXPEEK_API_KEY or -o api_key_file=\n");
 			return -1;
 		}
 	}

@@ -7,13 +7,22 @@
 #include <string.h>
 
 const char *const mpfs_statuses[] = {
-	"pending",   "in_progress",	      "processing", "completed",
-	"completed_with_errors", "failed",   "canceled",   "unknown",
-	"skipped",   "draft",		      "active",	    "archived",
-	"suspended",
+    "pending",
+    "in_progress",
+    "processing",
+    "completed",
+    "completed_with_errors",
+    "failed",
+    "canceled",
+    "unknown",
+    "skipped",
+    "draft",
+    "active",
+    "archived",
+    "suspended",
 };
 const size_t mpfs_statuses_count =
-	sizeof(mpfs_statuses) / sizeof(mpfs_statuses[0]);
+    sizeof(mpfs_statuses) / sizeof(mpfs_statuses[0]);
 
 void mpfs_status_api_value(const char *name, char *out, size_t size)
 {
@@ -171,7 +180,7 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node)
 
 		if (n == 2) {
 			node->type =
-				status ? MPFS_NODE_STATUSES : MPFS_NODE_CONNS;
+			    status ? MPFS_NODE_STATUSES : MPFS_NODE_CONNS;
 			return 0;
 		}
 		f->kind = status ? MPFS_FILTER_STATUS : MPFS_FILTER_CONNECTION;

@@ -99,7 +99,8 @@ static time_t object_mtime(json_t *json, time_t fallback)
 	time_t t;
 
 	for (size_t i = 0; i < 2; i++) {
-		const char *s = json_string_value(json_object_get(json, keys[i]));
+		const char *s =
+		    json_string_value(json_object_get(json, keys[i]));
 
 		if (s && mpfs_time_parse(s, &t) == 0)
 			return t;
@@ -121,7 +122,8 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 		return NULL;
 	}
 	if (!id || !*id) {
-		mpfs_err_set(err, MPFS_E_MALFORMED, "item without '%s'", id_key);
+		mpfs_err_set(err, MPFS_E_MALFORMED, "item without '%s'",
+			     id_key);
 		return NULL;
 	}
 	obj = calloc(1, sizeof(*obj));

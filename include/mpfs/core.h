@@ -28,8 +28,8 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 				const struct mpfs_core_cfg *cfg);
 void mpfs_core_free(struct mpfs_core *core);
 
-int mpfs_core_getattr(struct mpfs_core *core, const char *path,
-		      struct stat *st, struct mpfs_err *err);
+int mpfs_core_getattr(struct mpfs_core *core, const char *path, struct stat *st,
+		      struct mpfs_err *err);
 
 /* A directory handle: a snapshot whose offsets stay valid until released. */
 int mpfs_core_opendir(struct mpfs_core *core, const char *path,

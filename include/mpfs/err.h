@@ -34,7 +34,7 @@ void mpfs_err_set(struct mpfs_err *e, enum mpfs_err_kind kind, const char *fmt,
 
 /* Sets op, printf-style. */
 void mpfs_err_op(struct mpfs_err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* The kind an HTTP status means; MPFS_OK for 2xx. */
 enum mpfs_err_kind mpfs_err_kind_of_status(long status);

@@ -10,7 +10,7 @@
 #include "mpfs/err.h"
 
 struct mpfs_http_cfg {
-	long timeout;	    /* seconds, whole request */
+	long timeout; /* seconds, whole request */
 	long connect_timeout;
 	const char *cacert; /* extra CA bundle, or NULL */
 	size_t max_body;    /* bytes; larger answers fail MPFS_E_TOO_LARGE */

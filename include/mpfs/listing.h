@@ -38,14 +38,15 @@ struct mpfs_listing_cfg {
 	mpfs_fetch_fn fetch;
 	mpfs_intern_fn intern; /* may be NULL */
 	void *ctx;
-	void (*release)(void *ctx); /* frees ctx with the listing; may be NULL */
-	const char *id_key;	 /* "sync_config_id" */
-	const char *suffix;	 /* ".json" */
-	long first_limit;	 /* first page size */
-	long max_limit;		 /* pages grow to this */
-	long max_offset;	 /* the API's offset bound (10000) */
-	long fallback_mtime;	 /* for objects without timestamps */
-	const char *what;	 /* for log lines: "syncs 'b1' all" */
+	void (*release)(
+	    void *ctx);	     /* frees ctx with the listing; may be NULL */
+	const char *id_key;  /* "sync_config_id" */
+	const char *suffix;  /* ".json" */
+	long first_limit;    /* first page size */
+	long max_limit;	     /* pages grow to this */
+	long max_offset;     /* the API's offset bound (10000) */
+	long fallback_mtime; /* for objects without timestamps */
+	const char *what;    /* for log lines: "syncs 'b1' all" */
 };
 
 struct mpfs_listing;

@@ -12,6 +12,6 @@ enum mpfs_log_level {
 
 void mpfs_log_init(int to_syslog, enum mpfs_log_level level);
 void mpfs_log(enum mpfs_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

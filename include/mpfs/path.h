@@ -8,12 +8,12 @@
 #define MPFS_NAME_MAX 255
 
 enum mpfs_node_type {
-	MPFS_NODE_ROOT,	     /* / */
-	MPFS_NODE_BUCKET,    /* /<bucket> */
-	MPFS_NODE_STATUSES,  /* /<bucket>/by-status */
-	MPFS_NODE_CONNS,     /* /<bucket>/by-connection */
-	MPFS_NODE_VIEW,	     /* a listed directory: all, active, ... */
-	MPFS_NODE_SYNC,	     /* <view>/<sync>.json */
+	MPFS_NODE_ROOT,	    /* / */
+	MPFS_NODE_BUCKET,   /* /<bucket> */
+	MPFS_NODE_STATUSES, /* /<bucket>/by-status */
+	MPFS_NODE_CONNS,    /* /<bucket>/by-connection */
+	MPFS_NODE_VIEW,	    /* a listed directory: all, active, ... */
+	MPFS_NODE_SYNC,	    /* <view>/<sync>.json */
 };
 
 enum mpfs_filter_kind {
@@ -31,8 +31,8 @@ struct mpfs_filter {
 
 struct mpfs_node {
 	enum mpfs_node_type type;
-	char bucket[MPFS_NAME_MAX + 1]; /* decoded bucket id */
-	struct mpfs_filter filter;	/* VIEW and SYNC */
+	char bucket[MPFS_NAME_MAX + 1];	 /* decoded bucket id */
+	struct mpfs_filter filter;	 /* VIEW and SYNC */
 	char sync_id[MPFS_NAME_MAX + 1]; /* decoded, SYNC only */
 };
 

@@ -13,9 +13,9 @@
 
 struct mpfs_obj {
 	atomic_int refs;
-	char *id;	     /* the API id, as received */
-	char *name;	     /* its file name: encoded id + suffix */
-	char *data;	     /* pretty JSON and a final newline */
+	char *id;   /* the API id, as received */
+	char *name; /* its file name: encoded id + suffix */
+	char *data; /* pretty JSON and a final newline */
 	size_t size;
 	time_t mtime;
 	char *status;	     /* NULL when absent */

@@ -13,10 +13,10 @@ struct script {
 	long limits[32];
 	long offsets[32];
 	int cursor_calls;
-	int fail_call;	     /* this call number fails (1-based), 0: none */
-	int drift_after;     /* after this call, insert "new" at the front */
-	int repeat_cursor;   /* serve the same cursor forever */
-	int no_cursor;	     /* never send a cursor */
+	int fail_call;	   /* this call number fails (1-based), 0: none */
+	int drift_after;   /* after this call, insert "new" at the front */
+	int repeat_cursor; /* serve the same cursor forever */
+	int no_cursor;	   /* never send a cursor */
 };
 
 static int fetch(void *ctx, const struct mpfs_page_req *req,
@@ -41,9 +41,9 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 	page->next_cursor = NULL;
 	page->total = s->n;
 	for (i = start; i < s->n && i < start + req->limit; i++) {
-		json_t *item = s->ids[i] ? json_pack("{s:s}", "sync_config_id",
-						     s->ids[i])
-					 : json_pack("{s:s}", "other", "x");
+		json_t *item =
+		    s->ids[i] ? json_pack("{s:s}", "sync_config_id", s->ids[i])
+			      : json_pack("{s:s}", "other", "x");
 		json_array_append_new(page->items, item);
 	}
 	if (i < s->n && !s->no_cursor) {
@@ -51,7 +51,8 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 		page->next_cursor = strdup(buf);
 	}
 	if (s->calls == s->drift_after) {
-		memmove(&s->ids[1], &s->ids[0], (size_t)s->n * sizeof(s->ids[0]));
+		memmove(&s->ids[1], &s->ids[0],
+			(size_t)s->n * sizeof(s->ids[0]));
 		s->ids[0] = "new";
 		s->n++;
 	}
@@ -62,14 +63,14 @@ static struct mpfs_listing *listing(struct script *s, long first, long max,
 				    long max_offset)
 {
 	struct mpfs_listing_cfg cfg = {
-		.fetch = fetch,
-		.ctx = s,
-		.id_key = "sync_config_id",
-		.suffix = ".json",
-		.first_limit = first,
-		.max_limit = max,
-		.max_offset = max_offset,
-		.what = "test",
+	    .fetch = fetch,
+	    .ctx = s,
+	    .id_key = "sync_config_id",
+	    .suffix = ".json",
+	    .first_limit = first,
+	    .max_limit = max,
+	    .max_offset = max_offset,
+	    .what = "test",
 	};
 	return mpfs_listing_new(&cfg);
 }

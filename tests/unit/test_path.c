@@ -50,14 +50,29 @@ static void test_parse(void)
 static void test_escape(void)
 {
 	static const char *const ids[] = {
-		"sync_1", "sync/with/slash", "100%done", ".", "..", "...",
-		"tab\there", "del\x7f" "char", "nl\nname", "ünïcödé", "a.json",
-		"%", "%2F",
+	    "sync_1",
+	    "sync/with/slash",
+	    "100%done",
+	    ".",
+	    "..",
+	    "...",
+	    "tab\there",
+	    "del\x7f"
+	    "char",
+	    "nl\nname",
+	    "ünïcödé",
+	    "a.json",
+	    "%",
+	    "%2F",
 	};
 	static const char *const names[] = {
-		"sync_1", "sync%2Fwith%2Fslash", "100%25done", "%2E", "%2E%2E",
-		"...", "tab%09here", "del%7Fchar", "nl%0Aname", "ünïcödé",
-		"a.json", "%25", "%252F",
+	    "sync_1",	  "sync%2Fwith%2Fslash",
+	    "100%25done", "%2E",
+	    "%2E%2E",	  "...",
+	    "tab%09here", "del%7Fchar",
+	    "nl%0Aname",  "ünïcödé",
+	    "a.json",	  "%25",
+	    "%252F",
 	};
 	char name[256], back[256];
 

@@ -25,7 +25,7 @@ static void test_pretty(void)
 	json_t *json = json_loads(in, 0, NULL);
 	struct mpfs_err err;
 	struct mpfs_obj *obj =
-		mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
+	    mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
 
 	CHECK(obj != NULL);
 	CHECK_STR(obj->data, want);
@@ -42,12 +42,12 @@ static void test_pretty(void)
 static void test_obj_fields(void)
 {
 	struct mpfs_err err;
-	json_t *json = json_pack("{s:s,s:s,s:b,s:s,s:s}", "sync_config_id",
-				 "a/b", "connection_id", "conn_x", "is_active",
-				 1, "created_at", "2024-05-01T10:00:00Z",
-				 "updated_at", "bogus");
+	json_t *json =
+	    json_pack("{s:s,s:s,s:b,s:s,s:s}", "sync_config_id", "a/b",
+		      "connection_id", "conn_x", "is_active", 1, "created_at",
+		      "2024-05-01T10:00:00Z", "updated_at", "bogus");
 	struct mpfs_obj *obj =
-		mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
+	    mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
 
 	CHECK_STR(obj->name, "a%2Fb.json");
 	CHECK_STR(obj->id, "a/b");
