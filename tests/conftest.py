@@ -1,0 +1,5 @@
+"""Puts tests/ on sys.path so every suite imports the local API as mockapi."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

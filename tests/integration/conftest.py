@@ -1,0 +1,173 @@
+"""Real-mount fixtures, in the manner of libfuse's and sshfs's test suites.
+
+The local API runs in this process (HTTP over loopback); mixpeekfs runs in
+the foreground as a child, its stderr captured. A mount is ready when the
+mountpoint is a mountpoint (polled with a deadline; the test fails at once
+if the daemon dies). At the end it is unmounted with fusermount3 -u, the
+daemon must exit 0, and every stderr line must match a pattern the test
+declared it expects.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from mockapi.server import MockAPI
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("MIXPEEKFS_BIN", os.path.join(ROOT, "build", "mixpeekfs"))
+DEADLINE = 10.0
+
+
+def wait_for(cond, what, deadline=DEADLINE, proc=None):
+    """Polls cond until true or the deadline; fails early if proc died."""
+    end = time.monotonic() + deadline
+    while True:
+        if cond():
+            return
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"mixpeekfs exited with {proc.returncode} while waiting for {what}")
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Mount:
+    def __init__(self, api, path, args, env, expect_stderr=()):
+        self.api, self.path = api, path
+        self.expected = [re.compile(p) for p in expect_stderr]
+        self.errfile = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([BIN, "-f"] + args, env=env,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=self.errfile)
+        wait_for(lambda: os.path.ismount(path), "the mount", proc=self.proc)
+
+    def p(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    def expect(self, *patterns):
+        self.expected += [re.compile(p) for p in patterns]
+
+    def stderr(self):
+        self.errfile.seek(0)
+        return self.errfile.read()
+
+    def unexpected_lines(self):
+        return [line for line in self.stderr().splitlines()
+                if not any(p.search(line) for p in self.expected)]
+
+    def umount(self):
+        if os.path.ismount(self.path):
+            subprocess.run(["fusermount3", "-u", self.path], check=True)
+        try:
+            return self.proc.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail("mixpeekfs did not exit after fusermount3 -u")
+
+    def kill(self):
+        subprocess.run(["fusermount3", "-u", "-z", self.path], stderr=subprocess.DEVNULL)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def base_env(api):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIXPEEK_")}
+    env["MIXPEEK_API_KEY"] = api.key
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fuse_available():
+    """A test that needs FUSE fails loudly without it; it never skips."""
+    assert os.path.exists("/dev/fuse"), "/dev/fuse is missing: FUSE tests cannot run"
+    assert shutil.which("fusermount3"), "fusermount3 is missing (package fuse3)"
+    assert os.access(BIN, os.X_OK), f"{BIN} is not built (run scripts/test)"
+
+
+def _api(dataset):
+    api = MockAPI(dataset).start()
+    return api
+
+
+@pytest.fixture(scope="module")
+def small_api():
+    api = _api("small")
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def large_api():
+    api = _api("large")
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def weird_api():
+    api = _api("weird")
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def api(small_api):
+    small_api.clear_faults()
+    small_api.reset_log()
+    return small_api
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """mount(api, *opts, expect_stderr=(), env=None, namespace=...) -> Mount"""
+    made = []
+
+    def make(api, *opts, expect_stderr=(), env=None, namespace=None, url=None):
+        path = str(tmp_path / f"mnt{len(made)}")
+        os.mkdir(path)
+        args = []
+        for o in opts:
+            args += ["-o", o]
+        args += ["-o", "api_url=" + (url or api.url)]
+        args += [namespace or api.namespace, path]
+        m = Mount(api, path, args, env or base_env(api), expect_stderr)
+        made.append(m)
+        m.mount_requests = api.log()
+        api.reset_log()  # tests count requests from after the mount
+        return m
+
+    yield make
+    failures = []
+    for m in made:
+        rc = m.umount()
+        bad = m.unexpected_lines()
+        if rc != 0:
+            failures.append(f"mixpeekfs exited {rc}; stderr:\n{m.stderr()}")
+        if m.api.key in m.stderr():
+            failures.append("the API key appeared on mixpeekfs's stderr")
+        if bad:
+            failures.append("unexpected stderr from mixpeekfs:\n" + "\n".join(bad))
+    if failures:
+        pytest.fail("\n".join(failures))
+
+
+def run(*cmd, check=True, **kw):
+    """Runs a user tool; returns CompletedProcess with text output."""
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=check,
+                          timeout=120, **kw)
+
+
+def list_requests(api, bucket=None):
+    """The sync list requests in the API's log (optionally for one bucket)."""
+    out = []
+    for r in api.log():
+        if r["method"] == "POST" and r["path"].endswith("/syncs/list"):
+            if bucket is None or r["path"] == f"/v1/buckets/{bucket}/syncs/list":
+                out.append(r)
+    return out
