@@ -40,7 +40,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	(void)conn;
 	cfg->entry_timeout = fs->ttl;
 	cfg->attr_timeout = fs->ttl;
-	cfg->negative_timeout = 0;
+	cfg->negative_timeout = fs->ttl;
 	return fs;
 }
 
@@ -141,13 +141,15 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 static int fs_statfs(const char *path, struct statvfs *sv)
 {
 	(void)path;
-	/* Zeros would make df and file managers hide the mount. */
+	/* Zeros would make df and file managers hide the mount; a full disk
+	 * would page whoever watches disk space. Nothing can be written. */
 	memset(sv, 0, sizeof(*sv));
 	sv->f_bsize = 4096;
 	sv->f_frsize = 4096;
-	sv->f_blocks = 1UL << 20;
-	sv->f_files = 1UL << 20;
+	sv->f_blocks = sv->f_bfree = sv->f_bavail = 1UL << 20;
+	sv->f_files = sv->f_ffree = sv->f_favail = 1UL << 20;
 	sv->f_namemax = 255;
+	sv->f_flag = ST_RDONLY | ST_NOSUID;
 	return 0;
 }
 
