@@ -200,9 +200,20 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 	return -1;
 }
 
+/* A path or query value, %-encoded; malloc'd. "." and ".." are encoded
+ * too, or they would be taken as dot segments and name another resource. */
 static char *escape(const char *s)
 {
-	return curl_easy_escape(NULL, s, 0);
+	char *curl, *out;
+
+	if (strcmp(s, ".") == 0)
+		return strdup("%2E");
+	if (strcmp(s, "..") == 0)
+		return strdup("%2E%2E");
+	curl = curl_easy_escape(NULL, s, 0);
+	out = curl ? strdup(curl) : NULL;
+	curl_free(curl);
+	return out;
 }
 
 /* Takes a list answer apart; root stays the caller's. */
@@ -333,8 +344,8 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 nomem:
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 out:
-	curl_free(b);
-	curl_free(cur);
+	free(b);
+	free(cur);
 	json_decref(body);
 	return r;
 }
@@ -357,8 +368,8 @@ static int get(struct mpfs_api *api, const struct curl_slist *hdr,
 	} else {
 		r = call(api, "GET", path, NULL, hdr, out, err);
 	}
-	curl_free(a);
-	curl_free(b);
+	free(a);
+	free(b);
 	return r;
 }
 

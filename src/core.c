@@ -34,6 +34,8 @@ struct mpfs_dir {
 	int listing_dirs; /* the listing's entries are directories */
 	char **names;
 	size_t count;
+	int failed;		 /* a page failed after entries went out: */
+	struct mpfs_err failure; /* the next call reports it */
 };
 
 /* One view's fetch context, freed with its listing. */
@@ -131,8 +133,10 @@ static void file_stat(struct mpfs_core *core, const struct mpfs_obj *obj,
 	st->st_mtime = st->st_ctime = st->st_atime = obj->mtime;
 }
 
+/* Not found by us, not by a request: no request is named in the log. */
 static void not_found(struct mpfs_err *err, const char *what)
 {
+	mpfs_err_clear(err);
 	mpfs_err_set(err, MPFS_E_NOT_FOUND, "no such %s", what);
 }
 
@@ -648,6 +652,11 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 	struct stat st;
 	int filled = 0;
 
+	if (dir->failed) {
+		dir->failed = 0;
+		*err = dir->failure;
+		return -1;
+	}
 	for (off_t i = off < 0 ? 0 : off;; i++) {
 		struct mpfs_obj *obj = NULL;
 		const char *name;
@@ -656,6 +665,7 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 		dir_stat(core, &st);
 		if (i < 2) {
 			name = i == 0 ? "." : "..";
+			st.st_ino = 1; /* readdir(3) hides entries of inode 0 */
 		} else if (!dir->listing) {
 			if ((size_t)(i - 2) >= dir->count)
 				return 0;
@@ -668,10 +678,15 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 				report_skipped(dir->listing);
 				return 0;
 			}
-			/* Entries given so far go out; the next call asks
-			 * for the failed page again and reports the error. */
-			if (r < 0)
-				return filled ? 0 : -1;
+			if (r < 0 && !filled)
+				return -1;
+			/* Entries given so far go out; the next call reports
+			 * the failure without asking the API again. */
+			if (r < 0) {
+				dir->failed = 1;
+				dir->failure = *err;
+				return 0;
+			}
 			name = obj->name;
 			if (!dir->listing_dirs)
 				file_stat(core, obj, &st);

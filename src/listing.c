@@ -28,6 +28,7 @@ struct mpfs_listing {
 	unsigned long fetches;	    /* completed fetch attempts */
 	unsigned long failed_fetch; /* the attempt that last failed */
 	struct mpfs_err last_err;
+	struct mpfs_err broken; /* set: paging cannot go on, ever */
 	long skipped;
 	long skipped_told;
 	long pages;
@@ -167,6 +168,7 @@ static int advance(struct mpfs_listing *l, long limit, struct mpfs_page *page,
 		} else if (strcmp(page->next_cursor, l->cursor) == 0) {
 			mpfs_err_set(err, MPFS_E_MALFORMED,
 				     "the API repeated its cursor");
+			l->broken = *err;
 			return -1;
 		} else {
 			free(l->cursor);
@@ -180,16 +182,22 @@ static int advance(struct mpfs_listing *l, long limit, struct mpfs_page *page,
 	 * (an API that caps limit below what we asked). */
 	if (n == 0 || (n < limit && !page->next_cursor)) {
 		l->done = 1;
-	} else if (l->offset > l->cfg.max_offset) {
-		if (!page->next_cursor || !*page->next_cursor) {
-			mpfs_err_set(err, MPFS_E_MALFORMED,
-				     "listing goes past offset %ld and the API "
-				     "gave no cursor",
-				     l->cfg.max_offset);
-			return -1;
-		}
+	} else if (l->offset > l->cfg.max_offset && page->next_cursor) {
 		l->cursor = page->next_cursor;
 		page->next_cursor = NULL;
+	} else if (l->offset > l->cfg.max_offset) {
+		/* No cursor past the offset bound: the API says nothing
+		 * follows. Unless its total says otherwise: then the rest
+		 * cannot be had, and a short listing would be a lie. */
+		if (page->total > l->offset) {
+			mpfs_err_set(err, MPFS_E_MALFORMED,
+				     "the API holds %ld items but gave no "
+				     "cursor past offset %ld",
+				     page->total, l->cfg.max_offset);
+			l->broken = *err;
+			return -1;
+		}
+		l->done = 1;
 	}
 	return 0;
 }
@@ -237,6 +245,11 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 
 	pthread_mutex_lock(&l->lock);
 	while (index >= l->count && !l->done) {
+		if (l->broken.kind != MPFS_OK) {
+			*err = l->broken;
+			r = -1;
+			break;
+		}
 		if (l->fetching) {
 			unsigned long seen = l->fetches;
 

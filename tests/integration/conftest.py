@@ -7,6 +7,7 @@ if the daemon dies). At the end it is unmounted with fusermount3 -u, the
 daemon must exit 0, and every stderr line must match a pattern the test
 declared it expects.
 """
+import json
 import os
 import re
 import shutil
@@ -171,3 +172,46 @@ def list_requests(api, bucket=None):
             if bucket is None or r["path"] == f"/v1/buckets/{bucket}/syncs/list":
                 out.append(r)
     return out
+
+
+# ---- expectations shared by several test modules
+
+def render(obj):
+    """A file's expected bytes: the object as the API returned it, two-space
+    indented, one key per line, with a final newline."""
+    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def encode_name(ident):
+    """The file name component SPEC.md gives an id: '/', '%', bytes below
+    0x20 and 0x7F as upper-case %XX; '.' and '..' encoded whole."""
+    raw = ident.encode()
+    if ident in (".", ".."):
+        return "".join("%%%02X" % b for b in raw)
+    out = bytearray()
+    for b in raw:
+        if b in b"/%" or b < 0x20 or b == 0x7F:
+            out += b"%%%02X" % b
+        else:
+            out.append(b)
+    return out.decode()
+
+
+def pages_needed(n, first=100, later=1000, max_offset=10000):
+    """List requests a complete listing of n items needs: offset pages
+    (a short or empty page ends them) until the offset passes max_offset,
+    then the API's cursor, which it gives only while items remain."""
+    pages, pos, limit, by_cursor = 0, 0, first, False
+    while True:
+        got = max(0, min(limit, n - pos))
+        pages, pos = pages + 1, pos + got
+        if by_cursor:
+            if pos >= n:  # the last cursor page comes without a next_cursor
+                return pages
+        elif got < limit:  # a short or empty offset page
+            return pages
+        elif pos > max_offset:
+            if pos >= n:  # nothing remains, so the API gives no cursor
+                return pages
+            by_cursor = True
+        limit = later
