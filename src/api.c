@@ -66,6 +66,7 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg)
 	    .connect_timeout = cfg->timeout < 10 ? cfg->timeout : 10,
 	    .cacert = cfg->cacert,
 	    .max_body = MAX_BODY,
+	    .max_inflight = cfg->max_requests,
 	};
 	size_t n;
 

@@ -8,6 +8,7 @@
 #include "mpfs/core.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@ struct mpfs_core {
 	struct mpfs_cache *listings; /* view key -> struct mpfs_listing */
 	struct mpfs_cache *objects;  /* bucket SEP id -> struct mpfs_obj */
 	struct mpfs_cache *conns;    /* connection id -> exists marker */
+
+	pthread_mutex_t jobs_lock; /* guards jobs */
+	pthread_cond_t jobs_done;
+	int jobs; /* page fetches running on threads of their own */
 };
 
 struct mpfs_dir {
@@ -88,6 +93,8 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	}
 	core->api = api;
 	core->cfg = *cfg;
+	pthread_mutex_init(&core->jobs_lock, NULL);
+	pthread_cond_init(&core->jobs_done, NULL);
 	core->listings = mpfs_cache_new(cfg->ttl, &listing_ops, NULL);
 	core->objects = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->conns = mpfs_cache_new(cfg->ttl, &marker_ops, NULL);
@@ -102,6 +109,10 @@ void mpfs_core_free(struct mpfs_core *core)
 {
 	if (!core)
 		return;
+	pthread_mutex_lock(&core->jobs_lock);
+	while (core->jobs)
+		pthread_cond_wait(&core->jobs_done, &core->jobs_lock);
+	pthread_mutex_unlock(&core->jobs_lock);
 	mpfs_cache_free(core->listings);
 	mpfs_cache_free(core->objects);
 	mpfs_cache_free(core->conns);
@@ -159,6 +170,55 @@ static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
 				   page, err);
 }
 
+struct job {
+	struct mpfs_core *core;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void *job_main(void *p)
+{
+	struct job job = *(struct job *)p;
+
+	free(p);
+	job.fn(job.arg);
+	pthread_mutex_lock(&job.core->jobs_lock);
+	job.core->jobs--;
+	pthread_cond_broadcast(&job.core->jobs_done);
+	pthread_mutex_unlock(&job.core->jobs_lock);
+	return NULL;
+}
+
+/* Runs a listing's page fetch on a thread of its own, counted so that
+ * mpfs_core_free can wait for it. */
+static int spawn(void *ctx, void (*fn)(void *arg), void *arg)
+{
+	struct view *v = ctx;
+	struct mpfs_core *core = v->core;
+	struct job *job = malloc(sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t tid;
+	int r;
+
+	if (!job)
+		return -1;
+	*job = (struct job){core, fn, arg};
+	pthread_mutex_lock(&core->jobs_lock);
+	core->jobs++;
+	pthread_mutex_unlock(&core->jobs_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&tid, &attr, job_main, job);
+	pthread_attr_destroy(&attr);
+	if (r == 0)
+		return 0;
+	free(job);
+	pthread_mutex_lock(&core->jobs_lock);
+	core->jobs--;
+	pthread_mutex_unlock(&core->jobs_lock);
+	return -1;
+}
+
 static void object_key(char *key, size_t size, const char *bucket,
 		       const char *id)
 {
@@ -208,7 +268,10 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 	    .fetch = fetch_syncs,
 	    .intern = intern,
 	    .release = free,
-	    .first_limit = core->cfg.page_size ? core->cfg.page_size : 100,
+	    .spawn = spawn,
+	    .max_inflight = core->cfg.max_requests,
+	    .first_limit =
+		core->cfg.page_size ? core->cfg.page_size : MPFS_FIRST_PAGE,
 	    .max_limit = core->cfg.page_size ? core->cfg.page_size : 1000,
 	    .max_offset = 10000,
 	    .fallback_mtime = core->cfg.mount_time,

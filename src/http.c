@@ -5,7 +5,9 @@
  * Lock order: h->pool_lock, or one of h->share_locks; never both. */
 #include "mpfs/http.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,7 @@ struct mpfs_http {
 	pthread_mutex_t pool_lock; /* guards pool, pooled */
 	CURL *pool[POOL_MAX];
 	int pooled;
+	sem_t inflight; /* bounds requests at once */
 };
 
 static void share_lock(CURL *handle, curl_lock_data data,
@@ -49,6 +52,8 @@ struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
 	pthread_mutex_init(&h->pool_lock, NULL);
+	sem_init(&h->inflight, 0,
+		 cfg->max_inflight > 0 ? (unsigned)cfg->max_inflight : 8);
 	h->share = curl_share_init();
 	if (!h->share || (cfg->cacert && !h->cfg.cacert)) {
 		mpfs_http_free(h);
@@ -75,6 +80,7 @@ void mpfs_http_free(struct mpfs_http *h)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&h->share_locks[i]);
 	pthread_mutex_destroy(&h->pool_lock);
+	sem_destroy(&h->inflight);
 	free((char *)h->cfg.cacert);
 	free(h);
 }
@@ -142,12 +148,17 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	struct body b = {.max = h->cfg.max_body};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_off_t retry_after = 0;
-	CURL *c = take_handle(h);
+	CURL *c;
 	CURLcode rc;
+
+	while (sem_wait(&h->inflight) != 0 && errno == EINTR)
+		;
+	c = take_handle(h);
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
 	if (!c) {
+		sem_post(&h->inflight);
 		mpfs_err_set(err, MPFS_E_NOMEM, "cannot make a curl handle");
 		return -1;
 	}
@@ -177,6 +188,7 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	}
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	give_handle(h, c);
+	sem_post(&h->inflight);
 	if (b.too_large) {
 		free(b.data);
 		err->curl_code = rc;

@@ -1,8 +1,16 @@
 /* listing.c - the paging state machine of one listing. Pure: pages come
- * from a callback. Offset pages first; past the API's offset bound, the
- * cursor of the last page. Items seen before (page drift) are dropped.
+ * from a callback, threads from another. Offset pages first; past the API's
+ * offset bound, the cursor of the last offset page. Items seen before (page
+ * drift) are dropped.
  *
- * Lock order: l->lock only; it is released around every fetch. */
+ * Pages are planned as slots in a queue and merged strictly in order. The
+ * first page is fetched by the reader that asks for it. When the API told
+ * the total, one more page is read ahead; when the reader goes past the
+ * first page, up to max_inflight offset pages are fetched at once. A slot
+ * nobody could spawn a thread for is fetched by the reader that reaches it.
+ *
+ * Lock order: l->lock, then whatever cfg.intern takes. l->lock is released
+ * around every fetch and every rendering. */
 #include "mpfs/listing.h"
 
 #include <pthread.h>
@@ -11,23 +19,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum slot_state {
+	SLOT_QUEUED,   /* planned; the reader that reaches it fetches it */
+	SLOT_FETCHING, /* a reader or a spawned thread fetches it */
+	SLOT_DONE,
+	SLOT_FAILED,
+};
+
+struct slot {
+	struct slot *next;
+	enum slot_state state;
+	long offset, limit; /* offset pages */
+	char *cursor;	    /* cursor pages: the cursor asked with */
+	/* results, set once state is DONE */
+	struct mpfs_obj **objs;
+	size_t nobjs;
+	long raw;     /* items the API sent, with or without an id */
+	long skipped; /* of those, without a usable id */
+	char *next_cursor;
+	long total;
+	struct mpfs_err err; /* FAILED */
+};
+
 struct mpfs_listing {
 	atomic_int refs;
 	struct mpfs_listing_cfg cfg; /* strings owned */
 
-	pthread_mutex_t lock; /* guards everything below */
-	pthread_cond_t fetched;
+	pthread_mutex_t lock;	/* guards everything below */
+	pthread_cond_t changed; /* a slot finished */
 	struct mpfs_obj **items;
 	size_t count, cap;
-	void *ids;    /* tsearch tree of the ids in items (borrowed strings) */
-	long offset;  /* raw items received: the next offset */
-	long limit;   /* the next page's size */
-	char *cursor; /* set once paging has moved to the cursor */
+	void *ids;	   /* tsearch tree of the ids in items (borrowed) */
+	struct slot *head; /* planned pages, in order */
+	struct slot *tail;
+	int nslots;
+	long next_offset; /* the offset of the next page to plan */
+	long next_limit;
+	char *cursor;	/* set: paging has moved to the cursor */
+	long total;	/* as the API last said; -1: unknown */
+	int full_pages; /* the API gave a whole page: it honours limit */
 	int done;
-	int fetching;
-	unsigned long fetches;	    /* completed fetch attempts */
-	unsigned long failed_fetch; /* the attempt that last failed */
-	struct mpfs_err last_err;
 	struct mpfs_err broken; /* set: paging cannot go on, ever */
 	long skipped;
 	long skipped_told;
@@ -65,9 +96,12 @@ struct mpfs_listing *mpfs_listing_new(const struct mpfs_listing_cfg *cfg)
 		free(l);
 		return NULL;
 	}
+	if (l->cfg.max_inflight < 1)
+		l->cfg.max_inflight = 1;
 	pthread_mutex_init(&l->lock, NULL);
-	pthread_cond_init(&l->fetched, NULL);
-	l->limit = cfg->first_limit;
+	pthread_cond_init(&l->changed, NULL);
+	l->next_limit = cfg->first_limit;
+	l->total = -1;
 	return l;
 }
 
@@ -82,10 +116,27 @@ static void no_free(void *p)
 	(void)p;
 }
 
+static void slot_free(struct slot *s)
+{
+	for (size_t i = 0; i < s->nobjs; i++)
+		mpfs_obj_unref(s->objs[i]);
+	free(s->objs);
+	free(s->cursor);
+	free(s->next_cursor);
+	free(s);
+}
+
 void mpfs_listing_unref(struct mpfs_listing *l)
 {
 	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
 		return;
+	/* Spawned fetches hold references: no slot is being fetched now. */
+	while (l->head) {
+		struct slot *s = l->head;
+
+		l->head = s->next;
+		slot_free(s);
+	}
 	if (l->cfg.release)
 		l->cfg.release(l->cfg.ctx);
 	tdestroy(l->ids, no_free);
@@ -97,21 +148,190 @@ void mpfs_listing_unref(struct mpfs_listing *l)
 	free((char *)l->cfg.suffix);
 	free((char *)l->cfg.what);
 	pthread_mutex_destroy(&l->lock);
-	pthread_cond_destroy(&l->fetched);
+	pthread_cond_destroy(&l->changed);
 	free(l);
 }
 
-/* Appends the page's new items. Called with the lock held. */
-static int merge(struct mpfs_listing *l, json_t *items, struct mpfs_err *err)
+/* Fetches the page a slot asks for and renders its items into s, a copy
+ * of the slot owned by the caller. Called without the lock. */
+static void fetch_slot(struct mpfs_listing *l, struct slot *s)
 {
-	size_t n = json_array_size(items), i;
+	struct mpfs_page page = {
+	    .items = NULL, .next_cursor = NULL, .total = -1};
+	struct mpfs_page_req req = {
+	    .limit = s->limit, .offset = s->offset, .cursor = s->cursor};
+	struct mpfs_err err;
+	size_t i, n;
 	json_t *item;
 
-	if (l->count + n > l->cap) {
+	mpfs_err_clear(&err);
+	if (l->cfg.fetch(l->cfg.ctx, &req, &page, &err) == 0 &&
+	    !json_is_array(page.items)) {
+		mpfs_err_set(&err, MPFS_E_MALFORMED, "page without items");
+		err.kind = MPFS_E_MALFORMED;
+	}
+	if (err.kind != MPFS_OK)
+		goto failed;
+	n = json_array_size(page.items);
+	s->objs = calloc(n ? n : 1, sizeof(*s->objs));
+	if (!s->objs) {
+		mpfs_err_set(&err, MPFS_E_NOMEM, "out of memory");
+		goto failed;
+	}
+	json_array_foreach (page.items, i, item) {
+		struct mpfs_obj *obj =
+		    mpfs_obj_new(item, l->cfg.id_key, l->cfg.suffix,
+				 (time_t)l->cfg.fallback_mtime, &err);
+
+		if (obj) {
+			s->objs[s->nobjs++] = obj;
+		} else if (err.kind == MPFS_E_NOMEM) {
+			goto failed;
+		} else {
+			s->skipped++;
+		}
+	}
+	mpfs_err_clear(&err);
+	s->raw = (long)n;
+	s->total = page.total;
+	s->next_cursor = page.next_cursor;
+	page.next_cursor = NULL;
+	mpfs_page_release(&page);
+	s->state = SLOT_DONE;
+	return;
+failed:
+	mpfs_page_release(&page);
+	for (i = 0; i < s->nobjs; i++)
+		mpfs_obj_unref(s->objs[i]);
+	free(s->objs);
+	s->objs = NULL;
+	s->nobjs = 0;
+	s->skipped = 0;
+	s->err = err;
+	s->state = SLOT_FAILED;
+}
+
+/* Fetches a slot, which is FETCHING and so touched by no one else, and
+ * publishes the result. Called without the lock. */
+static void run_slot(struct mpfs_listing *l, struct slot *slot)
+{
+	struct slot result = {.limit = slot->limit,
+			      .offset = slot->offset,
+			      .cursor = slot->cursor};
+
+	fetch_slot(l, &result);
+	pthread_mutex_lock(&l->lock);
+	slot->objs = result.objs;
+	slot->nobjs = result.nobjs;
+	slot->raw = result.raw;
+	slot->skipped = result.skipped;
+	slot->next_cursor = result.next_cursor;
+	slot->total = result.total;
+	slot->err = result.err;
+	slot->state = result.state;
+	pthread_cond_broadcast(&l->changed);
+	pthread_mutex_unlock(&l->lock);
+}
+
+struct job {
+	struct mpfs_listing *l;
+	struct slot *s;
+};
+
+static void run_job(void *arg)
+{
+	struct job *job = arg;
+
+	run_slot(job->l, job->s);
+	mpfs_listing_unref(job->l);
+	free(job);
+}
+
+/* How far a page fetched ahead reaches back into the page before it. Pages
+ * fetched at once are answered in any order: syncs created meanwhile (the
+ * newest come first) shift a later page before an earlier one is read, and
+ * without the overlap the items at the seam would be lost. */
+static long overlap(long limit)
+{
+	if (limit >= 128)
+		return 16;
+	return limit >= 2 ? 1 + limit / 16 : 0;
+}
+
+/* Appends a slot for the next page. ahead: fetch it on another thread,
+ * overlapping the page before. Lock held. Returns the slot, or NULL when
+ * out of memory. */
+static struct slot *plan(struct mpfs_listing *l, int ahead)
+{
+	struct slot *s = calloc(1, sizeof(*s));
+	struct job *job;
+
+	if (!s)
+		return NULL;
+	s->limit = l->next_limit;
+	if (l->cursor) {
+		s->cursor = strdup(l->cursor);
+		if (!s->cursor) {
+			free(s);
+			return NULL;
+		}
+	} else {
+		long back = ahead && l->next_offset > 0 ? overlap(s->limit) : 0;
+
+		s->offset = l->next_offset - back;
+		l->next_offset = s->offset + s->limit;
+	}
+	l->next_limit = l->cfg.max_limit;
+	if (l->tail)
+		l->tail->next = s;
+	else
+		l->head = s;
+	l->tail = s;
+	l->nslots++;
+
+	job = ahead && l->cfg.spawn ? malloc(sizeof(*job)) : NULL;
+	if (job) {
+		job->l = mpfs_listing_ref(l);
+		job->s = s;
+		s->state = SLOT_FETCHING;
+		if (l->cfg.spawn(l->cfg.ctx, run_job, job) != 0) {
+			s->state = SLOT_QUEUED;
+			mpfs_listing_unref(l); /* not the last: we hold one */
+			free(job);
+		}
+	}
+	return s;
+}
+
+/* Whether more offset pages can be planned ahead of need: the total says
+ * they exist, they stay within the offset bound, and the API is known to
+ * give the page sizes asked for (else planned offsets would leave gaps).
+ * Lock held. */
+static int can_plan_ahead(struct mpfs_listing *l)
+{
+	return l->cfg.spawn && !l->cursor && !l->done &&
+	       l->broken.kind == MPFS_OK && l->full_pages && l->total >= 0 &&
+	       l->next_offset < l->total && l->next_offset <= l->cfg.max_offset;
+}
+
+/* Tops the queue up to want slots, spawning them. Lock held. */
+static void plan_ahead(struct mpfs_listing *l, int want)
+{
+	while (l->nslots < want && can_plan_ahead(l) && plan(l, 1))
+		;
+}
+
+/* Merges the head slot, DONE, and decides what follows. Lock held. */
+static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
+{
+	struct slot *s = l->head;
+	int last;
+
+	if (l->count + s->nobjs > l->cap) {
 		size_t cap = l->cap ? l->cap : 64;
 		struct mpfs_obj **grown;
 
-		while (cap < l->count + n)
+		while (cap < l->count + s->nobjs)
 			cap *= 2;
 		grown = realloc(l->items, cap * sizeof(*grown));
 		if (!grown) {
@@ -121,20 +341,10 @@ static int merge(struct mpfs_listing *l, json_t *items, struct mpfs_err *err)
 		l->items = grown;
 		l->cap = cap;
 	}
-	json_array_foreach (items, i, item) {
-		struct mpfs_err ignored;
-		struct mpfs_obj *obj =
-		    mpfs_obj_new(item, l->cfg.id_key, l->cfg.suffix,
-				 (time_t)l->cfg.fallback_mtime, &ignored);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		struct mpfs_obj *obj = s->objs[i];
 
-		if (!obj) {
-			if (ignored.kind == MPFS_E_NOMEM) {
-				*err = ignored;
-				return -1;
-			}
-			l->skipped++;
-			continue;
-		}
+		s->objs[i] = NULL;
 		if (tfind(obj->id, &l->ids, cmp_id)) {
 			mpfs_obj_unref(obj); /* seen on an earlier page */
 			continue;
@@ -152,129 +362,104 @@ static int merge(struct mpfs_listing *l, json_t *items, struct mpfs_err *err)
 		}
 		l->items[l->count++] = obj;
 	}
-	return 0;
-}
-
-/* Moves paging on after a page of n raw items. Lock held. */
-static int advance(struct mpfs_listing *l, long limit, struct mpfs_page *page,
-		   struct mpfs_err *err)
-{
-	long n = (long)json_array_size(page->items);
-
+	l->skipped += s->skipped;
 	l->pages++;
-	if (l->cursor) {
-		if (n == 0 || !page->next_cursor) {
+	if (!s->cursor && s->raw == s->limit)
+		l->full_pages = 1;
+	if (s->total >= 0)
+		l->total = s->total;
+	l->head = s->next;
+	if (!l->head)
+		l->tail = NULL;
+	l->nslots--;
+	last = l->head == NULL;
+
+	if (s->cursor) {
+		if (s->raw == 0 || !s->next_cursor) {
 			l->done = 1;
-		} else if (strcmp(page->next_cursor, l->cursor) == 0) {
-			mpfs_err_set(err, MPFS_E_MALFORMED,
+		} else if (strcmp(s->next_cursor, s->cursor) == 0) {
+			mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
 				     "the API repeated its cursor");
-			l->broken = *err;
-			return -1;
 		} else {
 			free(l->cursor);
-			l->cursor = page->next_cursor;
-			page->next_cursor = NULL;
+			l->cursor = s->next_cursor;
+			s->next_cursor = NULL;
 		}
-		return 0;
-	}
-	l->offset += n;
-	/* A short page ends the listing, unless a cursor says more remain
-	 * (an API that caps limit below what we asked). */
-	if (n == 0 || (n < limit && !page->next_cursor)) {
-		l->done = 1;
-	} else if (l->offset > l->cfg.max_offset && page->next_cursor) {
-		l->cursor = page->next_cursor;
-		page->next_cursor = NULL;
-	} else if (l->offset > l->cfg.max_offset) {
-		/* No cursor past the offset bound: the API says nothing
-		 * follows. Unless its total says otherwise: then the rest
-		 * cannot be had, and a short listing would be a lie. */
-		if (page->total > l->offset) {
-			mpfs_err_set(err, MPFS_E_MALFORMED,
+	} else if (last) {
+		long end = s->offset + s->raw;
+
+		/* A short page ends the listing, unless a cursor says more
+		 * remain (an API that caps limit below what we asked). */
+		if (s->raw == 0 || (s->raw < s->limit && !s->next_cursor)) {
+			l->done = 1;
+		} else if (end <= l->cfg.max_offset) {
+			l->next_offset = end;
+		} else if (s->next_cursor) {
+			l->cursor = s->next_cursor;
+			s->next_cursor = NULL;
+		} else if (l->total > end) {
+			/* No cursor past the offset bound, yet the total says
+			 * more: the rest cannot be had, and a short listing
+			 * would be a lie. */
+			mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
 				     "the API holds %ld items but gave no "
 				     "cursor past offset %ld",
-				     page->total, l->cfg.max_offset);
-			l->broken = *err;
-			return -1;
+				     l->total, l->cfg.max_offset);
+		} else {
+			l->done = 1;
 		}
-		l->done = 1;
 	}
+	slot_free(s);
 	return 0;
-}
-
-/* Fetches one page and merges it. Called with the lock held and fetching
- * claimed; drops the lock around the callback. */
-static int fetch_page(struct mpfs_listing *l, struct mpfs_err *err)
-{
-	struct mpfs_page page = {
-	    .items = NULL, .next_cursor = NULL, .total = -1};
-	struct mpfs_page_req req = {.limit = l->limit, .offset = l->offset};
-	char *cursor = l->cursor ? strdup(l->cursor) : NULL;
-	int r;
-
-	if (l->cursor && !cursor) {
-		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
-		return -1;
-	}
-	req.cursor = cursor;
-	pthread_mutex_unlock(&l->lock);
-	r = l->cfg.fetch(l->cfg.ctx, &req, &page, err);
-	pthread_mutex_lock(&l->lock);
-	free(cursor);
-	if (r == 0 && !json_is_array(page.items)) {
-		mpfs_err_set(err, MPFS_E_MALFORMED, "page without items");
-		r = -1;
-	}
-	if (r == 0)
-		r = merge(l, page.items, err);
-	if (r == 0)
-		r = advance(l, req.limit, &page, err);
-	if (r == 0 && l->limit < l->cfg.max_limit) {
-		l->limit *= 10;
-		if (l->limit > l->cfg.max_limit)
-			l->limit = l->cfg.max_limit;
-	}
-	mpfs_page_release(&page);
-	return r;
 }
 
 int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		     struct mpfs_obj **obj, struct mpfs_err *err)
 {
-	int r = 0;
+	int waited = 0, r = 0;
 
 	pthread_mutex_lock(&l->lock);
 	while (index >= l->count && !l->done) {
+		struct slot *s;
+
 		if (l->broken.kind != MPFS_OK) {
 			*err = l->broken;
 			r = -1;
 			break;
 		}
-		if (l->fetching) {
-			unsigned long seen = l->fetches;
-
-			while (l->fetching)
-				pthread_cond_wait(&l->fetched, &l->lock);
-			/* The fetch we waited for failed: share its error
-			 * rather than asking the API again at once. */
-			if (l->failed_fetch == seen + 1 && index >= l->count) {
-				*err = l->last_err;
-				r = -1;
-				break;
-			}
-			continue;
-		}
-		l->fetching = 1;
-		r = fetch_page(l, err);
-		l->fetching = 0;
-		l->fetches++;
-		if (r < 0) {
-			l->failed_fetch = l->fetches;
-			l->last_err = *err;
-		}
-		pthread_cond_broadcast(&l->fetched);
-		if (r < 0)
+		/* The reader wants more than the first page: fetch ahead. */
+		if (l->pages > 0)
+			plan_ahead(l, l->cfg.max_inflight);
+		s = l->head ? l->head : plan(l, 0);
+		if (!s) {
+			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+			r = -1;
 			break;
+		}
+		if (s->state == SLOT_FAILED && !waited)
+			s->state = SLOT_QUEUED; /* a new reader tries again */
+		if (s->state == SLOT_QUEUED) {
+			s->state = SLOT_FETCHING;
+			pthread_mutex_unlock(&l->lock);
+			run_slot(l, s);
+			pthread_mutex_lock(&l->lock);
+			waited = 1; /* our own failure is final for this call */
+		}
+		if (s->state == SLOT_FETCHING) {
+			pthread_cond_wait(&l->changed, &l->lock);
+			waited = 1;
+		} else if (s->state == SLOT_FAILED) {
+			/* Readers that waited for this fetch share its error
+			 * rather than asking the API again at once. */
+			*err = s->err;
+			r = -1;
+			break;
+		} else if (merge_head(l, err)) {
+			r = -1;
+			break;
+		} else if (l->pages == 1 && index < l->count) {
+			plan_ahead(l, 1); /* one page of read-ahead */
+		}
 	}
 	if (r == 0 && index < l->count) {
 		*obj = mpfs_obj_ref(l->items[index]);
@@ -307,12 +492,14 @@ long mpfs_listing_take_skipped(struct mpfs_listing *l)
 	return n;
 }
 
-long mpfs_listing_pages(struct mpfs_listing *l)
+long mpfs_listing_pages(struct mpfs_listing *l, long *total)
 {
 	long n;
 
 	pthread_mutex_lock(&l->lock);
 	n = l->pages;
+	if (total)
+		*total = l->total;
 	pthread_mutex_unlock(&l->lock);
 	return n;
 }

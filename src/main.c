@@ -114,10 +114,12 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	    .timeout = o->timeout_s,
 	    .cacert = o->cacert,
 	    .retries = 2,
+	    .max_requests = (int)o->max_requests_n,
 	};
 	struct mpfs_core_cfg ccfg = {
 	    .ttl = (double)o->ttl_s,
 	    .page_size = o->page_size_n,
+	    .max_requests = (int)o->max_requests_n,
 	    .buckets = o->bucket_list,
 	    .uid = getuid(),
 	    .gid = getgid(),

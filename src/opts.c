@@ -25,6 +25,7 @@ static const struct fuse_opt spec[] = {
     OPT("api_key_file=%s", api_key_file),
     OPT("ttl=%s", ttl),
     OPT("page_size=%s", page_size),
+    OPT("max_requests=%s", max_requests),
     OPT("buckets=%s", buckets),
     OPT("timeout=%s", timeout),
     OPT("cacert=%s", cacert),
@@ -72,7 +73,9 @@ void mpfs_opts_usage(const char *prog)
 	       "                           MIXPEEK_API_KEY)\n"
 	       "    -o ttl=SECONDS         cache lifetime (default 30)\n"
 	       "    -o page_size=N         items per list request, 1..1000\n"
-	       "                           (default: 100 growing to 1000)\n"
+	       "                           (default: 256, then 1000)\n"
+	       "    -o max_requests=N      list pages fetched at once, 1..64\n"
+	       "                           (default 8)\n"
 	       "    -o buckets=ID[:ID...]  show only these buckets\n"
 	       "    -o timeout=SECONDS     per-request limit (default 30)\n"
 	       "    -o cacert=PATH         extra CA bundle for TLS\n\n",
@@ -231,10 +234,13 @@ int mpfs_opts_check(struct mpfs_opts *o)
 		return -1;
 	}
 	o->ttl_s = 30;
+	o->max_requests_n = 8;
 	o->timeout_s = 30;
 	if ((o->ttl && parse_long("ttl", o->ttl, 0, 86400 * 365, &o->ttl_s)) ||
 	    (o->page_size &&
 	     parse_long("page_size", o->page_size, 1, 1000, &o->page_size_n)) ||
+	    (o->max_requests && parse_long("max_requests", o->max_requests, 1,
+					   64, &o->max_requests_n)) ||
 	    (o->timeout &&
 	     parse_long("timeout", o->timeout, 1, 3600, &o->timeout_s)))
 		return -1;
@@ -270,9 +276,9 @@ int mpfs_opts_check(struct mpfs_opts *o)
 
 void mpfs_opts_release(struct mpfs_opts *o)
 {
-	char **fields[] = {&o->namespace, &o->api_url,	 &o->api_key_file,
-			   &o->ttl,	  &o->page_size, &o->buckets,
-			   &o->timeout,	  &o->cacert};
+	char **fields[] = {&o->namespace,    &o->api_url,   &o->api_key_file,
+			   &o->ttl,	     &o->page_size, &o->buckets,
+			   &o->max_requests, &o->timeout,   &o->cacert};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		free(*fields[i]);

@@ -15,7 +15,8 @@ struct mpfs_api_cfg {
 	const char *namespace; /* X-Namespace */
 	long timeout;
 	const char *cacert;
-	int retries; /* extra tries for transient failures */
+	int retries;	  /* extra tries for transient failures */
+	int max_requests; /* requests at once */
 };
 
 struct mpfs_sync_filter {

@@ -11,10 +11,16 @@
 #include "mpfs/err.h"
 #include "mpfs/render.h"
 
+/* The first page when mixpeekfs chooses: more entries than one readdir
+ * reply holds (at most 204 with attributes in 32 KiB), so a reader that
+ * stops early costs this page and one read ahead. */
+#define MPFS_FIRST_PAGE 256
+
 struct mpfs_core_cfg {
 	double ttl;
-	long page_size; /* 0: mixpeekfs chooses */
-	char **buckets; /* NULL-terminated, or NULL for all buckets */
+	long page_size;	  /* 0: mixpeekfs chooses */
+	int max_requests; /* page fetches of one listing at once */
+	char **buckets;	  /* NULL-terminated, or NULL for all buckets */
 	uid_t uid;
 	gid_t gid;
 	time_t mount_time;

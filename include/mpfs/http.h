@@ -14,6 +14,7 @@ struct mpfs_http_cfg {
 	long connect_timeout;
 	const char *cacert; /* extra CA bundle, or NULL */
 	size_t max_body;    /* bytes; larger answers fail MPFS_E_TOO_LARGE */
+	int max_inflight;   /* requests at once, across all threads */
 };
 
 struct mpfs_http_resp {

@@ -2,8 +2,11 @@
  * the cursor past the API's offset limit, duplicates dropped, entries kept
  * in arrival order so that an index is a stable directory offset.
  *
- * It fetches through a callback and knows no HTTP and no FUSE. One fetch runs
- * at a time per listing; the lock is never held during a fetch. */
+ * It fetches through a callback and knows no HTTP and no FUSE. Once the
+ * first page has told the total and the reader reads past it, the remaining
+ * offset pages are fetched concurrently (through cfg.spawn) and merged in
+ * order; cursor pages follow one another. The lock is never held during a
+ * fetch. */
 #ifndef MPFS_LISTING_H
 #define MPFS_LISTING_H
 
@@ -34,9 +37,15 @@ typedef int (*mpfs_fetch_fn)(void *ctx, const struct mpfs_page_req *req,
  * for instance an equal one already held elsewhere. */
 typedef struct mpfs_obj *(*mpfs_intern_fn)(void *ctx, struct mpfs_obj *obj);
 
+/* Runs fn(arg) on another thread; returns 0, or -1 if it cannot (then the
+ * page is fetched by the reader that needs it). */
+typedef int (*mpfs_spawn_fn)(void *ctx, void (*fn)(void *arg), void *arg);
+
 struct mpfs_listing_cfg {
 	mpfs_fetch_fn fetch;
 	mpfs_intern_fn intern; /* may be NULL */
+	mpfs_spawn_fn spawn;   /* may be NULL: pages one after another */
+	int max_inflight;      /* pages fetched at once, at most */
 	void *ctx;
 	void (*release)(
 	    void *ctx);	     /* frees ctx with the listing; may be NULL */
@@ -71,7 +80,7 @@ long mpfs_listing_take_skipped(struct mpfs_listing *l);
 /* What the listing is, for log lines: cfg.what. */
 const char *mpfs_listing_what(struct mpfs_listing *l);
 
-/* Pages fetched so far. */
-long mpfs_listing_pages(struct mpfs_listing *l);
+/* Pages merged so far, and the total the API last gave (-1: unknown). */
+long mpfs_listing_pages(struct mpfs_listing *l, long *total);
 
 #endif

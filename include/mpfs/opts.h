@@ -11,6 +11,7 @@ struct mpfs_opts {
 	char *api_key_file;
 	char *ttl;
 	char *page_size;
+	char *max_requests;
 	char *buckets;
 	char *timeout;
 	char *cacert;
@@ -23,6 +24,7 @@ struct mpfs_opts {
 	const char *mountpoint;
 	long ttl_s;
 	long page_size_n; /* 0: mixpeekfs chooses */
+	long max_requests_n;
 	long timeout_s;
 	char **bucket_list; /* NULL-terminated, or NULL for all */
 	char *key;	    /* wipe with mpfs_opts_release */

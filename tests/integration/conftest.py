@@ -197,21 +197,53 @@ def encode_name(ident):
     return out.decode()
 
 
-def pages_needed(n, first=100, later=1000, max_offset=10000):
-    """List requests a complete listing of n items needs: offset pages
-    (a short or empty page ends them) until the offset passes max_offset,
-    then the API's cursor, which it gives only while items remain."""
-    pages, pos, limit, by_cursor = 0, 0, first, False
+def overlap(limit):
+    """How far a page fetched ahead reaches back into the one before it
+    (src/listing.c overlap())."""
+    if limit >= 128:
+        return 16
+    return 1 + limit // 16 if limit >= 2 else 0
+
+
+def pages_needed(n, first=256, later=1000, max_offset=10000):
+    """List requests a complete listing of n items needs, as mixpeekfs pages
+    against the local API (which always tells the total): the first page;
+    then, while the total says more, pages fetched at once, each reaching
+    overlap() items back; a short page ends the listing; a whole last page
+    within the offset bound is followed by one more (the API's total is not
+    trusted to stop paging); past the bound the API's cursor, which it gives
+    only while items remain."""
+    def take(start, limit):
+        return max(0, min(limit, n - start))
+
+    pages, start, limit = 1, 0, first
+    raw = take(0, first)
+    end = raw
+    if raw == first:
+        while end < n and end <= max_offset:  # fetched ahead, at once
+            start = end - overlap(later)
+            limit, raw = later, take(start, later)
+            pages, end = pages + 1, start + raw
     while True:
-        got = max(0, min(limit, n - pos))
-        pages, pos = pages + 1, pos + got
-        if by_cursor:
-            if pos >= n:  # the last cursor page comes without a next_cursor
-                return pages
-        elif got < limit:  # a short or empty offset page
-            return pages
-        elif pos > max_offset:
-            if pos >= n:  # nothing remains, so the API gives no cursor
-                return pages
-            by_cursor = True
-        limit = later
+        if raw == 0 or raw < limit:
+            return pages  # short: the end
+        if end > max_offset:
+            if end >= n:
+                return pages  # nothing remains, so no cursor
+            return pages + -(-(n - end) // later)  # by cursor
+        start, limit = end, later  # one after another
+        raw = take(start, limit)
+        pages, end = pages + 1, start + raw
+
+
+def assert_offsets_cover(reqs):
+    """The offset pages of a listing, in any order of arrival, leave no gap:
+    sorted by offset, each starts at or before the end of the one before."""
+    pages = sorted((int(r["query"]["offset"]), int(r["query"]["limit"]))
+                   for r in reqs if "offset" in r["query"])
+    assert pages and pages[0][0] == 0, pages
+    end = 0
+    for offset, limit in pages:
+        assert offset <= end, f"gap before offset {offset}: {pages}"
+        end = max(end, offset + limit)
+    return pages

@@ -1,4 +1,5 @@
 /* The paging state machine, driven by a scripted fetch callback. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -17,6 +18,8 @@ struct script {
 	int drift_after;   /* after this call, insert "new" at the front */
 	int repeat_cursor; /* serve the same cursor forever */
 	int no_cursor;	   /* never send a cursor */
+	long fail_offset;  /* the offset page at this offset fails */
+	pthread_mutex_t lock;
 };
 
 static int fetch(void *ctx, const struct mpfs_page_req *req,
@@ -27,13 +30,16 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 	long i;
 	char buf[32];
 
+	pthread_mutex_lock(&s->lock);
 	s->calls++;
 	if (s->calls <= 32) {
 		s->limits[s->calls - 1] = req->limit;
 		s->offsets[s->calls - 1] = req->cursor ? -1 : req->offset;
 	}
 	s->cursor_calls += req->cursor != NULL;
-	if (s->calls == s->fail_call) {
+	if (s->calls == s->fail_call ||
+	    (!req->cursor && s->fail_offset && req->offset == s->fail_offset)) {
+		pthread_mutex_unlock(&s->lock);
 		mpfs_err_set(err, MPFS_E_SERVER, "scripted failure");
 		return -1;
 	}
@@ -56,7 +62,61 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 		s->ids[0] = "new";
 		s->n++;
 	}
+	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+/* Threads for spawned pages, counted so that a test can wait for them. */
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t threads_done = PTHREAD_COND_INITIALIZER;
+static int threads_running;
+
+struct thread_arg {
+	void (*fn)(void *);
+	void *arg;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_arg t = *(struct thread_arg *)p;
+
+	free(p);
+	t.fn(t.arg);
+	pthread_mutex_lock(&threads_lock);
+	threads_running--;
+	pthread_cond_broadcast(&threads_done);
+	pthread_mutex_unlock(&threads_lock);
+	return NULL;
+}
+
+static int spawn(void *ctx, void (*fn)(void *), void *arg)
+{
+	struct thread_arg *t = malloc(sizeof(*t));
+	pthread_t tid;
+
+	(void)ctx;
+	t->fn = fn;
+	t->arg = arg;
+	pthread_mutex_lock(&threads_lock);
+	threads_running++;
+	pthread_mutex_unlock(&threads_lock);
+	if (pthread_create(&tid, NULL, thread_main, t) != 0) {
+		free(t);
+		pthread_mutex_lock(&threads_lock);
+		threads_running--;
+		pthread_mutex_unlock(&threads_lock);
+		return -1;
+	}
+	pthread_detach(tid);
+	return 0;
+}
+
+static void settle(void)
+{
+	pthread_mutex_lock(&threads_lock);
+	while (threads_running)
+		pthread_cond_wait(&threads_done, &threads_lock);
+	pthread_mutex_unlock(&threads_lock);
 }
 
 static struct mpfs_listing *listing(struct script *s, long first, long max,
@@ -72,6 +132,26 @@ static struct mpfs_listing *listing(struct script *s, long first, long max,
 	    .max_offset = max_offset,
 	    .what = "test",
 	};
+	pthread_mutex_init(&s->lock, NULL);
+	return mpfs_listing_new(&cfg);
+}
+
+static struct mpfs_listing *parallel(struct script *s, long first, long max,
+				     long max_offset, int inflight)
+{
+	struct mpfs_listing_cfg cfg = {
+	    .fetch = fetch,
+	    .spawn = spawn,
+	    .max_inflight = inflight,
+	    .ctx = s,
+	    .id_key = "sync_config_id",
+	    .suffix = ".json",
+	    .first_limit = first,
+	    .max_limit = max,
+	    .max_offset = max_offset,
+	    .what = "test",
+	};
+	pthread_mutex_init(&s->lock, NULL);
 	return mpfs_listing_new(&cfg);
 }
 
@@ -272,7 +352,84 @@ static void test_empty(void)
 
 	CHECK(mpfs_listing_get(l, 0, &obj, &err) == 0);
 	CHECK(s.calls == 1);
-	CHECK(mpfs_listing_pages(l) == 1);
+	CHECK(mpfs_listing_pages(l, NULL) == 1);
+	mpfs_listing_unref(l);
+}
+
+static void want_all(struct script *s, char *want, size_t size)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < s->n; i++)
+		len += (size_t)snprintf(want + len, size - len, "%s%s",
+					i ? " " : "", s->ids[i]);
+}
+
+static void test_parallel(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	struct mpfs_obj *obj;
+	struct mpfs_err err;
+	char all[1024], want[1024];
+
+	fill(&s, 60);
+	want_all(&s, want, sizeof(want));
+	l = parallel(&s, 5, 10, 10000, 3);
+	/* The first page, then one page read ahead: no more. */
+	CHECK(mpfs_listing_get(l, 0, &obj, &err) == 1);
+	mpfs_obj_unref(obj);
+	settle();
+	CHECK(s.calls == 2);
+	/* Reading on fetches the rest, several at once, merged in order. */
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	settle();
+	CHECK_STR(all, want);
+	/* 5, then pages of 10 reaching one item back (offsets 4, 13, ...,
+	 * 58): the last is short, nothing more */
+	CHECK(s.calls == 1 + 7);
+	CHECK(s.cursor_calls == 0);
+	mpfs_listing_unref(l);
+}
+
+static void test_parallel_then_cursor(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024], want[1024];
+
+	fill(&s, 64);
+	want_all(&s, want, sizeof(want));
+	l = parallel(&s, 4, 10, 20, 8);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	settle();
+	CHECK_STR(all, want);
+	/* offsets 0 (4), 3, 12 (within the bound 20), then 22..63 by cursor */
+	CHECK(s.calls == 3 + 5);
+	CHECK(s.cursor_calls == 5);
+	mpfs_listing_unref(l);
+}
+
+static void test_parallel_failure(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024], want[1024];
+
+	fill(&s, 60);
+	want_all(&s, want, sizeof(want));
+	s.fail_offset = 22;
+	l = parallel(&s, 5, 10, 10000, 4);
+	CHECK(read_all(l, all, sizeof(all)) < 0);
+	settle();
+	CHECK(strncmp(all, want, strlen(all)) == 0); /* a prefix, no gap */
+	CHECK(strlen(all) < strlen(want));
+	pthread_mutex_lock(&s.lock);
+	s.fail_offset = 0;
+	pthread_mutex_unlock(&s.lock);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	settle();
+	CHECK_STR(all, want);
 	mpfs_listing_unref(l);
 }
 
@@ -286,5 +443,8 @@ int main(void)
 	test_failure_then_retry();
 	test_items_without_id();
 	test_empty();
+	test_parallel();
+	test_parallel_then_cursor();
+	test_parallel_failure();
 	return check_done();
 }
