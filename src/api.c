@@ -3,6 +3,8 @@
  * Only list and get calls exist here: nothing can change the API. */
 #include "mpfs/api.h"
 
+#include <errno.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,9 @@ struct mpfs_api {
 	int retries;
 	long timeout;
 	struct mpfs_http *http;
+	/* Parsed pages alive at once: a page of 1,000 syncs parses into a
+	 * tree several times its size, and pages arrive together. */
+	sem_t parse_gate;
 };
 
 static struct curl_slist *headers(const char *key, const char *ns)
@@ -78,6 +83,7 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg)
 	api->http = mpfs_http_new(&hcfg);
 	api->retries = cfg->retries;
 	api->timeout = cfg->timeout;
+	sem_init(&api->parse_gate, 0, 2);
 	if (!api->base || !api->hdr_ns || !api->hdr_org || !api->http) {
 		mpfs_api_free(api);
 		return NULL;
@@ -104,7 +110,20 @@ void mpfs_api_free(struct mpfs_api *api)
 	free_headers(api->hdr_ns);
 	free_headers(api->hdr_org);
 	mpfs_http_free(api->http);
+	sem_destroy(&api->parse_gate);
 	free(api);
+}
+
+static void gate_enter(sem_t *gate)
+{
+	while (gate && sem_wait(gate) != 0 && errno == EINTR)
+		;
+}
+
+static void gate_leave(void *gate)
+{
+	if (gate)
+		sem_post(gate);
 }
 
 /* The message of an error answer, from ErrorResponse or HTTPValidationError,
@@ -145,10 +164,12 @@ static void backoff(int attempt, long retry_after)
 	nanosleep(&ts, NULL);
 }
 
-/* One call with bounded retries. *out: new reference to the JSON object. */
+/* One call with bounded retries. *out: new reference to the JSON object.
+ * With a gate, the answer is parsed once the gate is entered, and on
+ * success the caller leaves it. */
 static int call(struct mpfs_api *api, const char *method, const char *path,
-		const char *body, const struct curl_slist *hdr, json_t **out,
-		struct mpfs_err *err)
+		const char *body, const struct curl_slist *hdr, sem_t *gate,
+		json_t **out, struct mpfs_err *err)
 {
 	char url[4096];
 	struct mpfs_http_resp resp;
@@ -172,12 +193,14 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 			retry_after = resp.retry_after;
 			err->kind = mpfs_err_kind_of_status(resp.status);
 			if (err->kind == MPFS_OK) {
+				gate_enter(gate);
 				*out =
 				    json_loadb(resp.body, resp.len, 0, &jerr);
 				mpfs_http_resp_release(&resp);
 				if (json_is_object(*out))
 					return 0;
 				json_decref(*out);
+				gate_leave(gate);
 				*out = NULL;
 				mpfs_err_set(err, MPFS_E_MALFORMED,
 					     "answer is not a JSON object: %s",
@@ -228,6 +251,7 @@ static int page_of(json_t *root, struct mpfs_page *page, struct mpfs_err *err)
 	page->items = NULL;
 	page->next_cursor = NULL;
 	page->total = -1;
+	page->released = NULL;
 	if (!json_is_array(results)) {
 		mpfs_err_set(err, MPFS_E_MALFORMED,
 			     "list answer without a 'results' array");
@@ -279,11 +303,17 @@ static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return -1;
 	}
-	r = call(api, "POST", path, text, hdr, &root, err);
+	r = call(api, "POST", path, text, hdr, &api->parse_gate, &root, err);
 	free(text);
 	if (r == 0) {
 		r = page_of(root, page, err);
 		json_decref(root);
+		if (r == 0) {
+			page->released = gate_leave;
+			page->released_ctx = &api->parse_gate;
+		} else {
+			gate_leave(&api->parse_gate);
+		}
 	}
 	return r;
 }
@@ -367,7 +397,7 @@ static int get(struct mpfs_api *api, const struct curl_slist *hdr,
 				    id2 ? b : "") >= sizeof(path)) {
 		mpfs_err_set(err, MPFS_E_INVALID, "request path too long");
 	} else {
-		r = call(api, "GET", path, NULL, hdr, out, err);
+		r = call(api, "GET", path, NULL, hdr, NULL, out, err);
 	}
 	free(a);
 	free(b);

@@ -635,7 +635,7 @@ static int conn_dir(struct mpfs_core *core, const struct mpfs_node *node,
 }
 
 int mpfs_core_opendir(struct mpfs_core *core, const char *path,
-		      struct mpfs_dir **out, struct mpfs_err *err)
+		      struct mpfs_dir **out, int *cached, struct mpfs_err *err)
 {
 	static const char *const views[] = {"all", "active", "inactive",
 					    "by-status", "by-connection"};
@@ -652,6 +652,7 @@ int mpfs_core_opendir(struct mpfs_core *core, const char *path,
 	dir = calloc(1, sizeof(*dir));
 	if (!dir)
 		goto nomem;
+	*cached = node.type != MPFS_NODE_CONNS; /* fixed names */
 	switch (node.type) {
 	case MPFS_NODE_ROOT:
 		if (core->cfg.buckets) {
@@ -690,6 +691,8 @@ int mpfs_core_opendir(struct mpfs_core *core, const char *path,
 	}
 	if (r)
 		goto nomem;
+	if (dir->listing)
+		*cached = mpfs_listing_reopen(dir->listing);
 	*out = dir;
 	return 0;
 nomem:
@@ -734,8 +737,16 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 				return 0;
 			name = dir->names[i - 2];
 		} else {
-			int r = mpfs_listing_get(dir->listing, (size_t)(i - 2),
-						 &obj, err);
+			int r, complete;
+
+			/* Entries in hand go out now; the next call waits. */
+			if (i > 2 &&
+			    (size_t)(i - 2) >=
+				mpfs_listing_count(dir->listing, &complete) &&
+			    !complete && i > off)
+				return 0;
+			r = mpfs_listing_get(dir->listing, (size_t)(i - 2),
+					     &obj, err);
 
 			if (r == 0) {
 				report_skipped(dir->listing);

@@ -60,11 +60,15 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct mpfs_dir *dir;
 	struct mpfs_err err;
+	int cached;
 
 	mpfs_err_clear(&err);
-	if (mpfs_core_opendir(fs_of()->core, path, &dir, &err))
+	if (mpfs_core_opendir(fs_of()->core, path, &dir, &cached, &err))
 		return fail("opendir", path, &err);
 	fi->fh = (uintptr_t)dir;
+	/* The kernel keeps what it read until the listing is fetched anew. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = cached;
 	return 0;
 }
 
@@ -103,6 +107,10 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	return 0;
 }
 
+/* With a ttl, the first open answers ENOSYS: the kernel then opens files
+ * without asking (no open or release round trip) and keeps their pages,
+ * dropping them when a refreshed stat shows another size or mtime; reads
+ * find the object by path. With ttl=0 every open fetches the object anew. */
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct mpfs_obj *obj;
@@ -110,6 +118,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
 		return -EROFS;
+	if (fs_of()->ttl > 0)
+		return -ENOSYS;
 	mpfs_err_clear(&err);
 	if (mpfs_core_open(fs_of()->core, path, &obj, &err))
 		return fail("open", path, &err);
@@ -120,14 +130,23 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 static int fs_read(const char *path, char *buf, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
-	const struct mpfs_obj *obj = (struct mpfs_obj *)(uintptr_t)fi->fh;
+	struct mpfs_obj *obj = (struct mpfs_obj *)(uintptr_t)fi->fh;
+	struct mpfs_err err;
 
-	(void)path;
+	if (!obj) {
+		mpfs_err_clear(&err);
+		if (mpfs_core_open(fs_of()->core, path, &obj, &err))
+			return fail("read", path, &err);
+	} else {
+		mpfs_obj_ref(obj);
+	}
 	if (off < 0 || (size_t)off >= obj->size)
-		return 0;
-	if (size > obj->size - (size_t)off)
+		size = 0;
+	else if (size > obj->size - (size_t)off)
 		size = obj->size - (size_t)off;
-	memcpy(buf, obj->data + off, size);
+	if (size)
+		memcpy(buf, obj->data + off, size);
+	mpfs_obj_unref(obj);
 	return (int)size;
 }
 

@@ -63,6 +63,7 @@ struct mpfs_listing {
 	long skipped;
 	long skipped_told;
 	long pages;
+	int opened; /* a directory handle opened it */
 };
 
 void mpfs_page_release(struct mpfs_page *page)
@@ -71,6 +72,9 @@ void mpfs_page_release(struct mpfs_page *page)
 	free(page->next_cursor);
 	page->items = NULL;
 	page->next_cursor = NULL;
+	if (page->released)
+		page->released(page->released_ctx);
+	page->released = NULL;
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -254,7 +258,7 @@ static void run_job(void *arg)
 static long overlap(long limit)
 {
 	if (limit >= 128)
-		return 16;
+		return 8;
 	return limit >= 2 ? 1 + limit / 16 : 0;
 }
 
@@ -479,6 +483,17 @@ size_t mpfs_listing_count(struct mpfs_listing *l, int *complete)
 		*complete = l->done;
 	pthread_mutex_unlock(&l->lock);
 	return n;
+}
+
+int mpfs_listing_reopen(struct mpfs_listing *l)
+{
+	int again;
+
+	pthread_mutex_lock(&l->lock);
+	again = l->opened && l->done;
+	l->opened = 1;
+	pthread_mutex_unlock(&l->lock);
+	return again;
 }
 
 long mpfs_listing_take_skipped(struct mpfs_listing *l)

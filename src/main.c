@@ -3,6 +3,7 @@
  * fuse_mount, so a bad key or namespace leaves nothing mounted. */
 #include <curl/curl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,12 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = {0};
 	struct mpfs_opts o = {0};
 	int r = 1;
+
+	/* Pages are fetched and parsed on threads of their own; glibc would
+	 * give each its own arena, and memory freed in one is not reused by
+	 * another: the daemon's size would grow with the threads, not with
+	 * the data. */
+	mallopt(M_ARENA_MAX, 1);
 
 	if (mpfs_opts_parse(&args, &o))
 		goto out;

@@ -11,10 +11,11 @@
 #include "mpfs/err.h"
 #include "mpfs/render.h"
 
-/* The first page when mixpeekfs chooses: more entries than one readdir
- * reply holds (at most 204 with attributes in 32 KiB), so a reader that
- * stops early costs this page and one read ahead. */
-#define MPFS_FIRST_PAGE 256
+/* The first page when mixpeekfs chooses: small, so that the first entries
+ * come one round trip after the reader asks. (A readdir reply that has
+ * entries does not wait for the next page: a reader that stops early costs
+ * this page and the one read ahead.) */
+#define MPFS_FIRST_PAGE 100
 
 struct mpfs_core_cfg {
 	double ttl;
@@ -37,14 +38,17 @@ void mpfs_core_free(struct mpfs_core *core);
 int mpfs_core_getattr(struct mpfs_core *core, const char *path, struct stat *st,
 		      struct mpfs_err *err);
 
-/* A directory handle: a snapshot whose offsets stay valid until released. */
+/* A directory handle: a snapshot whose offsets stay valid until released.
+ * *cached is set when the snapshot is the same complete listing that an
+ * earlier handle showed, so the kernel may keep what it read then. */
 int mpfs_core_opendir(struct mpfs_core *core, const char *path,
-		      struct mpfs_dir **dir, struct mpfs_err *err);
+		      struct mpfs_dir **dir, int *cached, struct mpfs_err *err);
 void mpfs_core_releasedir(struct mpfs_dir *dir);
 
 /* Gives entries from offset on (0 and 1 are "." and ".."), each with its
  * attributes and the offset of the next, until fill returns non-zero or the
- * directory ends. Fetches pages only as entries are asked for. */
+ * directory ends. Fetches a page only when it has given no entry yet: a
+ * reply with entries does not wait for the network. */
 typedef int (*mpfs_fill_fn)(void *ctx, const char *name, const struct stat *st,
 			    off_t next);
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,

@@ -26,6 +26,9 @@ struct mpfs_page {
 	json_t *items;	   /* array, new reference */
 	char *next_cursor; /* malloc'd, NULL when none */
 	long total;	   /* -1 when the answer did not say */
+	/* called by mpfs_page_release once items are gone; may be NULL */
+	void (*released)(void *ctx);
+	void *released_ctx;
 };
 
 void mpfs_page_release(struct mpfs_page *page);
@@ -73,6 +76,11 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 
 /* Entries held now, and whether the listing is complete; no fetch. */
 size_t mpfs_listing_count(struct mpfs_listing *l, int *complete);
+
+/* Called when a directory handle opens the listing: returns 1 if an earlier
+ * handle opened it too and it is complete, so what the kernel read through
+ * that handle is still the listing's content. */
+int mpfs_listing_reopen(struct mpfs_listing *l);
 
 /* Items the API sent without a usable id, skipped since the last call. */
 long mpfs_listing_take_skipped(struct mpfs_listing *l);

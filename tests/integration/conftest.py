@@ -201,11 +201,11 @@ def overlap(limit):
     """How far a page fetched ahead reaches back into the one before it
     (src/listing.c overlap())."""
     if limit >= 128:
-        return 16
+        return 8
     return 1 + limit // 16 if limit >= 2 else 0
 
 
-def pages_needed(n, first=256, later=1000, max_offset=10000):
+def pages_needed(n, first=100, later=1000, max_offset=10000):
     """List requests a complete listing of n items needs, as mixpeekfs pages
     against the local API (which always tells the total): the first page;
     then, while the total says more, pages fetched at once, each reaching

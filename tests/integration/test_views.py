@@ -94,7 +94,7 @@ def test_empty_bucket_lists_nothing(api, mount):
 @pytest.mark.parametrize("page_size", [None, 7], ids=["default-paging", "page_size=7"])
 def test_every_view_lists_its_ground_truth(api, mount, page_size):
     opts = [f"page_size={page_size}"] if page_size else []
-    first, later = (page_size, page_size) if page_size else (256, 1000)
+    first, later = (page_size, page_size) if page_size else (100, 1000)
     m = mount(api, *opts)
     os.stat(m.p(BUCKET))  # the bucket check happens here, outside the counts below
     for view, body, truth in views(api.store):

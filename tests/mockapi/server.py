@@ -252,8 +252,31 @@ def _decode(text):
     return urllib.parse.unquote_to_bytes(text.encode("latin-1", "replace")).decode("utf-8", "replace")
 
 
-def _dumps(payload):
+def _dumps_plain(payload):
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+
+# Stored objects are immutable snapshots (an update replaces the dict), so
+# each is encoded once and list pages are joined from the encodings: a page
+# of 1,000 syncs then costs the server about a millisecond, not twenty, and
+# concurrent clients are not serialised behind its encoder.
+_encoded = {}
+
+
+def _encode_obj(obj):
+    hit = _encoded.get(id(obj))
+    if hit is None or hit[0] is not obj:
+        hit = _encoded[id(obj)] = (obj, _dumps_plain(obj))
+    return hit[1]
+
+
+def _dumps(payload):
+    results = payload.get("results") if isinstance(payload, dict) else None
+    if not isinstance(results, list) or next(iter(payload)) != "results":
+        return _dumps_plain(payload)
+    rest = _dumps_plain({k: v for k, v in payload.items() if k != "results"})
+    return (b'{"results":[' + b",".join(_encode_obj(o) for o in results) + b"]"
+            + (b"," + rest[1:] if len(rest) > 2 else b"}"))
 
 
 # ---------------------------------------------------------------- the API
