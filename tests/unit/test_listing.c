@@ -119,11 +119,14 @@ static void settle(void)
 	pthread_mutex_unlock(&threads_lock);
 }
 
-static struct mpfs_listing *listing(struct script *s, long first, long max,
-				    long max_offset)
+/* A listing over the script; inflight > 0: pages fetched ahead on threads. */
+static struct mpfs_listing *make(struct script *s, long first, long max,
+				 long max_offset, int inflight)
 {
 	struct mpfs_listing_cfg cfg = {
 	    .fetch = fetch,
+	    .spawn = inflight ? spawn : NULL,
+	    .max_inflight = inflight,
 	    .ctx = s,
 	    .id_key = "sync_config_id",
 	    .suffix = ".json",
@@ -136,23 +139,16 @@ static struct mpfs_listing *listing(struct script *s, long first, long max,
 	return mpfs_listing_new(&cfg);
 }
 
+static struct mpfs_listing *listing(struct script *s, long first, long max,
+				    long max_offset)
+{
+	return make(s, first, max, max_offset, 0);
+}
+
 static struct mpfs_listing *parallel(struct script *s, long first, long max,
 				     long max_offset, int inflight)
 {
-	struct mpfs_listing_cfg cfg = {
-	    .fetch = fetch,
-	    .spawn = spawn,
-	    .max_inflight = inflight,
-	    .ctx = s,
-	    .id_key = "sync_config_id",
-	    .suffix = ".json",
-	    .first_limit = first,
-	    .max_limit = max,
-	    .max_offset = max_offset,
-	    .what = "test",
-	};
-	pthread_mutex_init(&s->lock, NULL);
-	return mpfs_listing_new(&cfg);
+	return make(s, first, max, max_offset, inflight);
 }
 
 static void fill(struct script *s, int n)
