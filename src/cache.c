@@ -15,10 +15,13 @@ struct cache_entry {
 	char *key;
 	void *value;
 	double stamp;
+	void *prev; /* the value this one replaced, while in its grace */
+	double prev_stamp;
 };
 
 struct mpfs_cache {
 	double ttl;
+	double grace;
 	struct mpfs_cache_ops ops;
 	mpfs_clock_fn now;
 	pthread_mutex_t lock; /* guards root, count, next_prune */
@@ -58,6 +61,8 @@ struct mpfs_cache *mpfs_cache_new(double ttl, const struct mpfs_cache_ops *ops,
 
 static void entry_free(struct mpfs_cache *c, struct cache_entry *e)
 {
+	if (e->prev)
+		c->ops.unref(e->prev);
 	c->ops.unref(e->value);
 	free(e->key);
 	free(e);
@@ -98,6 +103,11 @@ static int fresh(struct mpfs_cache *c, const struct cache_entry *e, double now)
 	return now - e->stamp < c->ttl;
 }
 
+static int kept(struct mpfs_cache *c, double stamp, double now)
+{
+	return now - stamp < c->ttl + c->grace;
+}
+
 static void remove_entry(struct mpfs_cache *c, struct cache_entry *e)
 {
 	tdelete(e, &c->root, cmp_entry);
@@ -117,7 +127,8 @@ static void collect_stale(const void *node, VISIT which, void *ctx)
 	struct prune_walk *w = ctx;
 	struct cache_entry *e = *(struct cache_entry *const *)node;
 
-	if ((which == postorder || which == leaf) && !fresh(w->c, e, w->now))
+	if ((which == postorder || which == leaf) &&
+	    !kept(w->c, e->stamp, w->now))
 		w->stale[w->n++] = e;
 }
 
@@ -139,7 +150,8 @@ static void prune(struct mpfs_cache *c, double now)
 	c->next_prune = 2 * c->count + 256;
 }
 
-/* The entry under key; an expired one is removed. Lock held. */
+/* The entry under key, fresh or in its grace; one past both is removed,
+ * and so is a replaced value past its grace. Lock held. */
 static struct cache_entry *find(struct mpfs_cache *c, const char *key,
 				double now)
 {
@@ -147,9 +159,13 @@ static struct cache_entry *find(struct mpfs_cache *c, const char *key,
 	void *node = tfind(&probe, &c->root, cmp_entry);
 	struct cache_entry *e = node ? *(struct cache_entry **)node : NULL;
 
-	if (e && !fresh(c, e, now)) {
+	if (e && !kept(c, e->stamp, now)) {
 		remove_entry(c, e);
 		e = NULL;
+	}
+	if (e && e->prev && !kept(c, e->prev_stamp, now)) {
+		c->ops.unref(e->prev);
+		e->prev = NULL;
 	}
 	return e;
 }
@@ -158,13 +174,59 @@ void *mpfs_cache_get(struct mpfs_cache *c, const char *key)
 {
 	void *value = NULL;
 	struct cache_entry *e;
+	double now;
 
 	pthread_mutex_lock(&c->lock);
-	e = find(c, key, c->now());
-	if (e)
+	now = c->now();
+	e = find(c, key, now);
+	if (e && fresh(c, e, now))
 		value = c->ops.ref(e->value);
 	pthread_mutex_unlock(&c->lock);
 	return value;
+}
+
+void *mpfs_cache_get_stale(struct mpfs_cache *c, const char *key, double *age)
+{
+	void *value = NULL;
+	struct cache_entry *e;
+	double now;
+
+	pthread_mutex_lock(&c->lock);
+	now = c->now();
+	e = find(c, key, now);
+	if (e) {
+		value = c->ops.ref(e->value);
+		if (age)
+			*age = now - e->stamp;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return value;
+}
+
+void *mpfs_cache_get_replaced(struct mpfs_cache *c, const char *key,
+			      double *age)
+{
+	void *value = NULL;
+	struct cache_entry *e;
+	double now;
+
+	pthread_mutex_lock(&c->lock);
+	now = c->now();
+	e = find(c, key, now);
+	if (e && e->prev) {
+		value = c->ops.ref(e->prev);
+		if (age)
+			*age = now - e->prev_stamp;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return value;
+}
+
+void mpfs_cache_set_grace(struct mpfs_cache *c, double grace)
+{
+	pthread_mutex_lock(&c->lock);
+	c->grace = grace;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Inserts key -> value (taking a new reference). Lock held. */
@@ -179,12 +241,31 @@ static void insert(struct mpfs_cache *c, const char *key, void *value,
 	e->key = strdup(key);
 	e->value = c->ops.ref(value);
 	e->stamp = now;
+	e->prev = NULL;
 	node = e->key ? tsearch(e, &c->root, cmp_entry) : NULL;
 	if (!node) {
 		entry_free(c, e); /* out of memory: simply not cached */
 		return;
 	}
 	c->count++;
+}
+
+/* Puts value in e's place; the old value is kept as prev for its grace.
+ * Lock held. */
+static void replace(struct mpfs_cache *c, struct cache_entry *e, void *value,
+		    double now)
+{
+	if (e->prev)
+		c->ops.unref(e->prev);
+	e->prev = NULL;
+	if (c->grace > 0) {
+		e->prev = e->value;
+		e->prev_stamp = e->stamp;
+	} else {
+		c->ops.unref(e->value);
+	}
+	e->value = c->ops.ref(value);
+	e->stamp = now;
 }
 
 void mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value)
@@ -195,10 +276,12 @@ void mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value)
 	pthread_mutex_lock(&c->lock);
 	now = c->now();
 	e = find(c, key, now);
-	if (e)
-		remove_entry(c, e);
-	prune(c, now);
-	insert(c, key, value, now);
+	if (e) {
+		replace(c, e, value, now);
+	} else {
+		prune(c, now);
+		insert(c, key, value, now);
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -206,18 +289,22 @@ void *mpfs_cache_put_new(struct mpfs_cache *c, const char *key, void *value)
 {
 	double now;
 	struct cache_entry *e;
-	void *kept;
+	void *won;
 
 	pthread_mutex_lock(&c->lock);
 	now = c->now();
 	e = find(c, key, now);
-	if (e) {
-		kept = c->ops.ref(e->value);
+	if (e && fresh(c, e, now)) {
+		won = c->ops.ref(e->value);
 	} else {
-		prune(c, now);
-		insert(c, key, value, now);
-		kept = c->ops.ref(value);
+		if (e) {
+			replace(c, e, value, now);
+		} else {
+			prune(c, now);
+			insert(c, key, value, now);
+		}
+		won = c->ops.ref(value);
 	}
 	pthread_mutex_unlock(&c->lock);
-	return kept;
+	return won;
 }

@@ -1,5 +1,6 @@
 /* cache.h - lifetimes: a map from string keys to reference-counted values,
- * each fresh for ttl seconds from when it was put. The clock is injected so
+ * each fresh for ttl seconds from when it was put, and kept stale for grace
+ * seconds more, to be served when a refresh fails. The clock is injected so
  * tests drive it. One mutex guards the map; it is never held while a value
  * is made or fetched. */
 #ifndef MPFS_CACHE_H
@@ -18,10 +19,23 @@ struct mpfs_cache *mpfs_cache_new(double ttl, const struct mpfs_cache_ops *ops,
 				  mpfs_clock_fn now);
 void mpfs_cache_free(struct mpfs_cache *c);
 
+/* How long values are kept after they stop being fresh; default 0. */
+void mpfs_cache_set_grace(struct mpfs_cache *c, double grace);
+
 /* A new reference to the fresh value under key, or NULL. */
 void *mpfs_cache_get(struct mpfs_cache *c, const char *key);
 
-/* Stores a new reference to value under key, stamped now; replaces any. */
+/* A new reference to the value under key, fresh or within its grace, or
+ * NULL. *age (may be NULL) is how long ago it was put. */
+void *mpfs_cache_get_stale(struct mpfs_cache *c, const char *key, double *age);
+
+/* A new reference to the value the current one replaced, if within its
+ * grace (for when the new value could not be had), or NULL. */
+void *mpfs_cache_get_replaced(struct mpfs_cache *c, const char *key,
+			      double *age);
+
+/* Stores a new reference to value under key, stamped now; replaces any
+ * (which is kept for its grace, see mpfs_cache_get_replaced). */
 void mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value);
 
 /* The fresh value under key, or else value itself put there: so that every

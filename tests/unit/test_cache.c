@@ -110,10 +110,54 @@ static void test_zero_ttl_and_prune(void)
 	CHECK(live == 0);
 }
 
+static void test_grace(void)
+{
+	struct mpfs_cache *c = mpfs_cache_new(10, &ops, fake_clock);
+	struct val *a = val_new(1), *b = val_new(2), *got;
+	double age;
+
+	mpfs_cache_set_grace(c, 100);
+	now = 0;
+	mpfs_cache_put(c, "k", a);
+	now = 50; /* stale, within grace */
+	CHECK(mpfs_cache_get(c, "k") == NULL);
+	got = mpfs_cache_get_stale(c, "k", &age);
+	CHECK(got == a && age == 50);
+	unref(got);
+	/* A refresh replaces it; the replaced value is still there to serve
+	 * if the new one cannot be had. */
+	got = mpfs_cache_put_new(c, "k", b);
+	CHECK(got == b);
+	unref(got);
+	got = mpfs_cache_get(c, "k");
+	CHECK(got == b);
+	unref(got);
+	got = mpfs_cache_get_replaced(c, "k", &age);
+	CHECK(got == a && age == 50);
+	unref(got);
+	now = 65; /* b stale: the newest value still wins */
+	got = mpfs_cache_get_stale(c, "k", &age);
+	CHECK(got == b && age == 15);
+	unref(got);
+	now = 120; /* b in grace, a past it */
+	got = mpfs_cache_get_stale(c, "k", NULL);
+	CHECK(got == b);
+	unref(got);
+	CHECK(mpfs_cache_get_replaced(c, "k", NULL) == NULL);
+	unref(a);
+	CHECK(live == 1);
+	now = 1000; /* past all grace */
+	CHECK(mpfs_cache_get_stale(c, "k", NULL) == NULL);
+	unref(b);
+	CHECK(live == 0);
+	mpfs_cache_free(c);
+}
+
 int main(void)
 {
 	test_ttl();
 	test_put_new_and_replace();
 	test_zero_ttl_and_prune();
+	test_grace();
 	return check_done();
 }
