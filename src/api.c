@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mpfs/http.h"
+#include "mpfs/stats.h"
 
 #define MAX_BODY (64L << 20)
 
@@ -186,6 +187,7 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 	for (attempt = 0;; attempt++) {
 		long retry_after = -1;
 
+		mpfs_stats_request(method, path);
 		err->http_status = 0;
 		if (mpfs_http_do(api->http, method, url, hdr, body, &resp,
 				 err) == 0) {
@@ -205,6 +207,7 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 				mpfs_err_set(err, MPFS_E_MALFORMED,
 					     "answer is not a JSON object: %s",
 					     jerr.text);
+				mpfs_stats_error(err->kind);
 				return -1;
 			}
 			error_message(&resp, err->msg, sizeof(err->msg));
@@ -214,7 +217,9 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		    retry_after > api->timeout)
 			break;
 		backoff(attempt, retry_after);
+		mpfs_stats_retry();
 	}
+	mpfs_stats_error(err->kind);
 	if (attempt > 0) {
 		size_t n = strlen(err->msg);
 

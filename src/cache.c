@@ -308,3 +308,28 @@ void *mpfs_cache_put_new(struct mpfs_cache *c, const char *key, void *value)
 	pthread_mutex_unlock(&c->lock);
 	return won;
 }
+
+struct each_walk {
+	void (*fn)(void *ctx, const char *key, void *value);
+	void *ctx;
+};
+
+static void visit_entry(const void *node, VISIT which, void *ctx)
+{
+	struct each_walk *w = ctx;
+	struct cache_entry *e = *(struct cache_entry *const *)node;
+
+	if (which == postorder || which == leaf)
+		w->fn(w->ctx, e->key, e->value);
+}
+
+void mpfs_cache_each(struct mpfs_cache *c,
+		     void (*fn)(void *ctx, const char *key, void *value),
+		     void *ctx)
+{
+	struct each_walk w = {fn, ctx};
+
+	pthread_mutex_lock(&c->lock);
+	twalk_r(c->root, visit_entry, &w);
+	pthread_mutex_unlock(&c->lock);
+}

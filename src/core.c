@@ -7,27 +7,36 @@
  * view that shows them), connections known to exist. */
 #include "mpfs/core.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <search.h>
 #include <strings.h>
+#include <time.h>
 
 #include "mpfs/cache.h"
 #include "mpfs/listing.h"
 #include "mpfs/log.h"
 #include "mpfs/path.h"
+#include "mpfs/stats.h"
 
 #define SEP "\x1f" /* in cache keys: no id can make two keys collide */
 
 struct mpfs_core {
 	struct mpfs_api *api;
 	struct mpfs_core_cfg cfg;
-	struct mpfs_cache *listings; /* view key -> struct mpfs_listing */
-	struct mpfs_cache *objects;  /* bucket SEP id -> struct mpfs_obj */
-	struct mpfs_cache *conns;    /* connection id -> exists marker */
+	struct mpfs_cache *listings;	/* view key -> struct mpfs_listing */
+	struct mpfs_cache *objects;	/* bucket SEP id -> struct mpfs_obj */
+	struct mpfs_cache *conns;	/* connection id -> exists marker */
+	struct mpfs_cache *bucket_objs; /* bucket id -> struct mpfs_obj (GET) */
+
+	pthread_mutex_t stats_lock;  /* guards stats_snap */
+	struct mpfs_obj *stats_snap; /* stats.json as last handed out */
 
 	pthread_mutex_t jobs_lock; /* guards jobs */
 	pthread_cond_t jobs_done;
@@ -39,8 +48,14 @@ struct mpfs_dir {
 	int listing_dirs; /* the listing's entries are directories */
 	char **names;
 	size_t count;
-	int failed;		 /* a page failed after entries went out: */
-	struct mpfs_err failure; /* the next call reports it */
+	int failed;		  /* a page failed after entries went out: */
+	struct mpfs_err failure;  /* the next call reports it */
+	uint64_t ino, parent_ino; /* of "." and ".." */
+	char *path;
+	struct mpfs_node node; /* what the directory is */
+	char **tail;	       /* after the listing: the root's links */
+	size_t tail_count;
+	int tail_made;
 };
 
 /* One view's fetch context, freed with its listing. */
@@ -50,6 +65,8 @@ struct view {
 	char status[MPFS_NAME_MAX + 1];
 	char conn[MPFS_NAME_MAX + 1];
 	struct mpfs_sync_filter filter;
+	char path[1024];		 /* the directory, for stats.json */
+	struct mpfs_stats_listing stats; /* while pages are to come */
 };
 
 static void *listing_ref(void *v)
@@ -94,11 +111,14 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	core->api = api;
 	core->cfg = *cfg;
 	pthread_mutex_init(&core->jobs_lock, NULL);
+	pthread_mutex_init(&core->stats_lock, NULL);
 	pthread_cond_init(&core->jobs_done, NULL);
 	core->listings = mpfs_cache_new(cfg->ttl, &listing_ops, NULL);
 	core->objects = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->conns = mpfs_cache_new(cfg->ttl, &marker_ops, NULL);
-	if (!core->listings || !core->objects || !core->conns) {
+	core->bucket_objs = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
+	if (!core->listings || !core->objects || !core->conns ||
+	    !core->bucket_objs) {
 		mpfs_core_free(core);
 		return NULL;
 	}
@@ -113,9 +133,11 @@ void mpfs_core_free(struct mpfs_core *core)
 	while (core->jobs)
 		pthread_cond_wait(&core->jobs_done, &core->jobs_lock);
 	pthread_mutex_unlock(&core->jobs_lock);
+	mpfs_obj_unref(core->stats_snap);
 	mpfs_cache_free(core->listings);
 	mpfs_cache_free(core->objects);
 	mpfs_cache_free(core->conns);
+	mpfs_cache_free(core->bucket_objs);
 	mpfs_api_free(core->api);
 	free(core);
 }
@@ -153,12 +175,39 @@ static void not_found(struct mpfs_err *err, const char *what)
 
 /* ---- listings ---- */
 
+/* Tells stats.json how a view's paging goes: r is the fetch's result.
+ * Whether the page was the last follows listing.c's rule: an empty or
+ * short page without a cursor, or no cursor where one was needed. */
+static int counted(struct view *v, int r, const struct mpfs_page_req *req,
+		   const struct mpfs_page *page)
+{
+	long n = r == 0 ? (long)json_array_size(page->items) : 0;
+	int last =
+	    r == 0 &&
+	    (n == 0 || (!page->next_cursor && (req->cursor || n < req->limit ||
+					       req->offset + n > 10000)));
+
+	mpfs_stats_listing_page(&v->stats, r == 0, n, r == 0 ? page->total : -1,
+				last);
+	return r;
+}
+
+static void view_release(void *ctx)
+{
+	struct view *v = ctx;
+
+	mpfs_stats_listing_end(&v->stats);
+	free(v);
+}
+
 static int fetch_buckets(void *ctx, const struct mpfs_page_req *req,
 			 struct mpfs_page *page, struct mpfs_err *err)
 {
 	struct view *v = ctx;
 
-	return mpfs_api_list_buckets(v->core->api, req, page, err);
+	mpfs_stats_listing_fetch(&v->stats, v->path);
+	return counted(v, mpfs_api_list_buckets(v->core->api, req, page, err),
+		       req, page);
 }
 
 static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
@@ -166,8 +215,11 @@ static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
 {
 	struct view *v = ctx;
 
-	return mpfs_api_list_syncs(v->core->api, v->bucket, &v->filter, req,
-				   page, err);
+	mpfs_stats_listing_fetch(&v->stats, v->path);
+	return counted(v,
+		       mpfs_api_list_syncs(v->core->api, v->bucket, &v->filter,
+					   req, page, err),
+		       req, page);
 }
 
 struct job {
@@ -257,6 +309,30 @@ static const char *view_key(const struct mpfs_node *node, char *key,
 	return key;
 }
 
+/* The directory a view shows under the mount: "/b1/by-status/failed". */
+static void view_path(const struct mpfs_node *node, char *out, size_t size)
+{
+	char b[MPFS_NAME_MAX + 1], v[MPFS_NAME_MAX + 1];
+
+	mpfs_name_encode(node->bucket, b, sizeof(b));
+	mpfs_name_encode(node->filter.value, v, sizeof(v));
+	switch (node->filter.kind) {
+	case MPFS_FILTER_STATUS:
+		snprintf(out, size, "/%s/by-status/%s", b, node->filter.value);
+		break;
+	case MPFS_FILTER_CONNECTION:
+		snprintf(out, size, "/%s/by-connection/%s", b, v);
+		break;
+	default:
+		snprintf(out, size, "/%s/%s", b,
+			 node->filter.kind == MPFS_FILTER_ALL ? "all"
+			 : node->filter.kind == MPFS_FILTER_ACTIVE
+			     ? "active"
+			     : "inactive");
+		break;
+	}
+}
+
 /* The cached listing of a view (node NULL: the bucket list), or a new one.
  * Returns a new reference, or NULL. */
 static struct mpfs_listing *listing_of(struct mpfs_core *core,
@@ -267,7 +343,7 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 	    .suffix = ".json",
 	    .fetch = fetch_syncs,
 	    .intern = intern,
-	    .release = free,
+	    .release = view_release,
 	    .spawn = spawn,
 	    .max_inflight = core->cfg.max_requests,
 	    .first_limit =
@@ -281,6 +357,7 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 	struct view *v;
 
 	l = mpfs_cache_get(core->listings, view_key(node, key, sizeof(key)));
+	mpfs_stats_cache(l != NULL);
 	if (l)
 		return l;
 
@@ -313,7 +390,9 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 		snprintf(what, sizeof(what), "syncs of '%s' %s '%s'",
 			 node->bucket, kinds[node->filter.kind],
 			 node->filter.value);
+		view_path(node, v->path, sizeof(v->path));
 	} else {
+		snprintf(v->path, sizeof(v->path), "/");
 		cfg.id_key = "bucket_id";
 		cfg.suffix = "";
 		cfg.fetch = fetch_buckets;
@@ -497,6 +576,7 @@ static int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
 
 	object_key(key, sizeof(key), node->bucket, node->sync_id);
 	obj = mpfs_cache_get(core->objects, key);
+	mpfs_stats_cache(obj != NULL);
 	if (!obj) {
 		if (mpfs_api_get_sync(core->api, node->bucket, node->sync_id,
 				      &json, err))
@@ -517,6 +597,620 @@ static int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
 	return 0;
 }
 
+/* ---- bucket.json, bucket names, stats.json, inodes (issue 5) ---- */
+
+/* A bucket's object from GET /v1/buckets/{id}, cached for ttl. */
+static int bucket_obj(struct mpfs_core *core, const char *bucket,
+		      struct mpfs_obj **out, struct mpfs_err *err)
+{
+	struct mpfs_obj *obj = mpfs_cache_get(core->bucket_objs, bucket);
+	json_t *json;
+
+	mpfs_stats_cache(obj != NULL);
+	if (!obj) {
+		if (mpfs_api_get_bucket(core->api, bucket, &json, err))
+			return -1;
+		obj = mpfs_obj_new(json, "bucket_id", ".json",
+				   core->cfg.mount_time, err);
+		json_decref(json);
+		if (!obj)
+			return -1;
+		mpfs_cache_put(core->bucket_objs, bucket, obj);
+	}
+	*out = obj;
+	return 0;
+}
+
+/* The bucket names and ids, each pair kept valid by a reference to the
+ * object it came from. */
+struct name_pair {
+	const char *name; /* NULL when the bucket has none */
+	const char *id;
+	struct mpfs_obj *obj;
+};
+
+struct bucket_names {
+	struct name_pair *v;
+	size_t n, cap;
+	int failed;
+};
+
+static int add_pair(struct bucket_names *bn, const char *id,
+		    struct mpfs_obj *obj)
+{
+	if (bn->n == bn->cap) {
+		size_t cap = bn->cap ? 2 * bn->cap : 16;
+		struct name_pair *grown = realloc(bn->v, cap * sizeof(*grown));
+
+		if (!grown) {
+			bn->failed = 1;
+			return 1;
+		}
+		bn->v = grown;
+		bn->cap = cap;
+	}
+	bn->v[bn->n++] =
+	    (struct name_pair){obj->bucket_name, id, mpfs_obj_ref(obj)};
+	return 0;
+}
+
+static int collect_pair(void *ctx, struct mpfs_obj *obj)
+{
+	return add_pair(ctx, obj->id, obj);
+}
+
+static void pairs_release(struct bucket_names *bn)
+{
+	for (size_t i = 0; i < bn->n; i++)
+		mpfs_obj_unref(bn->v[i].obj);
+	free(bn->v);
+}
+
+/* Every bucket with its name: the whole bucket list, or with -o buckets=
+ * a GET of each named bucket. */
+static int bucket_pairs(struct mpfs_core *core, struct bucket_names *bn,
+			struct mpfs_err *err)
+{
+	struct mpfs_listing *l;
+	struct mpfs_obj *obj;
+	int r;
+
+	memset(bn, 0, sizeof(*bn));
+	if (core->cfg.buckets) {
+		for (char **b = core->cfg.buckets; *b; b++) {
+			if (bucket_obj(core, *b, &obj, err))
+				return -1;
+			r = add_pair(bn, *b, obj);
+			mpfs_obj_unref(obj);
+			if (r)
+				goto nomem;
+		}
+		return 0;
+	}
+	l = listing_of(core, NULL);
+	if (!l)
+		goto nomem;
+	r = each_entry(l, collect_pair, bn, err);
+	mpfs_listing_unref(l);
+	if (bn->failed)
+		goto nomem;
+	return r < 0 ? -1 : 0;
+nomem:
+	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+	return -1;
+}
+
+/* A bucket name can be a link at the root when it is a safe file name as
+ * it is (nothing to %-encode) and not our hidden directory. Whether it is
+ * unique and no bucket's id is decided with the others. */
+static int safe_link_name(const char *name)
+{
+	if (!name || !*name || strlen(name) > MPFS_NAME_MAX ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strcmp(name, MPFS_META_NAME) == 0)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p == '%' || *p < 0x20 || *p == 0x7F)
+			return 0;
+	return 1;
+}
+
+/* The bucket id the root name links to, or NULL when it is no link: the
+ * name of exactly one bucket and the id of none. Borrowed from bn. */
+static const char *link_target(const struct bucket_names *bn, const char *name)
+{
+	const char *id = NULL;
+
+	if (!safe_link_name(name))
+		return NULL;
+	for (size_t i = 0; i < bn->n; i++) {
+		if (strcmp(bn->v[i].id, name) == 0)
+			return NULL;
+		if (bn->v[i].name && strcmp(bn->v[i].name, name) == 0) {
+			if (id)
+				return NULL;
+			id = bn->v[i].id;
+		}
+	}
+	return id;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_pair_name(const void *a, const void *b)
+{
+	const char *x = ((const struct name_pair *)a)->name;
+	const char *y = ((const struct name_pair *)b)->name;
+
+	return !x || !y ? (x != NULL) - (y != NULL) : strcmp(x, y);
+}
+
+/* Every link name of the root, sorted by name, into dir->tail. */
+static int make_links(struct mpfs_core *core, struct mpfs_dir *dir,
+		      struct mpfs_err *err)
+{
+	struct bucket_names bn;
+	const char **ids;
+	int r = 0;
+
+	if (bucket_pairs(core, &bn, err)) {
+		pairs_release(&bn);
+		return -1;
+	}
+	ids = malloc((bn.n + 1) * sizeof(*ids));
+	dir->tail = calloc(bn.n + 1, sizeof(*dir->tail));
+	if (!ids || !dir->tail)
+		goto nomem;
+	for (size_t i = 0; i < bn.n; i++)
+		ids[i] = bn.v[i].id;
+	qsort(ids, bn.n, sizeof(*ids), cmp_str);
+	qsort(bn.v, bn.n, sizeof(*bn.v), cmp_pair_name);
+	for (size_t i = 0; i < bn.n; i++) {
+		const char *name = bn.v[i].name;
+
+		if (!safe_link_name(name) ||
+		    (i > 0 && bn.v[i - 1].name &&
+		     strcmp(bn.v[i - 1].name, name) == 0) ||
+		    (i + 1 < bn.n && bn.v[i + 1].name &&
+		     strcmp(bn.v[i + 1].name, name) == 0) ||
+		    bsearch(&name, ids, bn.n, sizeof(*ids), cmp_str))
+			continue;
+		dir->tail[dir->tail_count] = strdup(name);
+		if (!dir->tail[dir->tail_count])
+			goto nomem;
+		dir->tail_count++;
+	}
+	goto out;
+nomem:
+	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+	r = -1;
+out:
+	free(ids);
+	pairs_release(&bn);
+	return r;
+}
+
+/* The target of a root link (the %-encoded bucket id), or -1 with err set
+ * (ENOENT when the name is no link). */
+static int link_of(struct mpfs_core *core, const char *name, char *out,
+		   size_t size, struct mpfs_err *err)
+{
+	struct bucket_names bn;
+	const char *id;
+	int r = -1;
+
+	if (!safe_link_name(name)) {
+		not_found(err, "bucket");
+		return -1;
+	}
+	if (bucket_pairs(core, &bn, err) == 0) {
+		id = link_target(&bn, name);
+		if (id && mpfs_name_encode(id, out, size) < size)
+			r = 0;
+		else
+			not_found(err, "bucket");
+	}
+	pairs_release(&bn);
+	return r;
+}
+
+static void link_stat(struct mpfs_core *core, const char *target,
+		      struct stat *st)
+{
+	dir_stat(core, st);
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+	st->st_size = (off_t)strlen(target);
+}
+
+/* /.mixpeekfs/stats.json: a snapshot, so that its size and bytes agree
+ * between stat and read, made anew after the figures change (see
+ * mpfs_core_stats_changed). */
+static struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
+{
+	struct mpfs_obj *obj;
+	json_t *json;
+
+	pthread_mutex_lock(&core->stats_lock);
+	obj = core->stats_snap ? mpfs_obj_ref(core->stats_snap) : NULL;
+	pthread_mutex_unlock(&core->stats_lock);
+	if (obj)
+		return obj;
+	json = mpfs_stats_json();
+	if (!json) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		return NULL;
+	}
+	obj = mpfs_obj_new_live(json, "stats.json", time(NULL), err);
+	json_decref(json);
+	if (!obj)
+		return NULL;
+	pthread_mutex_lock(&core->stats_lock);
+	mpfs_obj_unref(core->stats_snap);
+	core->stats_snap = mpfs_obj_ref(obj);
+	mpfs_stats_arm();
+	pthread_mutex_unlock(&core->stats_lock);
+	return obj;
+}
+
+void mpfs_core_stats_changed(struct mpfs_core *core)
+{
+	struct mpfs_obj *old;
+
+	pthread_mutex_lock(&core->stats_lock);
+	old = core->stats_snap;
+	core->stats_snap = NULL;
+	pthread_mutex_unlock(&core->stats_lock);
+	mpfs_obj_unref(old);
+}
+
+/* The inode of the entry name in the directory at dir_path. */
+static uint64_t child_ino(const char *dir_path, const char *name)
+{
+	char path[2 * (MPFS_NAME_MAX + 1) * 4];
+	struct mpfs_node node;
+
+	snprintf(path, sizeof(path), "%s/%s",
+		 strcmp(dir_path, "/") == 0 ? "" : dir_path, name);
+	return mpfs_path_parse(path, &node) == 0 ? mpfs_node_ino(&node) : 0;
+}
+
+/* The inodes of a directory's "." and "..". */
+static void dir_inos(const char *path, struct mpfs_dir *dir)
+{
+	char parent[4 * (MPFS_NAME_MAX + 1) * 4];
+	char *slash;
+	struct mpfs_node node;
+
+	dir->ino = mpfs_node_ino(&dir->node);
+	snprintf(parent, sizeof(parent), "%s", path);
+	while ((slash = strrchr(parent, '/')) && slash[1] == '\0' &&
+	       slash != parent)
+		*slash = '\0';
+	slash = strrchr(parent, '/');
+	if (slash)
+		slash[slash == parent] = '\0';
+	dir->parent_ino =
+	    mpfs_path_parse(parent, &node) == 0 ? mpfs_node_ino(&node) : 1;
+}
+
+/* ---- extended attributes ---- */
+
+#define XATTR_PREFIX "user.mixpeek."
+#define XATTR_COUNT  7
+
+/* The attributes an object has, in a fixed order; values borrowed. */
+static size_t sync_xattrs(const struct mpfs_obj *obj, const char **names,
+			  const char **values)
+{
+	const char *all[XATTR_COUNT][2] = {
+	    {"sync_config_id", obj->id},
+	    {"bucket_id", obj->bucket_id},
+	    {"connection_id", obj->connection_id},
+	    {"status", obj->status},
+	    {"is_active", obj->is_active < 0 ? NULL
+			  : obj->is_active   ? "true"
+					     : "false"},
+	    {"updated_at", obj->updated_at},
+	    {"last_error", obj->last_error},
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < XATTR_COUNT; i++)
+		if (all[i][1]) {
+			names[n] = all[i][0];
+			values[n++] = all[i][1];
+		}
+	return n;
+}
+
+/* The object behind a path, for its attributes; *obj NULL when the path
+ * is no sync file (it has none). */
+static int xattr_obj(struct mpfs_core *core, const char *path,
+		     struct mpfs_obj **obj, struct mpfs_err *err)
+{
+	struct mpfs_node node;
+
+	*obj = NULL;
+	if (mpfs_path_parse(path, &node) || node.type != MPFS_NODE_SYNC)
+		return 0;
+	return sync_obj(core, &node, obj, err);
+}
+
+int mpfs_core_listxattr(struct mpfs_core *core, const char *path, char **out,
+			size_t *len, struct mpfs_err *err)
+{
+	const char *names[XATTR_COUNT], *values[XATTR_COUNT];
+	struct mpfs_obj *obj;
+	size_t n = 0, total = 0;
+	char *buf, *p;
+
+	if (xattr_obj(core, path, &obj, err))
+		return -1;
+	if (obj)
+		n = sync_xattrs(obj, names, values);
+	for (size_t i = 0; i < n; i++)
+		total += sizeof(XATTR_PREFIX) + strlen(names[i]);
+	buf = malloc(total + 1);
+	if (!buf) {
+		mpfs_obj_unref(obj);
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		return -1;
+	}
+	p = buf;
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%s", XATTR_PREFIX, names[i]) + 1;
+	mpfs_obj_unref(obj);
+	*out = buf;
+	*len = total;
+	return 0;
+}
+
+int mpfs_core_getxattr(struct mpfs_core *core, const char *path,
+		       const char *name, char **out, size_t *len,
+		       struct mpfs_err *err)
+{
+	const char *names[XATTR_COUNT], *values[XATTR_COUNT];
+	struct mpfs_obj *obj;
+	size_t n;
+
+	/* Other namespaces (security.*, system.posix_acl_*) cost nothing. */
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0)
+		goto none;
+	if (xattr_obj(core, path, &obj, err))
+		return -1;
+	if (!obj)
+		goto none;
+	n = sync_xattrs(obj, names, values);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(name + strlen(XATTR_PREFIX), names[i]) != 0)
+			continue;
+		*len = strlen(values[i]);
+		*out = malloc(*len + 1);
+		if (*out)
+			memcpy(*out, values[i], *len + 1);
+		mpfs_obj_unref(obj);
+		if (!*out) {
+			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	mpfs_obj_unref(obj);
+none:
+	mpfs_err_clear(err);
+	mpfs_err_set(err, MPFS_E_NO_ATTR, "no attribute '%s'", name);
+	return -1;
+}
+
+int mpfs_core_readlink(struct mpfs_core *core, const char *path, char *buf,
+		       size_t size, struct mpfs_err *err)
+{
+	struct mpfs_node node;
+
+	if (mpfs_path_parse(path, &node) || node.type != MPFS_NODE_BUCKET ||
+	    strchr(path + 1, '/')) {
+		mpfs_err_set(err, MPFS_E_INVALID, "not a symbolic link");
+		return -1;
+	}
+	return link_of(core, node.bucket, buf, size, err);
+}
+
+/* ---- dropping every cache (SIGHUP) ---- */
+
+struct held {
+	char **keys;
+	void **values;
+	size_t n, cap;
+	int failed;
+	void *(*ref)(void *);
+};
+
+static void hold(void *ctx, const char *key, void *value)
+{
+	struct held *h = ctx;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 64;
+		char **k = realloc(h->keys, cap * sizeof(*k));
+		void **v = k ? realloc(h->values, cap * sizeof(*v)) : NULL;
+
+		if (k)
+			h->keys = k;
+		if (v)
+			h->values = v;
+		if (!k || !v) {
+			h->failed = 1;
+			return;
+		}
+		h->cap = cap;
+	}
+	h->keys[h->n] = strdup(key);
+	if (!h->keys[h->n]) {
+		h->failed = 1;
+		return;
+	}
+	h->values[h->n++] = h->ref(value);
+}
+
+static void held_release(struct held *h, void (*unref)(void *))
+{
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->keys[i]);
+		unref(h->values[i]);
+	}
+	free(h->keys);
+	free(h->values);
+}
+
+struct visitor {
+	void (*visit)(void *ctx, const char *path);
+	void *ctx;
+	size_t count;
+};
+
+static void visitf(struct visitor *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void visitf(struct visitor *v, const char *fmt, ...)
+{
+	char path[4 * (MPFS_NAME_MAX + 1) * 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	v->visit(v->ctx, path);
+	v->count++;
+}
+
+/* A bucket's directories, its bucket.json, and its name's link. */
+static void visit_bucket(struct visitor *v, const char *id, const char *name)
+{
+	static const char *const subs[] = {
+	    "",		 "/bucket.json", "/all",	  "/active",
+	    "/inactive", "/by-status",	 "/by-connection"};
+	char b[MPFS_NAME_MAX + 1];
+
+	mpfs_name_encode(id, b, sizeof(b));
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		visitf(v, "/%s%s", b, subs[i]);
+	if (safe_link_name(name))
+		visitf(v, "/%s", name);
+}
+
+/* Every path a sync may show at: the views it belongs to. */
+static void visit_sync(struct visitor *v, const char *bucket,
+		       const struct mpfs_obj *obj)
+{
+	char b[MPFS_NAME_MAX + 1], c[MPFS_NAME_MAX + 1];
+	char status[MPFS_NAME_MAX + 1] = "";
+
+	mpfs_name_encode(bucket, b, sizeof(b));
+	visitf(v, "/%s/all/%s", b, obj->name);
+	if (obj->is_active >= 0)
+		visitf(v, "/%s/%s/%s", b,
+		       obj->is_active ? "active" : "inactive", obj->name);
+	if (obj->status) {
+		snprintf(status, sizeof(status), "%s", obj->status);
+		for (char *p = status; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		visitf(v, "/%s/by-status/%s/%s", b, status, obj->name);
+	}
+	if (obj->connection_id) {
+		mpfs_name_encode(obj->connection_id, c, sizeof(c));
+		visitf(v, "/%s/by-connection/%s/%s", b, c, obj->name);
+	}
+}
+
+/* A cached listing's directory and its entries, from its cache key:
+ * "buckets", or kind SEP bucket SEP value (see view_key). */
+static void visit_listing(struct visitor *v, const char *key,
+			  struct mpfs_listing *l)
+{
+	struct mpfs_node node = {.type = MPFS_NODE_VIEW};
+	const char *b = strchr(key, SEP[0]);
+	const char *val = b ? strchr(b + 1, SEP[0]) : NULL;
+	int buckets = strcmp(key, "buckets") == 0;
+	size_t n = mpfs_listing_count(l, NULL);
+	char dir[sizeof(((struct view *)0)->path)];
+	struct mpfs_err err;
+	struct mpfs_obj *obj;
+
+	if (!buckets) {
+		if (!val)
+			return;
+		for (int k = 0; k < 5; k++)
+			if (strlen(kinds[k]) == (size_t)(b - key) &&
+			    strncmp(key, kinds[k], (size_t)(b - key)) == 0)
+				node.filter.kind = (enum mpfs_filter_kind)k;
+		snprintf(node.bucket, sizeof(node.bucket), "%.*s",
+			 (int)(val - b - 1), b + 1);
+		snprintf(node.filter.value, sizeof(node.filter.value), "%s",
+			 val + 1);
+		view_path(&node, dir, sizeof(dir));
+		visit_bucket(v, node.bucket, NULL);
+		visitf(v, "%s", dir);
+	}
+	/* Entries held now: no page is fetched for this. */
+	for (size_t i = 0; i < n; i++) {
+		if (mpfs_listing_get(l, i, &obj, &err) != 1)
+			break;
+		if (buckets)
+			visit_bucket(v, obj->id, obj->bucket_name);
+		else
+			visitf(v, "%s/%s", dir, obj->name);
+		mpfs_obj_unref(obj);
+	}
+}
+
+size_t mpfs_core_drop(struct mpfs_core *core,
+		      void (*visit)(void *ctx, const char *path), void *ctx)
+{
+	struct held listings = {.ref = listing_ref}, objects = {.ref = obj_ref};
+	struct held buckets = {.ref = obj_ref};
+	struct visitor v = {visit, ctx, 0};
+
+	mpfs_cache_each(core->listings, hold, &listings);
+	mpfs_cache_each(core->objects, hold, &objects);
+	mpfs_cache_each(core->bucket_objs, hold, &buckets);
+	mpfs_cache_clear(core->listings);
+	mpfs_cache_clear(core->objects);
+	mpfs_cache_clear(core->conns);
+	mpfs_cache_clear(core->bucket_objs);
+	mpfs_stats_drop();
+
+	/* Now the kernel's copies: every path those caches could have
+	 * handed out. */
+	visitf(&v, "/");
+	visitf(&v, "/%s", MPFS_META_NAME);
+	visitf(&v, "/%s/stats.json", MPFS_META_NAME);
+	if (core->cfg.buckets)
+		for (char **b = core->cfg.buckets; *b; b++)
+			visit_bucket(&v, *b, NULL);
+	for (size_t i = 0; i < buckets.n; i++)
+		visit_bucket(
+		    &v, buckets.keys[i],
+		    ((struct mpfs_obj *)buckets.values[i])->bucket_name);
+	for (size_t i = 0; i < listings.n; i++)
+		visit_listing(&v, listings.keys[i], listings.values[i]);
+	for (size_t i = 0; i < objects.n; i++) {
+		char *sep = strchr(objects.keys[i], SEP[0]);
+
+		if (sep) {
+			*sep = '\0';
+			visit_sync(&v, objects.keys[i], objects.values[i]);
+		}
+	}
+	held_release(&listings, listing_unref);
+	held_release(&objects, obj_unref);
+	held_release(&buckets, obj_unref);
+	return v.count;
+}
+
 /* ---- the calls fs.c makes ---- */
 
 static int parse(const char *path, struct mpfs_node *node, struct mpfs_err *err)
@@ -525,6 +1219,42 @@ static int parse(const char *path, struct mpfs_node *node, struct mpfs_err *err)
 		return 0;
 	not_found(err, "path");
 	return -1;
+}
+
+/* A root name that is no bucket id may be a bucket name's link. */
+static int link_getattr(struct mpfs_core *core, const struct mpfs_node *node,
+			struct stat *st, struct mpfs_err *err)
+{
+	char target[MPFS_NAME_MAX + 1];
+
+	if (err->kind != MPFS_E_NOT_FOUND ||
+	    link_of(core, node->bucket, target, sizeof(target), err))
+		return -1;
+	link_stat(core, target, st);
+	st->st_ino = mpfs_node_ino(node);
+	return 0;
+}
+
+/* bucket.json, /.mixpeekfs and its stats.json. */
+static int own_file_stat(struct mpfs_core *core, const struct mpfs_node *node,
+			 struct stat *st, struct mpfs_err *err)
+{
+	struct mpfs_obj *obj = NULL;
+
+	if (node->type == MPFS_NODE_META) {
+		dir_stat(core, st);
+	} else {
+		if (node->type == MPFS_NODE_STATS)
+			obj = stats_obj(core, err);
+		else if (bucket_exists(core, node->bucket, err) == 0)
+			bucket_obj(core, node->bucket, &obj, err);
+		if (!obj)
+			return -1;
+		file_stat(core, obj, st);
+		mpfs_obj_unref(obj);
+	}
+	st->st_ino = mpfs_node_ino(node);
+	return 0;
 }
 
 int mpfs_core_getattr(struct mpfs_core *core, const char *path, struct stat *st,
@@ -540,14 +1270,22 @@ int mpfs_core_getattr(struct mpfs_core *core, const char *path, struct stat *st,
 			return -1;
 		file_stat(core, obj, st);
 		mpfs_obj_unref(obj);
+		st->st_ino = mpfs_node_ino(&node);
 		return 0;
 	}
-	if (node.type != MPFS_NODE_ROOT &&
+	if (node.type == MPFS_NODE_META || node.type == MPFS_NODE_STATS ||
+	    node.type == MPFS_NODE_BUCKET_JSON)
+		return own_file_stat(core, &node, st, err);
+	if (node.type == MPFS_NODE_BUCKET &&
+	    bucket_exists(core, node.bucket, err))
+		return link_getattr(core, &node, st, err);
+	if (node.type != MPFS_NODE_ROOT && node.type != MPFS_NODE_BUCKET &&
 	    bucket_exists(core, node.bucket, err))
 		return -1;
 	if (node.type == MPFS_NODE_VIEW && view_exists(core, &node, err))
 		return -1;
 	dir_stat(core, st);
+	st->st_ino = mpfs_node_ino(&node);
 	return 0;
 }
 
@@ -645,7 +1383,8 @@ int mpfs_core_opendir(struct mpfs_core *core, const char *path,
 
 	if (parse(path, &node, err))
 		return -1;
-	if (node.type == MPFS_NODE_SYNC) {
+	if (node.type == MPFS_NODE_SYNC || node.type == MPFS_NODE_BUCKET_JSON ||
+	    node.type == MPFS_NODE_STATS) {
 		mpfs_err_set(err, MPFS_E_INVALID, "not a directory");
 		return -1;
 	}
@@ -653,16 +1392,25 @@ int mpfs_core_opendir(struct mpfs_core *core, const char *path,
 	if (!dir)
 		goto nomem;
 	*cached = node.type != MPFS_NODE_CONNS; /* fixed names */
+	dir->node = node;
+	dir->path = strdup(path);
+	if (!dir->path)
+		goto nomem;
+	dir_inos(path, dir);
 	switch (node.type) {
+	case MPFS_NODE_META:
+		r = add_name(dir, "stats.json");
+		break;
 	case MPFS_NODE_ROOT:
-		if (core->cfg.buckets) {
+		r = add_name(dir, MPFS_META_NAME);
+		if (r == 0 && core->cfg.buckets) {
 			char name[MPFS_NAME_MAX + 1];
 
 			for (char **b = core->cfg.buckets; *b && r == 0; b++) {
 				mpfs_name_encode(*b, name, sizeof(name));
 				r = add_name(dir, name);
 			}
-		} else {
+		} else if (r == 0) {
 			dir->listing = listing_of(core, NULL);
 			dir->listing_dirs = 1;
 			r = dir->listing ? 0 : -1;
@@ -671,6 +1419,7 @@ int mpfs_core_opendir(struct mpfs_core *core, const char *path,
 	case MPFS_NODE_BUCKET:
 		for (size_t i = 0; i < 5 && r == 0; i++)
 			r = add_name(dir, views[i]);
+		r = r ? r : add_name(dir, "bucket.json");
 		break;
 	case MPFS_NODE_STATUSES:
 		for (size_t i = 0; i < mpfs_statuses_count && r == 0; i++)
@@ -687,6 +1436,8 @@ int mpfs_core_opendir(struct mpfs_core *core, const char *path,
 		r = dir->listing ? 0 : -1;
 		break;
 	case MPFS_NODE_SYNC:
+	case MPFS_NODE_BUCKET_JSON:
+	case MPFS_NODE_STATS:
 		break;
 	}
 	if (r)
@@ -709,49 +1460,118 @@ void mpfs_core_releasedir(struct mpfs_dir *dir)
 	for (size_t i = 0; i < dir->count; i++)
 		free(dir->names[i]);
 	free(dir->names);
+	for (size_t i = 0; i < dir->tail_count; i++)
+		free(dir->tail[i]);
+	free(dir->tail);
+	free(dir->path);
 	free(dir);
+}
+
+/* The type and inode of a named entry (not a listing's): in full for a
+ * directory, type and inode only (st_nlink 0) for a file whose size would
+ * cost a request. */
+static void name_stat(struct mpfs_core *core, const struct mpfs_dir *dir,
+		      const char *name, struct stat *st)
+{
+	char path[4 * (MPFS_NAME_MAX + 1) * 4];
+	struct mpfs_node node;
+
+	dir_stat(core, st);
+	snprintf(path, sizeof(path), "%s/%s",
+		 strcmp(dir->path, "/") == 0 ? "" : dir->path, name);
+	if (mpfs_path_parse(path, &node) == 0) {
+		st->st_ino = mpfs_node_ino(&node);
+		if (node.type == MPFS_NODE_BUCKET_JSON ||
+		    node.type == MPFS_NODE_STATS) {
+			st->st_mode = S_IFREG | 0444;
+			st->st_nlink = 0;
+		}
+	}
+}
+
+/* A listed entry: a bucket directory at the root, else a sync file. */
+static void listed_stat(struct mpfs_core *core, const struct mpfs_dir *dir,
+			const struct mpfs_obj *obj, struct stat *st)
+{
+	struct mpfs_node node = {.type = MPFS_NODE_BUCKET};
+
+	if (dir->listing_dirs) {
+		snprintf(node.bucket, sizeof(node.bucket), "%s", obj->id);
+		st->st_ino = mpfs_node_ino(&node);
+	} else {
+		file_stat(core, obj, st);
+		st->st_ino = mpfs_sync_ino(dir->node.bucket, obj->id);
+	}
+}
+
+/* The root's entries after the bucket listing: the names' links, found
+ * once the listing is complete. 1 and the name at index k, 0 past them. */
+static int tail_entry(struct mpfs_core *core, struct mpfs_dir *dir, size_t k,
+		      const char **name, struct stat *st, struct mpfs_err *err)
+{
+	if (dir->node.type != MPFS_NODE_ROOT)
+		return 0;
+	if (!dir->tail_made) {
+		if (make_links(core, dir, err))
+			return -1;
+		dir->tail_made = 1;
+	}
+	if (k >= dir->tail_count)
+		return 0;
+	*name = dir->tail[k];
+	dir_stat(core, st);
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 0; /* the target's length is not known here */
+	st->st_ino = child_ino("/", *name);
+	return 1;
 }
 
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 		      mpfs_fill_fn fill, void *ctx, struct mpfs_err *err)
 {
 	struct stat st;
-	int filled = 0;
+	int filled = 0, listed = 0;
 
 	if (dir->failed) {
 		dir->failed = 0;
 		*err = dir->failure;
 		return -1;
 	}
+	/* Offsets: ".", "..", the names, the listing, the root's links. */
 	for (off_t i = off < 0 ? 0 : off;; i++) {
 		struct mpfs_obj *obj = NULL;
-		const char *name;
-		int full;
+		const char *name = NULL;
+		size_t k = i < 2 ? 0 : (size_t)(i - 2);
+		int full, r = 0;
 
 		dir_stat(core, &st);
 		if (i < 2) {
 			name = i == 0 ? "." : "..";
-			st.st_ino = 1; /* readdir(3) hides entries of inode 0 */
-		} else if (!dir->listing) {
-			if ((size_t)(i - 2) >= dir->count)
-				return 0;
-			name = dir->names[i - 2];
+			/* readdir(3) hides entries of inode 0 */
+			st.st_ino = i == 0 ? dir->ino : dir->parent_ino;
+		} else if (k < dir->count) {
+			name = dir->names[k];
+			name_stat(core, dir, name, &st);
 		} else {
-			int r, complete;
+			int complete;
 
+			k -= dir->count;
 			/* Entries in hand go out now; the next call waits. */
-			if (i > 2 &&
-			    (size_t)(i - 2) >=
-				mpfs_listing_count(dir->listing, &complete) &&
-			    !complete && i > off)
+			if (dir->listing && listed &&
+			    k >= mpfs_listing_count(dir->listing, &complete) &&
+			    !complete)
 				return 0;
-			r = mpfs_listing_get(dir->listing, (size_t)(i - 2),
-					     &obj, err);
-
-			if (r == 0) {
+			if (dir->listing)
+				r = mpfs_listing_get(dir->listing, k, &obj,
+						     err);
+			if (r == 0 && dir->listing) {
 				report_skipped(dir->listing);
-				return 0;
+				k -= mpfs_listing_count(dir->listing, NULL);
 			}
+			if (r == 0)
+				r = tail_entry(core, dir, k, &name, &st, err);
+			if (r == 0)
+				return 0;
 			if (r < 0 && !filled)
 				return -1;
 			/* Entries given so far go out; the next call reports
@@ -761,9 +1581,11 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 				dir->failure = *err;
 				return 0;
 			}
-			name = obj->name;
-			if (!dir->listing_dirs)
-				file_stat(core, obj, &st);
+			if (obj) {
+				name = obj->name;
+				listed_stat(core, dir, obj, &st);
+				listed = 1;
+			}
 		}
 		full = fill(ctx, name, &st, i + 1);
 		mpfs_obj_unref(obj);
@@ -780,6 +1602,14 @@ int mpfs_core_open(struct mpfs_core *core, const char *path,
 
 	if (parse(path, &node, err))
 		return -1;
+	if (node.type == MPFS_NODE_STATS) {
+		*obj = stats_obj(core, err);
+		return *obj ? 0 : -1;
+	}
+	if (node.type == MPFS_NODE_BUCKET_JSON)
+		return bucket_exists(core, node.bucket, err)
+			   ? -1
+			   : bucket_obj(core, node.bucket, obj, err);
 	if (node.type != MPFS_NODE_SYNC) {
 		mpfs_err_set(err, MPFS_E_INVALID, "is a directory");
 		return -1;

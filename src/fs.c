@@ -5,12 +5,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
 #include "mpfs/core.h"
 #include "mpfs/err.h"
 #include "mpfs/log.h"
+#include "mpfs/path.h"
+#include "mpfs/stats.h"
+#include "mpfs/sig.h"
 
 static struct mpfs_fs *fs_of(void)
 {
@@ -33,6 +37,16 @@ static int fail(const char *op, const char *path, const struct mpfs_err *err)
 	return -e;
 }
 
+/* The figures moved: drop our snapshot of stats.json and the kernel's
+ * pages and attributes of it (files are kept in the page cache). */
+static void stats_changed(void *ctx)
+{
+	struct mpfs_fs *fs = ctx;
+
+	mpfs_core_stats_changed(fs->core);
+	fuse_invalidate_path(fs->fuse, "/" MPFS_META_NAME "/stats.json");
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct mpfs_fs *fs = fs_of();
@@ -41,7 +55,17 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->entry_timeout = fs->ttl;
 	cfg->attr_timeout = fs->ttl;
 	cfg->negative_timeout = fs->ttl;
+	cfg->use_ino = 1; /* stable st_ino: see mpfs_node_ino */
+	mpfs_sig_start(fuse_get_context()->fuse, fs->core);
+	fs->fuse = fuse_get_context()->fuse;
+	mpfs_stats_watch(stats_changed, fs);
 	return fs;
+}
+
+static void fs_destroy(void *private_data)
+{
+	(void)private_data;
+	mpfs_stats_watch(NULL, NULL); /* the fuse handle goes away */
 }
 
 static int fs_getattr(const char *path, struct stat *st,
@@ -88,7 +112,9 @@ static int fill(void *ctx, const char *name, const struct stat *st, off_t next)
 {
 	struct fill_ctx *f = ctx;
 
-	return f->filler(f->buf, name, st, next, FUSE_FILL_DIR_PLUS);
+	/* st_nlink 0: type and inode only, getattr tells the rest. */
+	return f->filler(f->buf, name, st, next,
+			 st->st_nlink ? FUSE_FILL_DIR_PLUS : 0);
 }
 
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
@@ -124,6 +150,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	if (mpfs_core_open(fs_of()->core, path, &obj, &err))
 		return fail("open", path, &err);
 	fi->fh = (uintptr_t)obj;
+	fi->direct_io = obj->live; /* stats.json: its size is not known */
 	return 0;
 }
 
@@ -155,6 +182,59 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	mpfs_obj_unref((struct mpfs_obj *)(uintptr_t)fi->fh);
 	return 0;
+}
+
+static int fs_readlink(const char *path, char *buf, size_t size)
+{
+	struct mpfs_err err;
+
+	mpfs_err_clear(&err);
+	if (mpfs_core_readlink(fs_of()->core, path, buf, size, &err))
+		return fail("readlink", path, &err);
+	return 0;
+}
+
+/* The xattr calls' size protocol: 0 asks for the length. */
+static int xattr_reply(char *data, size_t len, char *buf, size_t size)
+{
+	int r = (int)len;
+
+	if (size && len > size)
+		r = -ERANGE;
+	else if (size)
+		memcpy(buf, data, len);
+	free(data);
+	return r;
+}
+
+static int fs_getxattr(const char *path, const char *name, char *buf,
+		       size_t size)
+{
+	struct mpfs_err err;
+	char *value;
+	size_t len;
+
+	mpfs_err_clear(&err);
+	if (mpfs_core_getxattr(fs_of()->core, path, name, &value, &len, &err)) {
+		/* Asked of every file by ls -l (security.*): not worth a
+		 * log line. */
+		if (err.kind == MPFS_E_NO_ATTR)
+			return -mpfs_err_errno(&err);
+		return fail("getxattr", path, &err);
+	}
+	return xattr_reply(value, len, buf, size);
+}
+
+static int fs_listxattr(const char *path, char *buf, size_t size)
+{
+	struct mpfs_err err;
+	char *names;
+	size_t len;
+
+	mpfs_err_clear(&err);
+	if (mpfs_core_listxattr(fs_of()->core, path, &names, &len, &err))
+		return fail("listxattr", path, &err);
+	return xattr_reply(names, len, buf, size);
 }
 
 static int fs_statfs(const char *path, struct statvfs *sv)
@@ -260,6 +340,7 @@ static int rofs_removexattr(const char *path, const char *name)
 
 const struct fuse_operations mpfs_fs_ops = {
     .init = fs_init,
+    .destroy = fs_destroy,
     .getattr = fs_getattr,
     .opendir = fs_opendir,
     .readdir = fs_readdir,
@@ -268,6 +349,9 @@ const struct fuse_operations mpfs_fs_ops = {
     .read = fs_read,
     .release = fs_release,
     .statfs = fs_statfs,
+    .readlink = fs_readlink,
+    .getxattr = fs_getxattr,
+    .listxattr = fs_listxattr,
     .mknod = rofs_mknod,
     .mkdir = rofs_mode,
     .unlink = rofs_path,

@@ -10,6 +10,10 @@
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "mpfs/log.h"
+#include "mpfs/stats.h"
 
 #define POOL_MAX 16
 
@@ -141,6 +145,36 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* At debug, one line per request: method, path and query (the key travels
+ * in a header, never in the URL), status, bytes received, milliseconds. */
+static void log_request(const char *method, const char *url, CURLcode rc,
+			CURL *c, size_t bytes, double ms)
+{
+	const char *path = strstr(url, "://");
+	long status = 0;
+
+	if (!mpfs_log_enabled(MPFS_LOG_DEBUG))
+		return;
+	path = path ? strchr(path + 3, '/') : NULL;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_OK)
+		mpfs_log(MPFS_LOG_DEBUG, "%s %s: %ld, %zu bytes, %.0f ms",
+			 method, path ? path : "/", status, bytes, ms);
+	else
+		mpfs_log(MPFS_LOG_DEBUG, "%s %s: %s, %zu bytes, %.0f ms",
+			 method, path ? path : "/", curl_easy_strerror(rc),
+			 bytes, ms);
+}
+
 int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 		 const struct curl_slist *headers, const char *body,
 		 struct mpfs_http_resp *resp, struct mpfs_err *err)
@@ -148,6 +182,7 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	struct body b = {.max = h->cfg.max_body};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_off_t retry_after = 0;
+	double start;
 	CURL *c;
 	CURLcode rc;
 
@@ -178,7 +213,10 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg.cacert);
 	if (strcmp(method, "POST") == 0)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+	start = now_ms();
 	rc = curl_easy_perform(c);
+	log_request(method, url, rc, c, b.len, now_ms() - start);
+	mpfs_stats_bytes(b.len);
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==

@@ -15,6 +15,7 @@
 #include "mpfs/fs.h"
 #include "mpfs/log.h"
 #include "mpfs/opts.h"
+#include "mpfs/sig.h"
 
 #include <fuse_lowlevel.h>
 
@@ -156,12 +157,16 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 		goto out_fuse;
 	if (fuse_daemonize(cmd->foreground))
 		goto out_unmount;
-	mpfs_log_init(!cmd->foreground, MPFS_LOG_INFO);
+	mpfs_log_init(!cmd->foreground, (enum mpfs_log_level)o->log_level_v);
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)))
 		goto out_unmount;
+	if (mpfs_sig_install()) /* after libfuse's: SIGHUP is ours */
+		goto out_signals;
 	r = cmd->singlethread ? fuse_loop(fuse)
 			      : fuse_loop_mt(fuse, cmd->clone_fd);
 	r = r ? 1 : 0;
+	mpfs_sig_stop();
+out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
@@ -208,7 +213,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "mixpeekfs: cannot initialise libcurl\n");
 		goto out;
 	}
-	mpfs_log_init(0, MPFS_LOG_INFO);
+	mpfs_log_init(0, (enum mpfs_log_level)o.log_level_v);
 	r = serve(&args, &o, &cmd);
 	curl_global_cleanup();
 out:

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mpfs/log.h"
+
 #define OPT(t, p)                                                              \
 	{                                                                      \
 		t, offsetof(struct mpfs_opts, p), 1                            \
@@ -29,12 +31,29 @@ static const struct fuse_opt spec[] = {
     OPT("buckets=%s", buckets),
     OPT("timeout=%s", timeout),
     OPT("cacert=%s", cacert),
+    OPT("log_level=%s", log_level),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
     FUSE_OPT_KEY("--version", KEY_VERSION),
     FUSE_OPT_END,
 };
+
+/* Options fstab and mount(8) carry for themselves or for systemd, which
+ * mount.fuse3 passes on (or leaves to us): accepted and dropped. */
+static int mount_only_opt(const char *arg)
+{
+	static const char *const names[] = {"_netdev", "noauto",   "auto",
+					    "nofail",  "defaults", "user",
+					    "nouser",  "users",	   "owner"};
+
+	if (strncmp(arg, "x-", 2) == 0 || strncmp(arg, "comment=", 8) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(arg, names[i]) == 0)
+			return 1;
+	return 0;
+}
 
 static int on_arg(void *data, const char *arg, int key,
 		  struct fuse_args *outargs)
@@ -49,6 +68,8 @@ static int on_arg(void *data, const char *arg, int key,
 	case KEY_VERSION:
 		o->show_version = 1;
 		return 0;
+	case FUSE_OPT_KEY_OPT:
+		return mount_only_opt(arg) ? 0 : 1;
 	case FUSE_OPT_KEY_NONOPT:
 		if (o->nargs == 3)
 			return -1;
@@ -63,23 +84,33 @@ static int on_arg(void *data, const char *arg, int key,
 
 void mpfs_opts_usage(const char *prog)
 {
-	printf("usage: %s [options] NAMESPACE MOUNTPOINT\n"
-	       "       %s [options] -o namespace=NS MOUNTPOINT\n\n"
-	       "mixpeekfs options:\n"
-	       "    -o namespace=NS        namespace (env MIXPEEK_NAMESPACE)\n"
-	       "    -o api_url=URL         API base URL (env MIXPEEK_API_URL,\n"
-	       "                           default https://api.mixpeek.com)\n"
-	       "    -o api_key_file=PATH   file holding the API key (else env\n"
-	       "                           MIXPEEK_API_KEY)\n"
-	       "    -o ttl=SECONDS         cache lifetime (default 30)\n"
-	       "    -o page_size=N         items per list request, 1..1000\n"
-	       "                           (default: 256, then 1000)\n"
-	       "    -o max_requests=N      list pages fetched at once, 1..64\n"
-	       "                           (default 8)\n"
-	       "    -o buckets=ID[:ID...]  show only these buckets\n"
-	       "    -o timeout=SECONDS     per-request limit (default 30)\n"
-	       "    -o cacert=PATH         extra CA bundle for TLS\n\n",
-	       prog, prog);
+	printf(
+	    "usage: %s [options] NAMESPACE MOUNTPOINT\n"
+	    "       %s [options] -o namespace=NS MOUNTPOINT\n"
+	    "       mount -t fuse.mixpeekfs NAMESPACE MOUNTPOINT -o ...\n\n"
+	    "mixpeekfs options:\n"
+	    "    -o namespace=NS        namespace (default: env\n"
+	    "                           MIXPEEK_NAMESPACE)\n"
+	    "    -o api_url=URL         API base URL (default: env\n"
+	    "                           MIXPEEK_API_URL, else\n"
+	    "                           https://api.mixpeek.com)\n"
+	    "    -o api_key_file=PATH   file holding the API key (default:\n"
+	    "                           env MIXPEEK_API_KEY)\n"
+	    "    -o ttl=SECONDS         cache lifetime (default 30)\n"
+	    "    -o page_size=N         items per list request, 1..1000\n"
+	    "                           (default: 100 growing to 1000)\n"
+	    "    -o max_requests=N      list pages fetched at once, 1..64\n"
+	    "                           (default 8)\n"
+	    "    -o buckets=ID[:ID...]  show only these buckets\n"
+	    "                           (default: all buckets)\n"
+	    "    -o timeout=SECONDS     per-request limit (default 30)\n"
+	    "    -o cacert=PATH         extra CA bundle for TLS\n"
+	    "                           (default: the system store)\n"
+	    "    -o log_level=LEVEL     error, warn, info or debug\n"
+	    "                           (default info; SIGUSR2 steps it)\n"
+	    "    -o _netdev,noauto,nofail,defaults,x-*\n"
+	    "                           fstab options: accepted, ignored\n\n",
+	    prog, prog);
 }
 
 int mpfs_opts_parse(struct fuse_args *args, struct mpfs_opts *o)
@@ -252,6 +283,16 @@ int mpfs_opts_check(struct mpfs_opts *o)
 			return -1;
 		}
 	}
+	o->log_level_v = MPFS_LOG_INFO;
+	if (o->log_level &&
+	    mpfs_log_level_parse(o->log_level,
+				 (enum mpfs_log_level *)&o->log_level_v)) {
+		fprintf(stderr,
+			"mixpeekfs: option log_level=%s: expected error, "
+			"warn, info or debug\n",
+			o->log_level);
+		return -1;
+	}
 	if (o->cacert && access(o->cacert, R_OK) != 0) {
 		fprintf(stderr, "mixpeekfs: cannot read cacert '%s': %s\n",
 			o->cacert, strerror(errno));
@@ -276,9 +317,10 @@ int mpfs_opts_check(struct mpfs_opts *o)
 
 void mpfs_opts_release(struct mpfs_opts *o)
 {
-	char **fields[] = {&o->namespace,    &o->api_url,   &o->api_key_file,
-			   &o->ttl,	     &o->page_size, &o->buckets,
-			   &o->max_requests, &o->timeout,   &o->cacert};
+	char **fields[] = {&o->namespace,   &o->api_url,   &o->api_key_file,
+			   &o->ttl,	    &o->page_size, &o->buckets,
+			   &o->timeout,	    &o->cacert,	   &o->log_level,
+			   &o->max_requests};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		free(*fields[i]);

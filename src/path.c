@@ -139,6 +139,68 @@ static int parse_sync_name(const char *name, char *id, size_t size)
 	return mpfs_name_decode(enc, id, size);
 }
 
+static int parse_meta(char comp[][MPFS_NAME_MAX + 1], int n,
+		      struct mpfs_node *node)
+{
+	node->type = MPFS_NODE_META;
+	if (n == 1)
+		return 0;
+	node->type = MPFS_NODE_STATS;
+	return n == 2 && strcmp(comp[1], "stats.json") == 0 ? 0 : -1;
+}
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+/* Strings go in with their NUL, so ("ab", "c") and ("a", "bc") differ. */
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	return fnv(h, s, strlen(s) + 1);
+}
+
+static uint64_t usable(uint64_t h)
+{
+	return h < 2 || h == 0xffffffffULL ? h + 2 : h;
+}
+
+uint64_t mpfs_sync_ino(const char *bucket, const char *sync_id)
+{
+	return usable(
+	    fnv_str(fnv_str(fnv_str(FNV_OFFSET, "sync"), bucket), sync_id));
+}
+
+uint64_t mpfs_node_ino(const struct mpfs_node *node)
+{
+	unsigned char tag[2] = {(unsigned char)node->type,
+				(unsigned char)node->filter.kind};
+	uint64_t h;
+
+	switch (node->type) {
+	case MPFS_NODE_ROOT:
+		return 1;
+	case MPFS_NODE_SYNC:
+		return mpfs_sync_ino(node->bucket, node->sync_id);
+	case MPFS_NODE_VIEW:
+		h = fnv(FNV_OFFSET, tag, 2);
+		h = fnv_str(fnv_str(h, node->bucket), node->filter.value);
+		return usable(h);
+	default:
+		h = fnv(FNV_OFFSET, tag, 1);
+		return usable(fnv_str(h, node->bucket));
+	}
+}
+
 int mpfs_path_parse(const char *path, struct mpfs_node *node)
 {
 	char comp[4][MPFS_NAME_MAX + 1];
@@ -155,6 +217,8 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node)
 	node->type = MPFS_NODE_ROOT;
 	if (n == 0)
 		return 0;
+	if (strcmp(comp[0], MPFS_META_NAME) == 0)
+		return parse_meta(comp, n, node);
 	if (mpfs_name_decode(comp[0], node->bucket, sizeof(node->bucket)) < 0)
 		return -1;
 	node->type = MPFS_NODE_BUCKET;
@@ -165,7 +229,10 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node)
 	int file_at;
 	struct mpfs_filter *f = &node->filter;
 
-	if (strcmp(comp[1], "all") == 0) {
+	if (strcmp(comp[1], "bucket.json") == 0) {
+		node->type = MPFS_NODE_BUCKET_JSON;
+		return n == 2 ? 0 : -1;
+	} else if (strcmp(comp[1], "all") == 0) {
 		f->kind = MPFS_FILTER_ALL;
 		file_at = 2;
 	} else if (strcmp(comp[1], "active") == 0) {

@@ -93,6 +93,22 @@ static char *dup_string(json_t *json, const char *key)
 	return s ? strdup(s) : NULL;
 }
 
+/* A string as it is, null or absent as NULL, anything else as compact JSON;
+ * *failed set when memory ran out. */
+static char *dup_value(json_t *json, const char *key, int *failed)
+{
+	json_t *v = json_object_get(json, key);
+	char *s;
+
+	if (!v || json_is_null(v))
+		return NULL;
+	s = json_is_string(v) ? strdup(json_string_value(v))
+			      : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!s)
+		*failed = 1;
+	return s;
+}
+
 static time_t object_mtime(json_t *json, time_t fallback)
 {
 	static const char *const keys[] = {"updated_at", "created_at"};
@@ -106,6 +122,17 @@ static time_t object_mtime(json_t *json, time_t fallback)
 			return t;
 	}
 	return fallback;
+}
+
+static int extra_fields(struct mpfs_obj *obj, json_t *json)
+{
+	int failed = 0;
+
+	obj->bucket_id = dup_value(json, "bucket_id", &failed);
+	obj->updated_at = dup_value(json, "updated_at", &failed);
+	obj->last_error = dup_value(json, "last_error", &failed);
+	obj->bucket_name = dup_value(json, "bucket_name", &failed);
+	return failed ? -1 : 0;
 }
 
 struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
@@ -144,10 +171,35 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	obj->connection_id = dup_string(json, "connection_id");
 	active = json_object_get(json, "is_active");
 	obj->is_active = json_is_boolean(active) ? json_is_true(active) : -1;
+	if (extra_fields(obj, json))
+		goto nomem;
 	return obj;
 nomem:
 	mpfs_obj_unref(obj);
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory rendering '%s'", id);
+	return NULL;
+}
+
+struct mpfs_obj *mpfs_obj_new_live(json_t *json, const char *name, time_t mtime,
+				   struct mpfs_err *err)
+{
+	struct mpfs_obj *obj = calloc(1, sizeof(*obj));
+
+	if (!obj)
+		goto nomem;
+	atomic_init(&obj->refs, 1);
+	obj->id = strdup(name);
+	obj->name = strdup(name);
+	obj->data = json ? mpfs_render_json(json, &obj->size) : NULL;
+	if (!obj->id || !obj->name || !obj->data)
+		goto nomem;
+	obj->mtime = mtime;
+	obj->is_active = -1;
+	obj->live = 1;
+	return obj;
+nomem:
+	mpfs_obj_unref(obj);
+	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory rendering '%s'", name);
 	return NULL;
 }
 
@@ -166,6 +218,10 @@ void mpfs_obj_unref(struct mpfs_obj *obj)
 	free(obj->data);
 	free(obj->status);
 	free(obj->connection_id);
+	free(obj->bucket_id);
+	free(obj->updated_at);
+	free(obj->last_error);
+	free(obj->bucket_name);
 	free(obj);
 }
 

@@ -11,6 +11,7 @@ extern const struct fuse_operations mpfs_fs_ops;
 struct mpfs_fs {
 	struct mpfs_core *core;
 	double ttl;
+	struct fuse *fuse; /* set in init */
 };
 
 #endif

@@ -15,6 +15,7 @@ struct mpfs_opts {
 	char *buckets;
 	char *timeout;
 	char *cacert;
+	char *log_level;
 	char *args[3];
 	int nargs;
 	int show_help;
@@ -28,6 +29,7 @@ struct mpfs_opts {
 	long timeout_s;
 	char **bucket_list; /* NULL-terminated, or NULL for all */
 	char *key;	    /* wipe with mpfs_opts_release */
+	int log_level_v;    /* enum mpfs_log_level */
 };
 
 /* Parses mixpeekfs's own options out of args, leaving libfuse's. Returns 0,

@@ -4,17 +4,24 @@
 #define MPFS_PATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define MPFS_NAME_MAX 255
 
 enum mpfs_node_type {
-	MPFS_NODE_ROOT,	    /* / */
-	MPFS_NODE_BUCKET,   /* /<bucket> */
-	MPFS_NODE_STATUSES, /* /<bucket>/by-status */
-	MPFS_NODE_CONNS,    /* /<bucket>/by-connection */
-	MPFS_NODE_VIEW,	    /* a listed directory: all, active, ... */
-	MPFS_NODE_SYNC,	    /* <view>/<sync>.json */
+	MPFS_NODE_ROOT,	       /* / */
+	MPFS_NODE_BUCKET,      /* /<bucket> */
+	MPFS_NODE_STATUSES,    /* /<bucket>/by-status */
+	MPFS_NODE_CONNS,       /* /<bucket>/by-connection */
+	MPFS_NODE_VIEW,	       /* a listed directory: all, active, ... */
+	MPFS_NODE_SYNC,	       /* <view>/<sync>.json */
+	MPFS_NODE_BUCKET_JSON, /* /<bucket>/bucket.json */
+	MPFS_NODE_META,	       /* /.mixpeekfs */
+	MPFS_NODE_STATS,       /* /.mixpeekfs/stats.json */
 };
+
+/* The hidden directory at the root; no bucket can be named so. */
+#define MPFS_META_NAME ".mixpeekfs"
 
 enum mpfs_filter_kind {
 	MPFS_FILTER_ALL,
@@ -48,6 +55,13 @@ void mpfs_status_api_value(const char *name, char *out, size_t size);
  * (unknown view name, bad %-encoding, a sync name without ".json"). Whether
  * the bucket, status or sync exists is not decided here. */
 int mpfs_path_parse(const char *path, struct mpfs_node *node);
+
+/* Stable inode numbers: a 64-bit FNV-1a hash of what a node is, so that
+ * the same sync in the same bucket has the same number in every view and
+ * across mounts. 1 is the root's; 0 and 0xffffffff (FUSE's "unknown") are
+ * never given. Two nodes may collide in principle (1 in 2^64 per pair). */
+uint64_t mpfs_node_ino(const struct mpfs_node *node);
+uint64_t mpfs_sync_ino(const char *bucket, const char *sync_id);
 
 /* Encodes an id as a file name: '/', '%', bytes below 0x20 and 0x7F become
  * %XX (upper-case hex), and so does every byte of "." and "..". Returns the

@@ -21,6 +21,12 @@ struct mpfs_obj {
 	char *status;	     /* NULL when absent */
 	char *connection_id; /* NULL when absent */
 	int is_active;	     /* 1, 0, or -1 when absent */
+	/* For extended attributes and bucket names; NULL when absent. */
+	char *bucket_id;
+	char *updated_at;
+	char *last_error;  /* a string as it is; another value as JSON */
+	char *bucket_name; /* BucketResponse */
+	int live;	   /* made at each open: read past the page cache */
 };
 
 /* Renders a JSON object whose id is the string at id_key. Returns a new
@@ -30,6 +36,11 @@ struct mpfs_obj {
 struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 			      const char *suffix, time_t fallback_mtime,
 			      struct mpfs_err *err);
+
+/* A file of mixpeekfs's own (stats.json): json rendered the same way, made
+ * anew at each open (live is set). New reference, or NULL with err set. */
+struct mpfs_obj *mpfs_obj_new_live(json_t *json, const char *name, time_t mtime,
+				   struct mpfs_err *err);
 
 /* New reference to the same object. */
 struct mpfs_obj *mpfs_obj_ref(struct mpfs_obj *obj);

@@ -41,7 +41,10 @@ class Mount:
     def __init__(self, api, path, args, env, expect_stderr=()):
         self.api, self.path = api, path
         self.expected = [re.compile(p) for p in expect_stderr]
-        self.errfile = tempfile.TemporaryFile(mode="w+")
+        # O_APPEND: the daemon shares this file's offset, which reading it
+        # (seek(0)) moves; without it, lines written while a test polls
+        # stderr land over older ones
+        self.errfile = tempfile.TemporaryFile(mode="a+")
         self.proc = subprocess.Popen([BIN, "-f"] + args, env=env,
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.errfile)

@@ -152,7 +152,7 @@ def test_key_file_wins_over_the_environment(api, mount, tmp_path):
     keyfile = tmp_path / "key"
     keyfile.write_text(api.key + "\n")
     m = mount(api, f"api_key_file={keyfile}", env=env_with(api, MIXPEEK_API_KEY=WRONG_KEY))
-    assert run("ls", m.p()).stdout.split() == ["bkt_empty", "bkt_marketing", "bkt_support"]
+    assert run("ls", m.p()).stdout.split() == ["bkt_empty", "bkt_marketing", "bkt_support", "empty-bucket", "marketing-assets", "support-archive"]  # ids, then names' links
     assert all(r["auth"] == "ok" for r in m.mount_requests + api.log())
 
 
@@ -162,7 +162,7 @@ def test_namespace_without_the_argument(api, spawn, how):
         m = spawn(["-o", "api_url=" + api.url, "-o", "namespace=demo"], env_with(api))
     else:
         m = spawn(["-o", "api_url=" + api.url], env_with(api, MIXPEEK_NAMESPACE="demo"))
-    assert run("ls", m.p()).stdout.split() == ["bkt_empty", "bkt_marketing", "bkt_support"]
+    assert run("ls", m.p()).stdout.split() == ["bkt_empty", "bkt_marketing", "bkt_support", "empty-bucket", "marketing-assets", "support-archive"]  # ids, then names' links
     assert {r["namespace"] for r in m.mount_requests + api.log()} == {"demo"}
 
 
@@ -177,7 +177,7 @@ def test_buckets_option_shows_only_those_buckets(api, mount):
     m = mount(api, "buckets=bkt_marketing",
               expect_stderr=[r"^mixpeekfs: info: stat '/bkt_support': no such bucket$"])
     assert [(r["method"], r["path"]) for r in m.mount_requests] == [("GET", "/v1/buckets/bkt_marketing")]
-    assert run("ls", m.p()).stdout.split() == ["bkt_marketing"]
+    assert run("ls", m.p()).stdout.split() == ["bkt_marketing", "marketing-assets"]
     with pytest.raises(OSError) as e:
         os.stat(m.p("bkt_support"))
     assert e.value.errno == errno.ENOENT

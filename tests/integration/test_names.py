@@ -117,7 +117,7 @@ def test_encoded_connection_looked_up_without_a_listing(api, mount):
 
 def test_bucket_with_a_slash_is_listed_and_works(api, mount):
     m = mount(api)
-    assert run("ls", m.p()).stdout.splitlines() == ["bkt%2Fslash", "bkt_weird"]
+    assert run("ls", m.p()).stdout.splitlines() == ["bkt%2Fslash", "bkt_weird", "slash-bucket", "weird-bucket"]
     objs = api.store.syncs("bkt/slash")
     api.reset_log()
     shown = os.listdir(m.p("bkt%2Fslash", "all"))
@@ -128,7 +128,8 @@ def test_bucket_with_a_slash_is_listed_and_works(api, mount):
     for o in objs:
         with open(m.p("bkt%2Fslash", "all", file_name(o)), "rb") as f:
             assert f.read() == render(o)
-    assert run("ls", m.p("bkt%2Fslash")).stdout.split() == ["active", "all", "by-connection", "by-status", "inactive"]
+    assert run("ls", m.p("bkt%2Fslash")).stdout.split() == ["active", "all", "bucket.json", "by-connection",
+                                                           "by-status", "inactive"]
 
 
 def test_bucket_with_a_slash_file_opens_without_a_listing(api, mount):

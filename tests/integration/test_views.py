@@ -50,7 +50,9 @@ def epoch(ts):
 
 def test_root_shows_the_buckets(api, mount):
     m = mount(api)
-    assert run("ls", m.p()).stdout.split() == ["bkt_empty", "bkt_marketing", "bkt_support"]
+    # the bucket directories, and each bucket name as a link to its directory
+    assert run("ls", m.p()).stdout.split() == ["bkt_empty", "bkt_marketing", "bkt_support",
+                                               "empty-bucket", "marketing-assets", "support-archive"]
 
 
 def test_ls_a_shows_dot_and_dot_dot(api, mount):
@@ -63,8 +65,10 @@ def test_ls_a_shows_dot_and_dot_dot(api, mount):
 
 def test_bucket_shows_the_five_views(api, mount):
     m = mount(api)
-    assert run("ls", m.p(BUCKET)).stdout.split() == ["active", "all", "by-connection", "by-status", "inactive"]
+    assert run("ls", m.p(BUCKET)).stdout.split() == ["active", "all", "bucket.json", "by-connection", "by-status",
+                                                     "inactive"]
     assert list_requests(api) == []
+    assert [r for r in api.log() if r["method"] == "GET"] == []  # bucket.json is fetched when read
 
 
 def test_by_status_lists_the_thirteen_statuses_in_lower_case(api, mount):

@@ -371,6 +371,12 @@ class Store:
             self._insert(bucket_id, new)
             return new
 
+    def add_bucket(self, bucket):
+        """Add a bucket (a BucketResponse dict) without syncs."""
+        with self._lock:
+            self._buckets.append(bucket)
+            self._syncs.setdefault(bucket["bucket_id"], [])
+
     def update_sync(self, bucket_id, sync_id, **fields):
         """Replace a sync by a copy with fields changed and updated_at bumped
         past every timestamp in the bucket (unless given). Returns the new object."""

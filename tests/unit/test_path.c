@@ -104,9 +104,77 @@ static void test_status_value(void)
 	CHECK(mpfs_statuses_count == 13);
 }
 
+static void test_own_nodes(void)
+{
+	struct mpfs_node n;
+
+	CHECK(mpfs_path_parse("/.mixpeekfs", &n) == 0 &&
+	      n.type == MPFS_NODE_META);
+	CHECK(mpfs_path_parse("/.mixpeekfs/stats.json", &n) == 0 &&
+	      n.type == MPFS_NODE_STATS);
+	CHECK(mpfs_path_parse("/.mixpeekfs/other", &n) < 0);
+	CHECK(mpfs_path_parse("/.mixpeekfs/stats.json/x", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/bucket.json", &n) == 0 &&
+	      n.type == MPFS_NODE_BUCKET_JSON);
+	CHECK_STR(n.bucket, "b1");
+	CHECK(mpfs_path_parse("/b1/bucket.json/x", &n) < 0);
+	/* a name at the root is a bucket node: core decides if it links */
+	CHECK(mpfs_path_parse("/marketing-assets", &n) == 0 &&
+	      n.type == MPFS_NODE_BUCKET);
+}
+
+static unsigned long long ino_of(const char *path)
+{
+	struct mpfs_node n;
+
+	return mpfs_path_parse(path, &n) == 0 ? mpfs_node_ino(&n) : 0;
+}
+
+static void test_inodes(void)
+{
+	const char *dirs[] = {"/b1",
+			      "/b1/all",
+			      "/b1/active",
+			      "/b1/inactive",
+			      "/b1/by-status",
+			      "/b1/by-connection",
+			      "/b1/by-status/failed",
+			      "/b1/by-connection/failed",
+			      "/b1/bucket.json",
+			      "/b2",
+			      "/b2/all",
+			      "/.mixpeekfs",
+			      "/.mixpeekfs/stats.json",
+			      "/b1/all/s1.json",
+			      "/b2/all/s1.json",
+			      "/b1/all/s2.json"};
+	size_t n = sizeof(dirs) / sizeof(dirs[0]);
+
+	CHECK(ino_of("/") == 1);
+	/* the same sync in every view, the same number */
+	CHECK(ino_of("/b1/all/s1.json") == ino_of("/b1/active/s1.json"));
+	CHECK(ino_of("/b1/all/s1.json") ==
+	      ino_of("/b1/by-status/failed/s1.json"));
+	CHECK(ino_of("/b1/all/s1.json") ==
+	      ino_of("/b1/by-connection/c%2Fx/s1.json"));
+	CHECK(ino_of("/b1/all/s1.json") == mpfs_sync_ino("b1", "s1"));
+	/* the parts are kept apart: ("ab", "c") is not ("a", "bc") */
+	CHECK(mpfs_sync_ino("ab", "c") != mpfs_sync_ino("a", "bc"));
+	/* known values, so a change of hash shows (inodes must not move) */
+	CHECK(mpfs_sync_ino("b1", "s1") == 0xc0115cf0f1284d33ULL);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(ino_of(dirs[i]) > 1 && ino_of(dirs[i]) != 0xffffffffULL);
+		for (size_t j = i + 1; j < n; j++)
+			CHECK(ino_of(dirs[i]) != ino_of(dirs[j]));
+	}
+	CHECK(ino_of("//b1//all/") == ino_of("/b1/all"));
+}
+
 int main(void)
 {
 	test_parse();
+	test_own_nodes();
+	test_inodes();
 	test_escape();
 	test_status_value();
 	return check_done();

@@ -92,9 +92,44 @@ static void test_time(void)
 	CHECK(mpfs_time_parse("", &t) < 0);
 }
 
+static void test_xattr_fields(void)
+{
+	struct mpfs_err err;
+	json_t *json = json_loads(
+	    "{\"sync_config_id\": \"s1\", \"bucket_id\": \"b1\", "
+	    "\"updated_at\": \"2025-01-02T03:04:05Z\", \"last_error\": null, "
+	    "\"bucket_name\": \"n\\u0001x\"}",
+	    0, NULL);
+	struct mpfs_obj *o =
+	    mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
+
+	CHECK(o != NULL);
+	CHECK_STR(o->bucket_id, "b1");
+	CHECK_STR(o->updated_at, "2025-01-02T03:04:05Z");
+	CHECK(o->last_error == NULL); /* null: absent */
+	CHECK_STR(o->bucket_name, "n\001x");
+	CHECK(o->is_active == -1 && !o->live);
+	mpfs_obj_unref(o);
+	json_decref(json);
+
+	json = json_loads("{\"sync_config_id\": \"s1\", \"last_error\": "
+			  "{\"code\": 5}}",
+			  0, NULL);
+	o = mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
+	CHECK(o && o->bucket_id == NULL && o->updated_at == NULL);
+	CHECK_STR(o ? o->last_error : NULL, "{\"code\":5}");
+	mpfs_obj_unref(o);
+	o = mpfs_obj_new_live(json, "stats.json", 9, &err);
+	CHECK(o && o->live && o->mtime == 9 && o->size > 0);
+	CHECK_STR(o ? o->name : NULL, "stats.json");
+	mpfs_obj_unref(o);
+	json_decref(json);
+}
+
 int main(void)
 {
 	test_pretty();
+	test_xattr_fields();
 	test_obj_fields();
 	test_time();
 	return check_done();
