@@ -839,6 +839,9 @@ static struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 	pthread_mutex_unlock(&core->stats_lock);
 	if (obj)
 		return obj;
+	/* Armed before the figures are read: a change while they are read
+	 * disarms, and then this copy is not kept. */
+	mpfs_stats_arm();
 	json = mpfs_stats_json();
 	if (!json) {
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
@@ -849,9 +852,10 @@ static struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 	if (!obj)
 		return NULL;
 	pthread_mutex_lock(&core->stats_lock);
-	mpfs_obj_unref(core->stats_snap);
-	core->stats_snap = mpfs_obj_ref(obj);
-	mpfs_stats_arm();
+	if (mpfs_stats_armed()) {
+		mpfs_obj_unref(core->stats_snap);
+		core->stats_snap = mpfs_obj_ref(obj);
+	}
 	pthread_mutex_unlock(&core->stats_lock);
 	return obj;
 }

@@ -98,6 +98,11 @@ void mpfs_stats_arm(void)
 	atomic_store(&armed, 1);
 }
 
+int mpfs_stats_armed(void)
+{
+	return atomic_load(&armed);
+}
+
 static void changed(void)
 {
 	if (atomic_load(&armed) && atomic_exchange(&armed, 0) && watcher)

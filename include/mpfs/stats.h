@@ -64,6 +64,8 @@ json_t *mpfs_stats_json(void);
  * figures handed out can be dropped when it goes out of date. */
 void mpfs_stats_watch(void (*fn)(void *ctx), void *ctx);
 void mpfs_stats_arm(void);
+/* Armed, and no change since. */
+int mpfs_stats_armed(void);
 
 /* Zeroes the counters (tests). */
 void mpfs_stats_reset(void);
