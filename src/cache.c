@@ -255,14 +255,13 @@ static void insert(struct mpfs_cache *c, const char *key, void *value,
 static void replace(struct mpfs_cache *c, struct cache_entry *e, void *value,
 		    double now)
 {
-	if (e->prev)
-		c->ops.unref(e->prev);
-	e->prev = NULL;
-	if (c->grace > 0) {
+	if (c->grace > 0 && (!c->ops.usable || c->ops.usable(e->value))) {
+		if (e->prev)
+			c->ops.unref(e->prev);
 		e->prev = e->value;
 		e->prev_stamp = e->stamp;
 	} else {
-		c->ops.unref(e->value);
+		c->ops.unref(e->value); /* the older prev, if any, stays */
 	}
 	e->value = c->ops.ref(value);
 	e->stamp = now;

@@ -94,9 +94,19 @@ static void marker_unref(void *v)
 	(void)v;
 }
 
-static const struct mpfs_cache_ops listing_ops = {listing_ref, listing_unref};
-static const struct mpfs_cache_ops obj_ops = {obj_ref, obj_unref};
-static const struct mpfs_cache_ops marker_ops = {marker_ref, marker_unref};
+/* A listing is worth serving stale once it has entries or is complete. */
+static int listing_usable(void *v)
+{
+	int complete;
+
+	return mpfs_listing_count(v, &complete) > 0 || complete;
+}
+
+static const struct mpfs_cache_ops listing_ops = {listing_ref, listing_unref,
+						  listing_usable};
+static const struct mpfs_cache_ops obj_ops = {obj_ref, obj_unref, NULL};
+static const struct mpfs_cache_ops marker_ops = {marker_ref, marker_unref,
+						 NULL};
 static char exists_marker;
 
 struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
@@ -117,6 +127,11 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	core->objects = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->conns = mpfs_cache_new(cfg->ttl, &marker_ops, NULL);
 	core->bucket_objs = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
+	if (core->listings && core->objects && core->bucket_objs) {
+		mpfs_cache_set_grace(core->listings, cfg->stale);
+		mpfs_cache_set_grace(core->objects, cfg->stale);
+		mpfs_cache_set_grace(core->bucket_objs, cfg->stale);
+	}
 	if (!core->listings || !core->objects || !core->conns ||
 	    !core->bucket_objs) {
 		mpfs_core_free(core);
@@ -439,6 +454,59 @@ static int each_entry(struct mpfs_listing *l,
 	return r;
 }
 
+/* Whether stale data may stand in for a failed refresh: the API could not
+ * be asked or answered badly; not when it said no (404, 401, 422). */
+static int stale_ok(const struct mpfs_err *err)
+{
+	switch (err->kind) {
+	case MPFS_E_TRANSPORT:
+	case MPFS_E_SERVER:
+	case MPFS_E_MALFORMED:
+	case MPFS_E_TOO_LARGE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void log_stale(const char *what, const struct mpfs_err *err, double age)
+{
+	mpfs_log(MPFS_LOG_WARN,
+		 "%s: %s: %s; serving what was fetched %.0f s ago", what,
+		 err->op, err->msg, age);
+}
+
+/* The object under key kept past its ttl, for a refresh that failed. */
+static struct mpfs_obj *stale_obj(struct mpfs_cache *c, const char *key,
+				  const struct mpfs_err *err)
+{
+	struct mpfs_obj *obj;
+	double age;
+
+	if (!stale_ok(err))
+		return NULL;
+	obj = mpfs_cache_get_stale(c, key, &age);
+	if (obj)
+		log_stale(key, err, age);
+	return obj;
+}
+
+/* The listing a failed refresh of key replaced, if still within grace. */
+static struct mpfs_listing *stale_listing(struct mpfs_core *core,
+					  const char *key,
+					  const struct mpfs_err *err)
+{
+	struct mpfs_listing *l;
+	double age;
+
+	if (!stale_ok(err))
+		return NULL;
+	l = mpfs_cache_get_replaced(core->listings, key, &age);
+	if (l)
+		log_stale(mpfs_listing_what(l), err, age);
+	return l;
+}
+
 /* ---- existence ---- */
 
 static int same_name(void *ctx, struct mpfs_obj *obj)
@@ -466,6 +534,10 @@ static int bucket_exists(struct mpfs_core *core, const char *bucket,
 	}
 	r = each_entry(l, same_name, (void *)bucket, err);
 	mpfs_listing_unref(l);
+	if (r < 0 && (l = stale_listing(core, "buckets", err))) {
+		r = each_entry(l, same_name, (void *)bucket, err);
+		mpfs_listing_unref(l);
+	}
 	if (r == 0)
 		not_found(err, "bucket");
 	return r == 1 ? 0 : -1;
@@ -577,10 +649,12 @@ static int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
 	object_key(key, sizeof(key), node->bucket, node->sync_id);
 	obj = mpfs_cache_get(core->objects, key);
 	mpfs_stats_cache(obj != NULL);
-	if (!obj) {
-		if (mpfs_api_get_sync(core->api, node->bucket, node->sync_id,
-				      &json, err))
+	if (!obj && mpfs_api_get_sync(core->api, node->bucket, node->sync_id,
+				      &json, err)) {
+		obj = stale_obj(core->objects, key, err);
+		if (!obj)
 			return -1;
+	} else if (!obj) {
 		obj = mpfs_obj_new(json, "sync_config_id", ".json",
 				   core->cfg.mount_time, err);
 		json_decref(json);
@@ -607,9 +681,11 @@ static int bucket_obj(struct mpfs_core *core, const char *bucket,
 	json_t *json;
 
 	mpfs_stats_cache(obj != NULL);
-	if (!obj) {
-		if (mpfs_api_get_bucket(core->api, bucket, &json, err))
+	if (!obj && mpfs_api_get_bucket(core->api, bucket, &json, err)) {
+		obj = stale_obj(core->bucket_objs, bucket, err);
+		if (!obj)
 			return -1;
+	} else if (!obj) {
 		obj = mpfs_obj_new(json, "bucket_id", ".json",
 				   core->cfg.mount_time, err);
 		json_decref(json);
@@ -1530,6 +1606,24 @@ static int tail_entry(struct mpfs_core *core, struct mpfs_dir *dir, size_t k,
 	return 1;
 }
 
+/* The first page of a directory's listing failed: show the listing it
+ * replaced instead, if that is within its grace. */
+static int use_stale_listing(struct mpfs_core *core, struct mpfs_dir *dir,
+			     const struct mpfs_err *err)
+{
+	char key[3 * MPFS_NAME_MAX + 16];
+	struct mpfs_listing *l;
+
+	view_key(dir->node.type == MPFS_NODE_ROOT ? NULL : &dir->node, key,
+		 sizeof(key));
+	l = stale_listing(core, key, err);
+	if (!l)
+		return 0;
+	mpfs_listing_unref(dir->listing);
+	dir->listing = l;
+	return 1;
+}
+
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 		      mpfs_fill_fn fill, void *ctx, struct mpfs_err *err)
 {
@@ -1576,6 +1670,13 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 				r = tail_entry(core, dir, k, &name, &st, err);
 			if (r == 0)
 				return 0;
+			if (r < 0 && !listed && dir->listing &&
+			    mpfs_listing_count(dir->listing, NULL) == 0 &&
+			    use_stale_listing(core, dir, err)) {
+				i--; /* the same entry, from the stale listing
+				      */
+				continue;
+			}
 			if (r < 0 && !filled)
 				return -1;
 			/* Entries given so far go out; the next call reports

@@ -120,6 +120,7 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	};
 	struct mpfs_core_cfg ccfg = {
 	    .ttl = (double)o->ttl_s,
+	    .stale = (double)o->stale_s,
 	    .page_size = o->page_size_n,
 	    .max_requests = (int)o->max_requests_n,
 	    .buckets = o->bucket_list,

@@ -28,6 +28,7 @@ static const struct fuse_opt spec[] = {
     OPT("ttl=%s", ttl),
     OPT("page_size=%s", page_size),
     OPT("max_requests=%s", max_requests),
+    OPT("stale=%s", stale),
     OPT("buckets=%s", buckets),
     OPT("timeout=%s", timeout),
     OPT("cacert=%s", cacert),
@@ -97,6 +98,8 @@ void mpfs_opts_usage(const char *prog)
 	    "    -o api_key_file=PATH   file holding the API key (default:\n"
 	    "                           env MIXPEEK_API_KEY)\n"
 	    "    -o ttl=SECONDS         cache lifetime (default 30)\n"
+	    "    -o stale=SECONDS       after ttl, serve the last good copy\n"
+	    "                           when a refresh fails (default 300)\n"
 	    "    -o page_size=N         items per list request, 1..1000\n"
 	    "                           (default: 100 growing to 1000)\n"
 	    "    -o max_requests=N      list pages fetched at once, 1..64\n"
@@ -266,10 +269,13 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	}
 	o->ttl_s = 30;
 	o->max_requests_n = 8;
+	o->stale_s = 300;
 	o->timeout_s = 30;
 	if ((o->ttl && parse_long("ttl", o->ttl, 0, 86400 * 365, &o->ttl_s)) ||
 	    (o->page_size &&
 	     parse_long("page_size", o->page_size, 1, 1000, &o->page_size_n)) ||
+	    (o->stale &&
+	     parse_long("stale", o->stale, 0, 86400 * 365, &o->stale_s)) ||
 	    (o->max_requests && parse_long("max_requests", o->max_requests, 1,
 					   64, &o->max_requests_n)) ||
 	    (o->timeout &&
@@ -317,10 +323,10 @@ int mpfs_opts_check(struct mpfs_opts *o)
 
 void mpfs_opts_release(struct mpfs_opts *o)
 {
-	char **fields[] = {&o->namespace,   &o->api_url,   &o->api_key_file,
-			   &o->ttl,	    &o->page_size, &o->buckets,
-			   &o->timeout,	    &o->cacert,	   &o->log_level,
-			   &o->max_requests};
+	char **fields[] = {&o->namespace,    &o->api_url,   &o->api_key_file,
+			   &o->ttl,	     &o->page_size, &o->buckets,
+			   &o->timeout,	     &o->cacert,    &o->log_level,
+			   &o->max_requests, &o->stale};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		free(*fields[i]);

@@ -9,6 +9,9 @@
 struct mpfs_cache_ops {
 	void *(*ref)(void *value);
 	void (*unref)(void *value);
+	/* Whether a value is worth keeping for its grace once replaced (a
+	 * listing whose first page never came is not); NULL: every value. */
+	int (*usable)(void *value);
 };
 
 typedef double (*mpfs_clock_fn)(void);

@@ -19,6 +19,7 @@
 
 struct mpfs_core_cfg {
 	double ttl;
+	double stale;	  /* after ttl, served when a refresh fails */
 	long page_size;	  /* 0: mixpeekfs chooses */
 	int max_requests; /* page fetches of one listing at once */
 	char **buckets;	  /* NULL-terminated, or NULL for all buckets */

@@ -12,6 +12,7 @@ struct mpfs_opts {
 	char *ttl;
 	char *page_size;
 	char *max_requests;
+	char *stale;
 	char *buckets;
 	char *timeout;
 	char *cacert;
@@ -26,6 +27,7 @@ struct mpfs_opts {
 	long ttl_s;
 	long page_size_n; /* 0: mixpeekfs chooses */
 	long max_requests_n;
+	long stale_s;
 	long timeout_s;
 	char **bucket_list; /* NULL-terminated, or NULL for all */
 	char *key;	    /* wipe with mpfs_opts_release */

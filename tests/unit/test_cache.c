@@ -43,7 +43,7 @@ static struct val *val_new(int id)
 	return v;
 }
 
-static const struct mpfs_cache_ops ops = {ref, unref};
+static const struct mpfs_cache_ops ops = {ref, unref, NULL};
 
 static void test_ttl(void)
 {

@@ -1,0 +1,88 @@
+"""Stale on error: once ttl has passed, a refresh that fails (the API down)
+serves the last good listing or object, with a log line, for up to
+-o stale seconds; a refusal is never covered up, and with stale=0 the
+caller gets EIO."""
+import errno
+import os
+
+import pytest
+
+from conftest import render, wait_for
+
+BUCKET = "bkt_support"
+STALE_LINE = r"^mixpeekfs: warn: .*serving what was fetched \d+ s ago$"
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def attempts(api):
+    return len(api.log())
+
+
+def test_the_last_good_copy_is_served_while_the_api_is_down(api, mount):
+    m = mount(api, "ttl=1", "stale=300", expect_stderr=[STALE_LINE])
+    view = m.p(BUCKET, "all")
+    names = sorted(os.listdir(view))
+    obj = api.store.syncs(BUCKET)[0]
+    path = os.path.join(view, obj["sync_config_id"] + ".json")
+    assert read(path) == render(obj)
+    api.add_fault("reset")
+    api.reset_log()
+    try:
+        # once ttl has passed, a listing asks the API, fails, and is served
+        # from the copy
+        def relisted():
+            before = attempts(api)
+            shown = sorted(os.listdir(view))
+            assert shown == names
+            return attempts(api) > before
+        wait_for(relisted, "a refresh of the listing to be tried")
+        assert read(path) == render(obj)
+        assert all(r["status"] is None for r in api.log())  # every try failed
+    finally:
+        api.clear_faults()
+    assert "serving what was fetched" in m.stderr()
+
+
+def test_without_stale_the_failure_is_eio(api, mount):
+    m = mount(api, "ttl=1", "stale=0",
+              expect_stderr=[r"^mixpeekfs: error: readdir '/bkt_support/all': .*"])
+    view = m.p(BUCKET, "all")
+    os.listdir(view)
+    api.add_fault("reset")
+    try:
+        def fails():
+            try:
+                os.listdir(view)
+            except OSError as e:
+                assert e.errno == errno.EIO
+                return True
+            return False
+        wait_for(fails, "the listing to fail once ttl has passed")
+    finally:
+        api.clear_faults()
+    assert sorted(os.listdir(view)) == sorted(o["sync_config_id"] + ".json"
+                                              for o in api.store.syncs(BUCKET))
+
+
+def test_a_refusal_is_not_covered_up(api, mount):
+    m = mount(api, "ttl=1", "stale=300",
+              expect_stderr=[r"^mixpeekfs: info: .*"])
+    obj = api.store.syncs(BUCKET)[0]
+    path = m.p(BUCKET, "all", obj["sync_config_id"] + ".json")
+    assert read(path) == render(obj)
+    api.store.delete_sync(BUCKET, obj["sync_config_id"])
+    try:
+        def gone():
+            try:
+                read(path)
+            except OSError as e:
+                assert e.errno == errno.ENOENT
+                return True
+            return False
+        wait_for(gone, "the deleted sync to be gone once ttl has passed")
+    finally:
+        api.store.add_sync(BUCKET, obj)
