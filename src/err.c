@@ -60,6 +60,8 @@ int mpfs_err_errno(const struct mpfs_err *e)
 		return EACCES;
 	case MPFS_E_NOMEM:
 		return ENOMEM;
+	case MPFS_E_INTERRUPTED:
+		return EINTR;
 	case MPFS_E_INVALID:
 	case MPFS_E_TRANSPORT:
 	case MPFS_E_SERVER:
@@ -82,6 +84,7 @@ const char *mpfs_err_kind_name(enum mpfs_err_kind kind)
 	    [MPFS_E_MALFORMED] = "malformed answer",
 	    [MPFS_E_TOO_LARGE] = "answer too large",
 	    [MPFS_E_NOMEM] = "out of memory",
+	    [MPFS_E_INTERRUPTED] = "interrupted",
 	};
 
 	if ((unsigned)kind < sizeof(names) / sizeof(names[0]) && names[kind])

@@ -33,6 +33,11 @@ static int fail(const char *op, const char *path, const struct mpfs_err *err)
 	return -e;
 }
 
+int mpfs_fs_interrupted(void)
+{
+	return fuse_interrupted();
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct mpfs_fs *fs = fs_of();

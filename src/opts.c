@@ -3,13 +3,17 @@
  * environment or a file, never from argv, and never printed. */
 #include "mpfs/opts.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define OPT(t, p)                                                              \
@@ -28,6 +32,11 @@ static const struct fuse_opt spec[] = {
     OPT("buckets=%s", buckets),
     OPT("timeout=%s", timeout),
     OPT("cacert=%s", cacert),
+    OPT("retries=%s", retries),
+    OPT("max_rps=%s", max_rps),
+    OPT("max_response=%s", max_response),
+    OPT("connect_timeout=%s", connect_timeout),
+    OPT("allow_http", allow_http),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -62,21 +71,34 @@ static int on_arg(void *data, const char *arg, int key,
 
 void mpfs_opts_usage(const char *prog)
 {
-	printf("usage: %s [options] NAMESPACE MOUNTPOINT\n"
-	       "       %s [options] -o namespace=NS MOUNTPOINT\n\n"
-	       "mixpeekfs options:\n"
-	       "    -o namespace=NS        namespace (env MIXPEEK_NAMESPACE)\n"
-	       "    -o api_url=URL         API base URL (env MIXPEEK_API_URL,\n"
-	       "                           default https://api.mixpeek.com)\n"
-	       "    -o api_key_file=PATH   file holding the API key (else env\n"
-	       "                           MIXPEEK_API_KEY)\n"
-	       "    -o ttl=SECONDS         cache lifetime (default 30)\n"
-	       "    -o page_size=N         items per list request, 1..1000\n"
-	       "                           (default: 100 growing to 1000)\n"
-	       "    -o buckets=ID[:ID...]  show only these buckets\n"
-	       "    -o timeout=SECONDS     per-request limit (default 30)\n"
-	       "    -o cacert=PATH         extra CA bundle for TLS\n\n",
-	       prog, prog);
+	printf(
+	    "usage: %s [options] NAMESPACE MOUNTPOINT\n"
+	    "       %s [options] -o namespace=NS MOUNTPOINT\n\n"
+	    "mixpeekfs options:\n"
+	    "    -o namespace=NS        namespace (env MIXPEEK_NAMESPACE)\n"
+	    "    -o api_url=URL         API base URL (env MIXPEEK_API_URL,\n"
+	    "                           default https://api.mixpeek.com)\n"
+	    "    -o api_key_file=PATH   file holding the API key (else env\n"
+	    "                           MIXPEEK_API_KEY)\n"
+	    "    -o ttl=SECONDS         cache lifetime (default 30)\n"
+	    "    -o page_size=N         items per list request, 1..1000\n"
+	    "                           (default: 100 growing to 1000)\n"
+	    "    -o buckets=ID[:ID...]  show only these buckets\n"
+	    "    -o timeout=SECONDS     limit for one request, its retries\n"
+	    "                           included (default 30)\n"
+	    "    -o connect_timeout=SECONDS  limit for connecting (default "
+	    "10)\n"
+	    "    -o retries=N           tries after a failed one: resets,\n"
+	    "                           timeouts, 5xx, 429 (default 4)\n"
+	    "    -o max_rps=N           requests per second at most\n"
+	    "                           (default 0: no cap)\n"
+	    "    -o max_response=BYTES  larger answers are an error; K, M, G\n"
+	    "                           suffixes (default 64M)\n"
+	    "    -o cacert=PATH         extra CA bundle for TLS, added to the\n"
+	    "                           system's\n"
+	    "    -o allow_http          send the key over plain http:// to a\n"
+	    "                           host other than loopback\n\n",
+	    prog, prog);
 }
 
 int mpfs_opts_parse(struct fuse_args *args, struct mpfs_opts *o)
@@ -109,6 +131,93 @@ static int parse_long(const char *name, const char *s, long min, long max,
 	return 0;
 }
 
+/* A size in bytes with an optional K, M or G suffix, in [min, max]. */
+static int parse_size(const char *name, const char *s, long min, long max,
+		      long *out)
+{
+	char *end;
+	long v, unit = 1;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end && !end[1]) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K':
+			unit = 1L << 10;
+			end++;
+			break;
+		case 'M':
+			unit = 1L << 20;
+			end++;
+			break;
+		case 'G':
+			unit = 1L << 30;
+			end++;
+			break;
+		}
+	}
+	if (!*s || *end || errno || v < 0 || v > max / unit || v * unit < min) {
+		fprintf(stderr,
+			"mixpeekfs: option %s=%s: expected a size from %ld "
+			"to %ld bytes (K, M, G suffixes allowed)\n",
+			name, s, min, max);
+		return -1;
+	}
+	*out = v * unit;
+	return 0;
+}
+
+/* Whether a host name or address is this machine's loopback. */
+static int is_loopback(const char *host)
+{
+	unsigned char a[16];
+	char h[256];
+	size_t n = strlen(host);
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		snprintf(h, sizeof(h), "%.*s", (int)(n - 2), host + 1);
+		host = h;
+	}
+	if (strcasecmp(host, "localhost") == 0)
+		return 1; /* libcurl resolves it to loopback itself */
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+	return 0;
+}
+
+/* The key goes with every request: over plain http only to loopback,
+ * unless the user said so. Parsed by libcurl, as it will be sent. */
+static int check_url(const struct mpfs_opts *o)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int r = -1;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, o->api_url, 0) ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		fprintf(stderr,
+			"mixpeekfs: option api_url=%s: not an "
+			"http:// or https:// URL\n",
+			o->api_url);
+	} else if (strcmp(scheme, "http") == 0 && !is_loopback(host) &&
+		   !o->allow_http) {
+		fprintf(stderr,
+			"mixpeekfs: option api_url=%s: the key would go to "
+			"'%s' unencrypted; use https:// (or -o allow_http)\n",
+			o->api_url, host);
+	} else {
+		r = 0;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
 /* Reads the key from a file: the file holds the key alone. */
 static char *read_key_file(const char *path)
 {
@@ -118,9 +227,19 @@ static char *read_key_file(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char *start, *end, *key;
 
+	struct stat st;
+
 	if (fd < 0) {
 		fprintf(stderr, "mixpeekfs: cannot read key file '%s': %s\n",
 			path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		fprintf(stderr,
+			"mixpeekfs: key file '%s' is open to group or others "
+			"(mode %04o): chmod 600 it\n",
+			path, (unsigned)(st.st_mode & 07777));
+		close(fd);
 		return NULL;
 	}
 	while (len < sizeof(buf) - 1 &&
@@ -230,13 +349,27 @@ int mpfs_opts_check(struct mpfs_opts *o)
 			o->api_url);
 		return -1;
 	}
+	if (check_url(o))
+		return -1;
 	o->ttl_s = 30;
 	o->timeout_s = 30;
+	o->connect_timeout_s = 10;
+	o->retries_n = 4;
+	o->max_response_n = 64L << 20;
 	if ((o->ttl && parse_long("ttl", o->ttl, 0, 86400 * 365, &o->ttl_s)) ||
 	    (o->page_size &&
 	     parse_long("page_size", o->page_size, 1, 1000, &o->page_size_n)) ||
 	    (o->timeout &&
-	     parse_long("timeout", o->timeout, 1, 3600, &o->timeout_s)))
+	     parse_long("timeout", o->timeout, 1, 3600, &o->timeout_s)) ||
+	    (o->connect_timeout &&
+	     parse_long("connect_timeout", o->connect_timeout, 1, 3600,
+			&o->connect_timeout_s)) ||
+	    (o->retries &&
+	     parse_long("retries", o->retries, 0, 20, &o->retries_n)) ||
+	    (o->max_rps &&
+	     parse_long("max_rps", o->max_rps, 0, 100000, &o->max_rps_n)) ||
+	    (o->max_response && parse_size("max_response", o->max_response,
+					   1024, 1L << 30, &o->max_response_n)))
 		return -1;
 	if (o->buckets) {
 		o->bucket_list = split_buckets(o->buckets);
@@ -270,9 +403,10 @@ int mpfs_opts_check(struct mpfs_opts *o)
 
 void mpfs_opts_release(struct mpfs_opts *o)
 {
-	char **fields[] = {&o->namespace, &o->api_url,	 &o->api_key_file,
-			   &o->ttl,	  &o->page_size, &o->buckets,
-			   &o->timeout,	  &o->cacert};
+	char **fields[] = {
+	    &o->namespace, &o->api_url, &o->api_key_file, &o->ttl,
+	    &o->page_size, &o->buckets, &o->timeout,	  &o->cacert,
+	    &o->retries,   &o->max_rps, &o->max_response, &o->connect_timeout};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		free(*fields[i]);

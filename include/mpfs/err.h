@@ -16,6 +16,8 @@ enum mpfs_err_kind {
 	MPFS_E_MALFORMED, /* an answer we cannot use */
 	MPFS_E_TOO_LARGE, /* body over the cap */
 	MPFS_E_NOMEM,
+	MPFS_E_INTERRUPTED, /* the caller gave up (the FUSE request was
+			       interrupted) */
 };
 
 struct mpfs_err {
@@ -39,7 +41,7 @@ void mpfs_err_op(struct mpfs_err *e, const char *fmt, ...)
 /* The kind an HTTP status means; MPFS_OK for 2xx. */
 enum mpfs_err_kind mpfs_err_kind_of_status(long status);
 
-/* Positive errno for a kind: ENOENT, EACCES, EIO, ENOMEM. */
+/* Positive errno for a kind: ENOENT, EACCES, EIO, ENOMEM, EINTR. */
 int mpfs_err_errno(const struct mpfs_err *e);
 
 const char *mpfs_err_kind_name(enum mpfs_err_kind kind);

@@ -13,4 +13,8 @@ struct mpfs_fs {
 	double ttl;
 };
 
+/* Whether the FUSE request this thread serves was interrupted (the caller
+ * pressed Ctrl-C): the API client polls it to give up early. */
+int mpfs_fs_interrupted(void);
+
 #endif

@@ -14,6 +14,11 @@ struct mpfs_opts {
 	char *buckets;
 	char *timeout;
 	char *cacert;
+	char *retries;
+	char *max_rps;
+	char *max_response;
+	char *connect_timeout;
+	int allow_http;
 	char *args[3];
 	int nargs;
 	int show_help;
@@ -24,8 +29,12 @@ struct mpfs_opts {
 	long ttl_s;
 	long page_size_n; /* 0: mixpeekfs chooses */
 	long timeout_s;
-	char **bucket_list; /* NULL-terminated, or NULL for all */
-	char *key;	    /* wipe with mpfs_opts_release */
+	long connect_timeout_s;
+	long retries_n;
+	long max_rps_n;	     /* 0: no cap */
+	long max_response_n; /* bytes */
+	char **bucket_list;  /* NULL-terminated, or NULL for all */
+	char *key;	     /* wipe with mpfs_opts_release */
 };
 
 /* Parses mixpeekfs's own options out of args, leaving libfuse's. Returns 0,

@@ -158,6 +158,23 @@ def mount(tmp_path):
         pytest.fail("\n".join(failures))
 
 
+# The log line of a request not sent because the breaker is open.
+BREAKER_OPEN = r": not sent: the API failed \d+ tries in a row; next try in \d+\.\ds$"
+
+
+def works_again(fn, what, deadline=20):
+    """Polls fn until it stops raising OSError (the breaker opened by earlier
+    failures lets a try through within seconds); returns its result."""
+    def ok():
+        try:
+            fn()
+            return True
+        except OSError:
+            return False
+    wait_for(ok, what, deadline=deadline)
+    return fn()
+
+
 def run(*cmd, check=True, **kw):
     """Runs a user tool; returns CompletedProcess with text output."""
     return subprocess.run(list(cmd), capture_output=True, text=True, check=check,

@@ -90,6 +90,7 @@ def test_refused_before_asking_the_api(api, mnt, opts, env, namespace, problem):
 def test_empty_key_file_is_refused(api, mnt, tmp_path):
     keyfile = tmp_path / "key"
     keyfile.write_text(" \n\t\n")
+    keyfile.chmod(0o600)
     refuse(api, mnt, ["-o", "api_url=" + api.url, "-o", f"api_key_file={keyfile}", "ns_demo", mnt],
            env_with(api), rf"^mixpeekfs: key file '{re.escape(str(keyfile))}' holds no key$")
     assert api.log() == []
@@ -151,6 +152,7 @@ def spawn(api, tmp_path):
 def test_key_file_wins_over_the_environment(api, mount, tmp_path):
     keyfile = tmp_path / "key"
     keyfile.write_text(api.key + "\n")
+    keyfile.chmod(0o600)
     m = mount(api, f"api_key_file={keyfile}", env=env_with(api, MIXPEEK_API_KEY=WRONG_KEY))
     assert run("ls", m.p()).stdout.split() == ["bkt_empty", "bkt_marketing", "bkt_support"]
     assert all(r["auth"] == "ok" for r in m.mount_requests + api.log())
