@@ -31,6 +31,7 @@ struct mpfs_api {
 	struct curl_slist auth_org; /* -> key, JSON: organisation calls */
 	long timeout_ms;
 	long connect_ms;
+	int retries;
 	int (*cancelled)(void);
 	struct mpfs_clock clock;
 	struct mpfs_retry *retry;
@@ -146,6 +147,7 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
 	api->connect_ms =
 	    (connect < cfg->timeout ? connect : cfg->timeout) * 1000;
 	api->cancelled = cfg->cancelled;
+	api->retries = cfg->retries;
 	api->clock = (struct mpfs_clock){api_now, api_sleep, api};
 	rcfg.clock = &api->clock;
 	api->base = strdup(cfg->base_url);
@@ -243,7 +245,7 @@ static int transient(const struct mpfs_err *err)
 /* One try: 0 and the answer, or -1 with err set. */
 static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		    const char *body, const struct curl_slist *hdr,
-		    double deadline, json_t **out, long *retry_after,
+		    double deadline, int last, json_t **out, long *retry_after,
 		    struct mpfs_err *err)
 {
 	long left = (long)((deadline - mpfs_retry_now(api->retry)) * 1000);
@@ -257,6 +259,10 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		mpfs_err_set(err, MPFS_E_TRANSPORT, "timed out");
 		return -1;
 	}
+	/* A try that hangs may use half the time when another can follow,
+	 * so that a timeout is retried too. */
+	if (!last && api->timeout_ms >= 2000 && left > api->timeout_ms / 2)
+		left = api->timeout_ms / 2;
 	if (mpfs_http_do(api->http, method, url, hdr, body, left,
 			 left < api->connect_ms ? left : api->connect_ms, &resp,
 			 err))
@@ -318,8 +324,8 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 			break;
 		}
 		tries++;
-		r = try_once(api, method, url, body, hdr, deadline, out,
-			     &retry_after, err);
+		r = try_once(api, method, url, body, hdr, deadline,
+			     attempt >= api->retries, out, &retry_after, err);
 		mpfs_retry_done(api->retry,
 				r == 0 ? MPFS_TRY_OK : outcome_of(err));
 		if (r == 0)

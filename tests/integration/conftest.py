@@ -164,15 +164,17 @@ BREAKER_OPEN = r": not sent: the API failed \d+ tries in a row; next try in \d+\
 
 def works_again(fn, what, deadline=20):
     """Polls fn until it stops raising OSError (the breaker opened by earlier
-    failures lets a try through within seconds); returns its result."""
+    failures lets a try through within seconds); returns what it returned."""
+    result = []
+
     def ok():
         try:
-            fn()
+            result.append(fn())
             return True
         except OSError:
             return False
     wait_for(ok, what, deadline=deadline)
-    return fn()
+    return result[0]
 
 
 def run(*cmd, check=True, **kw):
