@@ -202,6 +202,30 @@ static int advance(struct mpfs_listing *l, long limit, struct mpfs_page *page,
 	return 0;
 }
 
+/* Bounds a listing that an API would make endless: a cursor page of
+ * nothing new (a cursor that went back), or far more items than the API's
+ * own total. Lock held; the page is merged. */
+static int check_progress(struct mpfs_listing *l,
+			  const struct mpfs_page_req *req,
+			  const struct mpfs_page *page, size_t before,
+			  struct mpfs_err *err)
+{
+	if (req->cursor && l->count == before &&
+	    json_array_size(page->items) > 0 && page->next_cursor)
+		mpfs_err_set(
+		    err, MPFS_E_MALFORMED,
+		    "the API's cursor led back to items already listed");
+	else if (page->total >= 0 &&
+		 (long)l->count > 2 * page->total + l->cfg.max_limit)
+		mpfs_err_set(err, MPFS_E_MALFORMED,
+			     "the API sent %zu items, its total says %ld",
+			     l->count, page->total);
+	else
+		return 0;
+	l->broken = *err;
+	return -1;
+}
+
 /* Fetches one page and merges it. Called with the lock held and fetching
  * claimed; drops the lock around the callback. */
 static int fetch_page(struct mpfs_listing *l, struct mpfs_err *err)
@@ -210,6 +234,7 @@ static int fetch_page(struct mpfs_listing *l, struct mpfs_err *err)
 	    .items = NULL, .next_cursor = NULL, .total = -1};
 	struct mpfs_page_req req = {.limit = l->limit, .offset = l->offset};
 	char *cursor = l->cursor ? strdup(l->cursor) : NULL;
+	size_t before = l->count;
 	int r;
 
 	if (l->cursor && !cursor) {
@@ -227,6 +252,8 @@ static int fetch_page(struct mpfs_listing *l, struct mpfs_err *err)
 	}
 	if (r == 0)
 		r = merge(l, page.items, err);
+	if (r == 0)
+		r = check_progress(l, &req, &page, before, err);
 	if (r == 0)
 		r = advance(l, req.limit, &page, err);
 	if (r == 0 && l->limit < l->cfg.max_limit) {
