@@ -38,14 +38,15 @@ def wait_for(cond, what, deadline=DEADLINE, proc=None):
 
 
 class Mount:
-    def __init__(self, api, path, args, env, expect_stderr=()):
+    def __init__(self, api, path, args, env, expect_stderr=(), wrapper=(), binary=None, deadline=DEADLINE):
+        """wrapper: a command the daemon runs under (valgrind ...)."""
         self.api, self.path = api, path
         self.expected = [re.compile(p) for p in expect_stderr]
         self.errfile = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen([BIN, "-f"] + args, env=env,
+        self.proc = subprocess.Popen(list(wrapper) + [binary or BIN, "-f"] + args, env=env,
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.errfile)
-        wait_for(lambda: os.path.ismount(path), "the mount", proc=self.proc)
+        wait_for(lambda: os.path.ismount(path), "the mount", proc=self.proc, deadline=deadline)
 
     def p(self, *parts):
         return os.path.join(self.path, *parts)
@@ -61,11 +62,11 @@ class Mount:
         return [line for line in self.stderr().splitlines()
                 if not any(p.search(line) for p in self.expected)]
 
-    def umount(self):
+    def umount(self, deadline=DEADLINE):
         if os.path.ismount(self.path):
             subprocess.run(["fusermount3", "-u", self.path], check=True)
         try:
-            return self.proc.wait(timeout=DEADLINE)
+            return self.proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
             self.kill()
             pytest.fail("mixpeekfs did not exit after fusermount3 -u")
@@ -129,7 +130,7 @@ def mount(tmp_path):
     """mount(api, *opts, expect_stderr=(), env=None, namespace=...) -> Mount"""
     made = []
 
-    def make(api, *opts, expect_stderr=(), env=None, namespace=None, url=None):
+    def make(api, *opts, expect_stderr=(), env=None, namespace=None, url=None, **kw):
         path = str(tmp_path / f"mnt{len(made)}")
         os.mkdir(path)
         args = []
@@ -137,7 +138,7 @@ def mount(tmp_path):
             args += ["-o", o]
         args += ["-o", "api_url=" + (url or api.url)]
         args += [namespace or api.namespace, path]
-        m = Mount(api, path, args, env or base_env(api), expect_stderr)
+        m = Mount(api, path, args, env or base_env(api), expect_stderr, **kw)
         made.append(m)
         m.mount_requests = api.log()
         api.reset_log()  # tests count requests from after the mount
