@@ -268,8 +268,10 @@ class MockAPI:
     api.log(), api.reset_log(), api.count(...), api.add_fault(...), api.clear_faults();
     api.stop().  Also a context manager (start on enter, stop on exit)."""
 
-    def __init__(self, dataset="small", host="127.0.0.1", port=0, latency=0.0, tls=None):
-        """tls: (certfile, keyfile) to serve HTTPS instead of HTTP."""
+    def __init__(self, dataset="small", host="127.0.0.1", port=0, latency=0.0, tls=None, keep_alive=True):
+        """tls: (certfile, keyfile) to serve HTTPS instead of HTTP;
+        keep_alive=False: close every connection after its answer."""
+        self.keep_alive = keep_alive
         self.store = dataset if isinstance(dataset, datasets.Store) else datasets.load(dataset)
         self.dataset = self.store.name
         self.latency = float(latency)
@@ -748,6 +750,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up: what it should do
 
     def _send(self, status, data, headers=None, content_type="application/json", truncate=False):
+        if not self.server.api.keep_alive:
+            headers = dict(headers or {}, Connection="close")
+            self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))

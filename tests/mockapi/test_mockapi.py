@@ -818,3 +818,15 @@ def test_a_restart_serves_on_the_same_port_and_logs_times():
         assert len(times) == 2 and times[0] <= times[1]
     finally:
         api.stop()
+
+
+def test_keep_alive_off_closes_each_connection():
+    with MockAPI("small", keep_alive=False) as api:
+        host, port = api.url.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/_mock/info")
+        resp = conn.getresponse()
+        assert resp.getheader("Connection") == "close"
+        resp.read()
+        assert resp.will_close
+        conn.close()
