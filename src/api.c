@@ -8,43 +8,52 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mpfs/http.h"
+#include "mpfs/retry.h"
 #include "mpfs/stats.h"
 
-#define MAX_BODY (64L << 20)
+#define MAX_BODY      (64L << 20)
+#define BREAKER_AFTER 5	    /* failed tries in a row */
+#define BREAKER_OPEN  1.0   /* seconds, doubling while the API stays down */
+#define BREAKER_MAX   16.0  /* seconds */
+#define BACKOFF_BASE  0.1   /* seconds */
+#define BACKOFF_MAX   5.0   /* seconds */
+#define CANCEL_SLICE  0.025 /* seconds between looks at cancelled() */
 
 struct mpfs_api {
-	char *base;		    /* no trailing slash */
-	struct curl_slist *hdr_ns;  /* key, namespace, JSON */
-	struct curl_slist *hdr_org; /* key, JSON: organisation calls */
+	char *base; /* no trailing slash */
+	/* The Authorization line lives in its own page, locked in memory and
+	 * left out of core dumps; the two header lists start with it. */
+	char *secret;
+	size_t secret_size;
+	struct curl_slist auth_ns;  /* -> key, namespace, JSON */
+	struct curl_slist auth_org; /* -> key, JSON: organisation calls */
+	long timeout_ms;
+	long connect_ms;
 	int retries;
-	long timeout;
+	int (*cancelled)(void);
+	struct mpfs_clock clock;
+	struct mpfs_retry *retry;
 	struct mpfs_http *http;
 	/* Parsed pages alive at once: a page of 1,000 syncs parses into a
 	 * tree several times its size, and pages arrive together. */
 	sem_t parse_gate;
+	int gate_made;
 };
 
-static struct curl_slist *headers(const char *key, const char *ns)
+/* The lines after the Authorization one; ns NULL: none. */
+static struct curl_slist *more_headers(const char *ns)
 {
-	struct curl_slist *list = NULL, *next;
+	struct curl_slist *list, *next;
 	char *line;
 	size_t n;
 
-	n = strlen(key) + 32;
-	line = malloc(n);
-	if (!line)
-		return NULL;
-	snprintf(line, n, "Authorization: Bearer %s", key);
-	list = curl_slist_append(NULL, line);
-	explicit_bzero(line, n);
-	free(line);
-	if (!list)
-		return NULL;
-	next = curl_slist_append(list, "Accept: application/json");
-	next = next ? curl_slist_append(next, "Content-Type: application/json")
+	list = curl_slist_append(NULL, "Accept: application/json");
+	next = list ? curl_slist_append(list, "Content-Type: application/json")
 		    : NULL;
 	if (next && ns) {
 		n = strlen(ns) + 16;
@@ -64,28 +73,107 @@ static struct curl_slist *headers(const char *key, const char *ns)
 	return list;
 }
 
-struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg)
+static int make_secret(struct mpfs_api *api, const char *key)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t need = strlen(key) + 32;
+	void *p;
+
+	api->secret_size =
+	    (need + (size_t)page - 1) / (size_t)page * (size_t)page;
+	p = mmap(NULL, api->secret_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		api->secret_size = 0;
+		return -1;
+	}
+	api->secret = p;
+	madvise(p, api->secret_size, MADV_DONTDUMP);
+	(void)mlock(p, api->secret_size); /* best effort: limits may refuse */
+	snprintf(api->secret, api->secret_size, "Authorization: Bearer %s",
+		 key);
+	return 0;
+}
+
+static double api_now(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleeps in slices, giving up when the FUSE request is interrupted. */
+static int api_sleep(void *ctx, double s)
+{
+	struct mpfs_api *api = ctx;
+	double end = api_now(NULL) + s, left;
+
+	while ((left = end - api_now(NULL)) > 0) {
+		double step = left < CANCEL_SLICE ? left : CANCEL_SLICE;
+		struct timespec ts = {.tv_sec = 0,
+				      .tv_nsec = (long)(step * 1e9)};
+
+		if (api->cancelled && api->cancelled())
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
+			      struct mpfs_err *err)
 {
 	struct mpfs_api *api = calloc(1, sizeof(*api));
 	struct mpfs_http_cfg hcfg = {
-	    .timeout = cfg->timeout,
-	    .connect_timeout = cfg->timeout < 10 ? cfg->timeout : 10,
 	    .cacert = cfg->cacert,
-	    .max_body = MAX_BODY,
+	    .max_body = cfg->max_body ? cfg->max_body : (size_t)MAX_BODY,
+	    .cancelled = cfg->cancelled,
 	    .max_inflight = cfg->max_requests,
 	};
+	struct mpfs_retry_cfg rcfg = {
+	    .retries = cfg->retries,
+	    .base_delay = BACKOFF_BASE,
+	    .max_delay = BACKOFF_MAX,
+	    .breaker_after =
+		cfg->breaker_after ? cfg->breaker_after : BREAKER_AFTER,
+	    .breaker_open =
+		cfg->breaker_open > 0 ? cfg->breaker_open : BREAKER_OPEN,
+	    .breaker_max = BREAKER_MAX,
+	    .max_rps = cfg->max_rps,
+	    .seed = (unsigned int)time(NULL) ^ (unsigned int)getpid(),
+	};
+	long connect = cfg->connect_timeout > 0 ? cfg->connect_timeout : 10;
 	size_t n;
 
-	if (!api)
+	if (!api) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return NULL;
-	api->base = strdup(cfg->base_url);
-	api->hdr_ns = headers(cfg->key, cfg->namespace);
-	api->hdr_org = headers(cfg->key, NULL);
-	api->http = mpfs_http_new(&hcfg);
-	api->retries = cfg->retries;
-	api->timeout = cfg->timeout;
+	}
 	sem_init(&api->parse_gate, 0, 2);
-	if (!api->base || !api->hdr_ns || !api->hdr_org || !api->http) {
+	api->gate_made = 1;
+	api->timeout_ms = cfg->timeout * 1000;
+	api->connect_ms =
+	    (connect < cfg->timeout ? connect : cfg->timeout) * 1000;
+	api->cancelled = cfg->cancelled;
+	api->retries = cfg->retries;
+	api->clock = (struct mpfs_clock){api_now, api_sleep, api};
+	rcfg.clock = &api->clock;
+	api->base = strdup(cfg->base_url);
+	api->auth_ns.next = more_headers(cfg->namespace);
+	api->auth_org.next = more_headers(NULL);
+	api->retry = mpfs_retry_new(&rcfg);
+	if (!api->base || !api->auth_ns.next || !api->auth_org.next ||
+	    !api->retry || make_secret(api, cfg->key)) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		mpfs_api_free(api);
+		return NULL;
+	}
+	api->auth_ns.data = api->secret;
+	api->auth_org.data = api->secret;
+	api->http = mpfs_http_new(&hcfg, err);
+	if (!api->http) {
 		mpfs_api_free(api);
 		return NULL;
 	}
@@ -95,36 +183,24 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg)
 	return api;
 }
 
-static void free_headers(struct curl_slist *list)
-{
-	/* The first line holds the key: wipe it before it goes back. */
-	if (list && list->data)
-		explicit_bzero(list->data, strlen(list->data));
-	curl_slist_free_all(list);
-}
-
 void mpfs_api_free(struct mpfs_api *api)
 {
 	if (!api)
 		return;
 	free(api->base);
-	free_headers(api->hdr_ns);
-	free_headers(api->hdr_org);
+	/* The heads of the lists are ours; the rest is libcurl's. */
+	curl_slist_free_all(api->auth_ns.next);
+	curl_slist_free_all(api->auth_org.next);
+	if (api->secret) {
+		explicit_bzero(api->secret, api->secret_size);
+		munlock(api->secret, api->secret_size);
+		munmap(api->secret, api->secret_size);
+	}
 	mpfs_http_free(api->http);
-	sem_destroy(&api->parse_gate);
+	mpfs_retry_free(api->retry);
+	if (api->gate_made)
+		sem_destroy(&api->parse_gate);
 	free(api);
-}
-
-static void gate_enter(sem_t *gate)
-{
-	while (gate && sem_wait(gate) != 0 && errno == EINTR)
-		;
-}
-
-static void gate_leave(void *gate)
-{
-	if (gate)
-		sem_post(gate);
 }
 
 /* The message of an error answer, from ErrorResponse or HTTPValidationError,
@@ -150,32 +226,106 @@ static void error_message(const struct mpfs_http_resp *resp, char *out,
 	json_decref(root);
 }
 
+/* What a failed try says about the API: 5xx and no answer mean trouble
+ * (and are retried); 4xx, 429 and nonsense come from an API that is up. */
+static enum mpfs_try outcome_of(const struct mpfs_err *err)
+{
+	switch (err->kind) {
+	case MPFS_E_TRANSPORT:
+		return mpfs_http_transient(err->curl_code) ? MPFS_TRY_FAILED
+							   : MPFS_TRY_OK;
+	case MPFS_E_SERVER:
+		return err->http_status >= 500 || err->http_status == 0
+			   ? MPFS_TRY_FAILED
+			   : MPFS_TRY_OK;
+	case MPFS_E_INTERRUPTED:
+		return MPFS_TRY_UNKNOWN;
+	default:
+		return MPFS_TRY_OK;
+	}
+}
+
+/* Retried: no answer (a reset, a timeout, a truncated body), 5xx, 429 and
+ * other unexpected statuses. Every call here is a read, safe to repeat. */
 static int transient(const struct mpfs_err *err)
 {
-	return err->kind == MPFS_E_TRANSPORT || err->kind == MPFS_E_SERVER;
+	if (err->kind == MPFS_E_TRANSPORT)
+		return mpfs_http_transient(err->curl_code);
+	return err->kind == MPFS_E_SERVER;
 }
 
-static void backoff(int attempt, long retry_after)
+/* One try: 0 and the answer, or -1 with err set. */
+static void gate_enter(sem_t *gate)
 {
-	long ms = retry_after >= 0 ? retry_after * 1000
-				   : (100L << attempt) + rand() % 100;
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
+	while (gate && sem_wait(gate) != 0 && errno == EINTR)
+		;
 }
 
-/* One call with bounded retries. *out: new reference to the JSON object.
- * With a gate, the answer is parsed once the gate is entered, and on
- * success the caller leaves it. */
-static int call(struct mpfs_api *api, const char *method, const char *path,
-		const char *body, const struct curl_slist *hdr, sem_t *gate,
-		json_t **out, struct mpfs_err *err)
+static void gate_leave(void *gate)
 {
-	char url[4096];
+	if (gate)
+		sem_post(gate);
+}
+
+/* One try. With a gate, the answer is parsed once the gate is entered, and
+ * on success the caller leaves it. */
+static int try_once(struct mpfs_api *api, const char *method, const char *url,
+		    const char *body, const struct curl_slist *hdr, sem_t *gate,
+		    double deadline, int last, json_t **out, long *retry_after,
+		    struct mpfs_err *err)
+{
+	long left = (long)((deadline - mpfs_retry_now(api->retry)) * 1000);
 	struct mpfs_http_resp resp;
 	json_error_t jerr;
-	int attempt;
+
+	*retry_after = -1;
+	err->http_status = 0;
+	err->curl_code = 0;
+	if (left <= 0) {
+		mpfs_err_set(err, MPFS_E_TRANSPORT, "timed out");
+		return -1;
+	}
+	/* A try that hangs may use half the time when another can follow,
+	 * so that a timeout is retried too. */
+	if (!last && api->timeout_ms >= 2000 && left > api->timeout_ms / 2)
+		left = api->timeout_ms / 2;
+	if (mpfs_http_do(api->http, method, url, hdr, body, left,
+			 left < api->connect_ms ? left : api->connect_ms, &resp,
+			 err))
+		return -1;
+	err->http_status = resp.status;
+	*retry_after = resp.retry_after;
+	err->kind = mpfs_err_kind_of_status(resp.status);
+	if (err->kind != MPFS_OK) {
+		error_message(&resp, err->msg, sizeof(err->msg));
+		mpfs_http_resp_release(&resp);
+		return -1;
+	}
+	gate_enter(gate);
+	*out = json_loadb(resp.body, resp.len, 0, &jerr);
+	mpfs_http_resp_release(&resp);
+	if (json_is_object(*out))
+		return 0;
+	json_decref(*out);
+	gate_leave(gate);
+	*out = NULL;
+	mpfs_err_set(err, MPFS_E_MALFORMED, "answer is not a JSON object: %s",
+		     jerr.text);
+	return -1;
+}
+
+/* One call: tries until an answer, the retries are used up or the timeout
+ * (for the whole call) is near; fails at once while the breaker is open.
+ * *out: new reference to the JSON object; with a gate, see try_once. */
+static int call(struct mpfs_api *api, const char *method, const char *path,
+		const char *body, const struct curl_slist *hdr,
+		sem_t *parse_gate, json_t **out, struct mpfs_err *err)
+{
+	double deadline =
+	    mpfs_retry_now(api->retry) + (double)api->timeout_ms / 1000.0;
+	struct mpfs_err gate;
+	char url[4096];
+	int attempt, tries = 0;
 
 	mpfs_err_clear(err);
 	mpfs_err_op(err, "%s %s", method, path);
@@ -184,48 +334,52 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		mpfs_err_set(err, MPFS_E_INVALID, "url too long");
 		return -1;
 	}
+	mpfs_err_clear(&gate);
 	for (attempt = 0;; attempt++) {
-		long retry_after = -1;
+		long retry_after;
+		double wait;
+		int r;
 
-		mpfs_stats_request(method, path);
-		err->http_status = 0;
-		if (mpfs_http_do(api->http, method, url, hdr, body, &resp,
-				 err) == 0) {
-			err->http_status = resp.status;
-			retry_after = resp.retry_after;
-			err->kind = mpfs_err_kind_of_status(resp.status);
-			if (err->kind == MPFS_OK) {
-				gate_enter(gate);
-				*out =
-				    json_loadb(resp.body, resp.len, 0, &jerr);
-				mpfs_http_resp_release(&resp);
-				if (json_is_object(*out))
-					return 0;
-				json_decref(*out);
-				gate_leave(gate);
-				*out = NULL;
-				mpfs_err_set(err, MPFS_E_MALFORMED,
-					     "answer is not a JSON object: %s",
-					     jerr.text);
-				mpfs_stats_error(err->kind);
-				return -1;
+		if (mpfs_retry_admit(api->retry, deadline, &gate)) {
+			/* After a try, its failure says more than the gate's,
+			 * unless the wait was given up. */
+			if (tries == 0 || gate.kind == MPFS_E_INTERRUPTED) {
+				err->kind = gate.kind;
+				err->http_status = 0;
+				err->curl_code = 0;
+				memcpy(err->msg, gate.msg, sizeof(err->msg));
 			}
-			error_message(&resp, err->msg, sizeof(err->msg));
-			mpfs_http_resp_release(&resp);
-		}
-		if (!transient(err) || attempt >= api->retries ||
-		    retry_after > api->timeout)
 			break;
-		backoff(attempt, retry_after);
-		mpfs_stats_retry();
+		}
+		tries++;
+		if (tries > 1)
+			mpfs_stats_retry();
+		mpfs_stats_request(method, path);
+		r = try_once(api, method, url, body, hdr, parse_gate, deadline,
+			     attempt >= api->retries, out, &retry_after, err);
+		mpfs_retry_done(api->retry,
+				r == 0 ? MPFS_TRY_OK : outcome_of(err));
+		if (r == 0)
+			return 0;
+		if (!transient(err))
+			break;
+		wait = mpfs_retry_backoff(api->retry, attempt,
+					  (double)retry_after, deadline);
+		if (wait < 0)
+			break;
+		if (mpfs_retry_sleep(api->retry, wait)) {
+			err->http_status = 0;
+			mpfs_err_set(err, MPFS_E_INTERRUPTED, "interrupted");
+			break;
+		}
 	}
-	mpfs_stats_error(err->kind);
-	if (attempt > 0) {
+	if (tries > 1) {
 		size_t n = strlen(err->msg);
 
 		snprintf(err->msg + n, sizeof(err->msg) - n, " after %d tries",
-			 attempt + 1);
+			 tries);
 	}
+	mpfs_stats_error(err->kind);
 	return -1;
 }
 
@@ -334,7 +488,7 @@ int mpfs_api_list_buckets(struct mpfs_api *api, const struct mpfs_page_req *req,
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return -1;
 	}
-	r = list_call(api, "/v1/buckets/list", body, api->hdr_ns, page, err);
+	r = list_call(api, "/v1/buckets/list", body, &api->auth_ns, page, err);
 	json_decref(body);
 	return r;
 }
@@ -375,7 +529,7 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 		mpfs_err_set(err, MPFS_E_INVALID, "request path too long");
 		goto out;
 	}
-	r = list_call(api, path, body, api->hdr_ns, page, err);
+	r = list_call(api, path, body, &api->auth_ns, page, err);
 	goto out;
 nomem:
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
@@ -412,20 +566,20 @@ static int get(struct mpfs_api *api, const struct curl_slist *hdr,
 int mpfs_api_get_bucket(struct mpfs_api *api, const char *bucket, json_t **out,
 			struct mpfs_err *err)
 {
-	return get(api, api->hdr_ns, "/v1/buckets/", bucket, NULL, NULL, out,
+	return get(api, &api->auth_ns, "/v1/buckets/", bucket, NULL, NULL, out,
 		   err);
 }
 
 int mpfs_api_get_sync(struct mpfs_api *api, const char *bucket,
 		      const char *sync_id, json_t **out, struct mpfs_err *err)
 {
-	return get(api, api->hdr_ns, "/v1/buckets/", bucket, "/syncs/", sync_id,
-		   out, err);
+	return get(api, &api->auth_ns, "/v1/buckets/", bucket, "/syncs/",
+		   sync_id, out, err);
 }
 
 int mpfs_api_get_connection(struct mpfs_api *api, const char *conn,
 			    json_t **out, struct mpfs_err *err)
 {
-	return get(api, api->hdr_org, "/v1/organizations/connections/", conn,
+	return get(api, &api->auth_org, "/v1/organizations/connections/", conn,
 		   NULL, NULL, out, err);
 }

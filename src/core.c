@@ -478,7 +478,7 @@ static void log_stale(const char *what, const struct mpfs_err *err, double age)
 
 /* The object under key kept past its ttl, for a refresh that failed. */
 static struct mpfs_obj *stale_obj(struct mpfs_cache *c, const char *key,
-				  const struct mpfs_err *err)
+				  const char *what, const struct mpfs_err *err)
 {
 	struct mpfs_obj *obj;
 	double age;
@@ -487,7 +487,7 @@ static struct mpfs_obj *stale_obj(struct mpfs_cache *c, const char *key,
 		return NULL;
 	obj = mpfs_cache_get_stale(c, key, &age);
 	if (obj)
-		log_stale(key, err, age);
+		log_stale(what, err, age);
 	return obj;
 }
 
@@ -651,7 +651,7 @@ static int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
 	mpfs_stats_cache(obj != NULL);
 	if (!obj && mpfs_api_get_sync(core->api, node->bucket, node->sync_id,
 				      &json, err)) {
-		obj = stale_obj(core->objects, key, err);
+		obj = stale_obj(core->objects, key, "sync", err);
 		if (!obj)
 			return -1;
 	} else if (!obj) {
@@ -682,7 +682,7 @@ static int bucket_obj(struct mpfs_core *core, const char *bucket,
 
 	mpfs_stats_cache(obj != NULL);
 	if (!obj && mpfs_api_get_bucket(core->api, bucket, &json, err)) {
-		obj = stale_obj(core->bucket_objs, bucket, err);
+		obj = stale_obj(core->bucket_objs, bucket, "bucket", err);
 		if (!obj)
 			return -1;
 	} else if (!obj) {

@@ -62,6 +62,8 @@ int mpfs_err_errno(const struct mpfs_err *e)
 		return ENOMEM;
 	case MPFS_E_NO_ATTR:
 		return ENODATA;
+	case MPFS_E_INTERRUPTED:
+		return EINTR;
 	case MPFS_E_INVALID:
 	case MPFS_E_TRANSPORT:
 	case MPFS_E_SERVER:
@@ -85,6 +87,7 @@ const char *mpfs_err_kind_name(enum mpfs_err_kind kind)
 	    [MPFS_E_TOO_LARGE] = "answer too large",
 	    [MPFS_E_NOMEM] = "out of memory",
 	    [MPFS_E_NO_ATTR] = "no such attribute",
+	    [MPFS_E_INTERRUPTED] = "interrupted",
 	};
 
 	if ((unsigned)kind < sizeof(names) / sizeof(names[0]) && names[kind])

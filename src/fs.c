@@ -47,6 +47,11 @@ static void stats_changed(void *ctx)
 	fuse_invalidate_path(fs->fuse, "/" MPFS_META_NAME "/stats.json");
 }
 
+int mpfs_fs_interrupted(void)
+{
+	return fuse_interrupted();
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	struct mpfs_fs *fs = fs_of();

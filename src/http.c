@@ -6,11 +6,15 @@
 #include "mpfs/http.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mpfs/log.h"
 #include "mpfs/stats.h"
@@ -18,7 +22,8 @@
 #define POOL_MAX 16
 
 struct mpfs_http {
-	struct mpfs_http_cfg cfg; /* cacert owned */
+	struct mpfs_http_cfg cfg; /* cacert not kept: see ca */
+	struct curl_blob ca;	  /* system bundle + cacert, when cacert */
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock; /* guards pool, pooled */
@@ -45,21 +50,121 @@ static void share_unlock(CURL *handle, curl_lock_data data, void *userptr)
 	pthread_mutex_unlock(&h->share_locks[data]);
 }
 
-struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg)
+/* libcurl's memory is wiped before it goes back: request buffers hold the
+ * Authorization header, and freed heap ends up in core dumps. */
+static void wipe_free(void *p)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *wipe_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	q = malloc(n ? n : 1);
+	if (!q)
+		return NULL;
+	old = malloc_usable_size(p);
+	memcpy(q, p, old < n ? old : n);
+	wipe_free(p);
+	return q;
+}
+
+int mpfs_http_global_init(void)
+{
+	return curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wipe_free,
+				    wipe_realloc, strdup, calloc) == CURLE_OK
+		   ? 0
+		   : -1;
+}
+
+void mpfs_http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+/* Appends a whole file to the blob; -1 with errno when it cannot. */
+static int append_file(struct curl_blob *blob, const char *path)
+{
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	char *grown;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || st.st_size > (64 << 20)) {
+		close(fd);
+		return -1;
+	}
+	grown = realloc(blob->data, blob->len + (size_t)st.st_size + 2);
+	if (!grown) {
+		close(fd);
+		return -1;
+	}
+	blob->data = grown;
+	while (len < (size_t)st.st_size &&
+	       (n = read(fd, grown + blob->len + len,
+			 (size_t)st.st_size - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	blob->len += len;
+	grown[blob->len++] = '\n'; /* a bundle may lack its last newline */
+	return 0;
+}
+
+/* The system's CA bundle with cacert after it: the extra CA is added to
+ * the store, not put in its place. The system's CA directory, if libcurl
+ * has one, stays in use as well. */
+static int load_ca(struct mpfs_http *h, const char *cacert,
+		   struct mpfs_err *err)
+{
+	CURL *c = curl_easy_init();
+	char *sys = NULL;
+
+	if (c && curl_easy_getinfo(c, CURLINFO_CAINFO, &sys) == CURLE_OK && sys)
+		append_file(&h->ca, sys); /* none is fine: cacert is enough */
+	if (c)
+		curl_easy_cleanup(c);
+	if (append_file(&h->ca, cacert)) {
+		mpfs_err_set(err, MPFS_E_INVALID, "cannot read cacert '%s': %s",
+			     cacert, strerror(errno));
+		return -1;
+	}
+	h->ca.flags = CURL_BLOB_NOCOPY;
+	return 0;
+}
+
+struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg,
+				struct mpfs_err *err)
 {
 	struct mpfs_http *h = calloc(1, sizeof(*h));
 
-	if (!h)
+	if (!h) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return NULL;
+	}
 	h->cfg = *cfg;
-	h->cfg.cacert = cfg->cacert ? strdup(cfg->cacert) : NULL;
+	h->cfg.cacert = NULL;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
 	pthread_mutex_init(&h->pool_lock, NULL);
 	sem_init(&h->inflight, 0,
 		 cfg->max_inflight > 0 ? (unsigned)cfg->max_inflight : 8);
+	if (cfg->cacert && load_ca(h, cfg->cacert, err)) {
+		mpfs_http_free(h);
+		return NULL;
+	}
 	h->share = curl_share_init();
-	if (!h->share || (cfg->cacert && !h->cfg.cacert)) {
+	if (!h->share) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "cannot make a curl share");
 		mpfs_http_free(h);
 		return NULL;
 	}
@@ -85,7 +190,7 @@ void mpfs_http_free(struct mpfs_http *h)
 		pthread_mutex_destroy(&h->share_locks[i]);
 	pthread_mutex_destroy(&h->pool_lock);
 	sem_destroy(&h->inflight);
-	free((char *)h->cfg.cacert);
+	free(h->ca.data);
 	free(h);
 }
 
@@ -145,6 +250,52 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct mpfs_http *h = userdata;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return h->cfg.cancelled() ? 1 : 0;
+}
+
+int mpfs_http_transient(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_ABORTED_BY_CALLBACK:
+	case CURLE_FILESIZE_EXCEEDED:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+int mpfs_http_tls_failure(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -177,7 +328,8 @@ static void log_request(const char *method, const char *url, CURLcode rc,
 
 int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 		 const struct curl_slist *headers, const char *body,
-		 struct mpfs_http_resp *resp, struct mpfs_err *err)
+		 long timeout_ms, long connect_ms, struct mpfs_http_resp *resp,
+		 struct mpfs_err *err)
 {
 	struct body b = {.max = h->cfg.max_body};
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -189,7 +341,6 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	while (sem_wait(&h->inflight) != 0 && errno == EINTR)
 		;
 	c = take_handle(h);
-
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
 	if (!c) {
@@ -203,14 +354,28 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->cfg.timeout);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->cfg.connect_timeout);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+			 timeout_ms > 0 ? timeout_ms : 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 connect_ms > 0 ? connect_ms : 1L);
+	/* libcurl's defaults, said out loud: verification is never off. */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	/* A declared length over the cap fails before the body comes. */
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+			 (curl_off_t)h->cfg.max_body);
+	if (h->cfg.cancelled) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	if (h->cfg.cacert)
-		curl_easy_setopt(c, CURLOPT_CAINFO, h->cfg.cacert);
+	if (h->ca.data)
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &h->ca);
 	if (strcmp(method, "POST") == 0)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
 	start = now_ms();
@@ -227,7 +392,7 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	give_handle(h, c);
 	sem_post(&h->inflight);
-	if (b.too_large) {
+	if (b.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
 		free(b.data);
 		err->curl_code = rc;
 		mpfs_err_set(err, MPFS_E_TOO_LARGE,
@@ -237,12 +402,15 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	if (rc != CURLE_OK) {
 		free(b.data);
 		err->curl_code = rc;
-		mpfs_err_set(err,
-			     rc == CURLE_OUT_OF_MEMORY ||
-				     rc == CURLE_WRITE_ERROR
-				 ? MPFS_E_NOMEM
-				 : MPFS_E_TRANSPORT,
-			     "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
+		if (rc == CURLE_ABORTED_BY_CALLBACK)
+			mpfs_err_set(err, MPFS_E_INTERRUPTED, "interrupted");
+		else
+			mpfs_err_set(
+			    err,
+			    rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR
+				? MPFS_E_NOMEM
+				: MPFS_E_TRANSPORT,
+			    "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	resp->body = b.data ? b.data : strdup("");

@@ -329,6 +329,7 @@ static void plan_ahead(struct mpfs_listing *l, int want)
 static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 {
 	struct slot *s = l->head;
+	size_t before = l->count;
 	int last;
 
 	if (l->count + s->nobjs > l->cap) {
@@ -378,6 +379,22 @@ static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 	l->nslots--;
 	last = l->head == NULL;
 
+	/* Bounds an API that would make the listing endless: a cursor page
+	 * of nothing new (a cursor that went back), or far more items than
+	 * its own total. */
+	if (s->cursor && l->count == before && s->raw > 0 && s->next_cursor)
+		mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
+			     "the API's cursor led back to items already "
+			     "listed");
+	else if (l->total >= 0 &&
+		 (long)l->count > 2 * l->total + l->cfg.max_limit)
+		mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
+			     "the API sent %zu items, its total says %ld",
+			     l->count, l->total);
+	if (l->broken.kind != MPFS_OK) {
+		slot_free(s);
+		return 0;
+	}
 	if (s->cursor) {
 		if (s->raw == 0 || !s->next_cursor) {
 			l->done = 1;
@@ -448,6 +465,7 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 			run_slot(l, s);
 			pthread_mutex_lock(&l->lock);
 			waited = 1; /* our own failure is final for this call */
+			continue;   /* s may be merged and freed by another */
 		}
 		if (s->state == SLOT_FETCHING) {
 			pthread_cond_wait(&l->changed, &l->lock);

@@ -13,6 +13,7 @@
 #include "mpfs/api.h"
 #include "mpfs/core.h"
 #include "mpfs/fs.h"
+#include "mpfs/http.h"
 #include "mpfs/log.h"
 #include "mpfs/opts.h"
 #include "mpfs/sig.h"
@@ -46,8 +47,16 @@ static void probe_failed(const struct mpfs_opts *o, const char *bucket,
 				o->namespace, err->msg);
 		break;
 	case MPFS_E_TRANSPORT:
-		fprintf(stderr, "mixpeekfs: cannot reach the API at %s: %s\n",
-			o->api_url, err->msg);
+		if (mpfs_http_tls_failure(err->curl_code))
+			fprintf(stderr,
+				"mixpeekfs: TLS: the certificate of %s does "
+				"not verify: %s (give its CA with -o "
+				"cacert=PATH)\n",
+				o->api_url, err->msg);
+		else
+			fprintf(stderr,
+				"mixpeekfs: cannot reach the API at %s: %s\n",
+				o->api_url, err->msg);
 		break;
 	default:
 		fprintf(stderr, "mixpeekfs: %s %s failed%s%.0ld: %s\n",
@@ -114,8 +123,12 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	    .key = o->key,
 	    .namespace = o->namespace,
 	    .timeout = o->timeout_s,
+	    .connect_timeout = o->connect_timeout_s,
 	    .cacert = o->cacert,
-	    .retries = 2,
+	    .retries = (int)o->retries_n,
+	    .max_rps = (double)o->max_rps_n,
+	    .max_body = (size_t)o->max_response_n,
+	    .cancelled = mpfs_fs_interrupted,
 	    .max_requests = (int)o->max_requests_n,
 	};
 	struct mpfs_core_cfg ccfg = {
@@ -131,11 +144,16 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	struct mpfs_fs fs = {.ttl = (double)o->ttl_s};
 	struct mpfs_api *api;
 	struct fuse *fuse;
+	struct mpfs_err err;
 	int r = 1;
 
-	api = mpfs_api_new(&acfg);
+	mpfs_err_clear(&err);
+	api = mpfs_api_new(&acfg, &err);
+	explicit_bzero(o->key, strlen(o->key));
 	if (!api) {
-		fprintf(stderr, "mixpeekfs: cannot set up the HTTP client\n");
+		fprintf(stderr,
+			"mixpeekfs: cannot set up the HTTP client: %s\n",
+			err.msg);
 		return 1;
 	}
 	/* The key now lives in the client's headers only. */
@@ -210,13 +228,13 @@ int main(int argc, char *argv[])
 	if (fuse_opt_add_arg(&args, o.mountpoint) ||
 	    fuse_parse_cmdline(&args, &cmd) || !cmd.mountpoint)
 		goto out;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+	if (mpfs_http_global_init()) {
 		fprintf(stderr, "mixpeekfs: cannot initialise libcurl\n");
 		goto out;
 	}
 	mpfs_log_init(0, (enum mpfs_log_level)o.log_level_v);
 	r = serve(&args, &o, &cmd);
-	curl_global_cleanup();
+	mpfs_http_global_cleanup();
 out:
 	free(cmd.mountpoint);
 	mpfs_opts_release(&o);

@@ -3,13 +3,17 @@
  * environment or a file, never from argv, and never printed. */
 #include "mpfs/opts.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mpfs/log.h"
@@ -33,6 +37,11 @@ static const struct fuse_opt spec[] = {
     OPT("timeout=%s", timeout),
     OPT("cacert=%s", cacert),
     OPT("log_level=%s", log_level),
+    OPT("retries=%s", retries),
+    OPT("max_rps=%s", max_rps),
+    OPT("max_response=%s", max_response),
+    OPT("connect_timeout=%s", connect_timeout),
+    OPT("allow_http", allow_http),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -106,9 +115,21 @@ void mpfs_opts_usage(const char *prog)
 	    "                           (default 8)\n"
 	    "    -o buckets=ID[:ID...]  show only these buckets\n"
 	    "                           (default: all buckets)\n"
-	    "    -o timeout=SECONDS     per-request limit (default 30)\n"
-	    "    -o cacert=PATH         extra CA bundle for TLS\n"
-	    "                           (default: the system store)\n"
+	    "    -o timeout=SECONDS     limit for one request, its retries\n"
+	    "                           included (default 30)\n"
+	    "    -o connect_timeout=SECONDS  limit for connecting (default "
+	    "10)\n"
+	    "    -o retries=N           tries after a failed one: resets,\n"
+	    "                           timeouts, 5xx, 429 (default 4)\n"
+	    "    -o max_rps=N           requests per second at most\n"
+	    "                           (default 0: no cap)\n"
+	    "    -o max_response=BYTES  larger answers are an error; K, M, G\n"
+	    "                           suffixes (default 64M)\n"
+	    "    -o cacert=PATH         extra CA bundle for TLS, added to the\n"
+	    "                           system's (default: the system store)\n"
+	    "    -o allow_http          send the key over plain http:// to a\n"
+	    "                           host other than loopback (default: "
+	    "off)\n"
 	    "    -o log_level=LEVEL     error, warn, info or debug\n"
 	    "                           (default info; SIGUSR2 steps it)\n"
 	    "    -o _netdev,noauto,nofail,defaults,x-*\n"
@@ -146,6 +167,93 @@ static int parse_long(const char *name, const char *s, long min, long max,
 	return 0;
 }
 
+/* A size in bytes with an optional K, M or G suffix, in [min, max]. */
+static int parse_size(const char *name, const char *s, long min, long max,
+		      long *out)
+{
+	char *end;
+	long v, unit = 1;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end && !end[1]) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K':
+			unit = 1L << 10;
+			end++;
+			break;
+		case 'M':
+			unit = 1L << 20;
+			end++;
+			break;
+		case 'G':
+			unit = 1L << 30;
+			end++;
+			break;
+		}
+	}
+	if (!*s || *end || errno || v < 0 || v > max / unit || v * unit < min) {
+		fprintf(stderr,
+			"mixpeekfs: option %s=%s: expected a size from %ld "
+			"to %ld bytes (K, M, G suffixes allowed)\n",
+			name, s, min, max);
+		return -1;
+	}
+	*out = v * unit;
+	return 0;
+}
+
+/* Whether a host name or address is this machine's loopback. */
+static int is_loopback(const char *host)
+{
+	unsigned char a[16];
+	char h[256];
+	size_t n = strlen(host);
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		snprintf(h, sizeof(h), "%.*s", (int)(n - 2), host + 1);
+		host = h;
+	}
+	if (strcasecmp(host, "localhost") == 0)
+		return 1; /* libcurl resolves it to loopback itself */
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+	return 0;
+}
+
+/* The key goes with every request: over plain http only to loopback,
+ * unless the user said so. Parsed by libcurl, as it will be sent. */
+static int check_url(const struct mpfs_opts *o)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int r = -1;
+
+	if (!u || curl_url_set(u, CURLUPART_URL, o->api_url, 0) ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+		fprintf(stderr,
+			"mixpeekfs: option api_url=%s: not an "
+			"http:// or https:// URL\n",
+			o->api_url);
+	} else if (strcmp(scheme, "http") == 0 && !is_loopback(host) &&
+		   !o->allow_http) {
+		fprintf(stderr,
+			"mixpeekfs: option api_url=%s: the key would go to "
+			"'%s' unencrypted; use https:// (or -o allow_http)\n",
+			o->api_url, host);
+	} else {
+		r = 0;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return r;
+}
+
 /* Reads the key from a file: the file holds the key alone. */
 static char *read_key_file(const char *path)
 {
@@ -155,9 +263,19 @@ static char *read_key_file(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char *start, *end, *key;
 
+	struct stat st;
+
 	if (fd < 0) {
 		fprintf(stderr, "mixpeekfs: cannot read key file '%s': %s\n",
 			path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		fprintf(stderr,
+			"mixpeekfs: key file '%s' is open to group or others "
+			"(mode %04o): chmod 600 it\n",
+			path, (unsigned)(st.st_mode & 07777));
+		close(fd);
 		return NULL;
 	}
 	while (len < sizeof(buf) - 1 &&
@@ -267,10 +385,15 @@ int mpfs_opts_check(struct mpfs_opts *o)
 			o->api_url);
 		return -1;
 	}
+	if (check_url(o))
+		return -1;
 	o->ttl_s = 30;
 	o->max_requests_n = 8;
 	o->stale_s = 300;
 	o->timeout_s = 30;
+	o->connect_timeout_s = 10;
+	o->retries_n = 4;
+	o->max_response_n = 64L << 20;
 	if ((o->ttl && parse_long("ttl", o->ttl, 0, 86400 * 365, &o->ttl_s)) ||
 	    (o->page_size &&
 	     parse_long("page_size", o->page_size, 1, 1000, &o->page_size_n)) ||
@@ -279,7 +402,16 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	    (o->max_requests && parse_long("max_requests", o->max_requests, 1,
 					   64, &o->max_requests_n)) ||
 	    (o->timeout &&
-	     parse_long("timeout", o->timeout, 1, 3600, &o->timeout_s)))
+	     parse_long("timeout", o->timeout, 1, 3600, &o->timeout_s)) ||
+	    (o->connect_timeout &&
+	     parse_long("connect_timeout", o->connect_timeout, 1, 3600,
+			&o->connect_timeout_s)) ||
+	    (o->retries &&
+	     parse_long("retries", o->retries, 0, 20, &o->retries_n)) ||
+	    (o->max_rps &&
+	     parse_long("max_rps", o->max_rps, 0, 100000, &o->max_rps_n)) ||
+	    (o->max_response && parse_size("max_response", o->max_response,
+					   1024, 1L << 30, &o->max_response_n)))
 		return -1;
 	if (o->buckets) {
 		o->bucket_list = split_buckets(o->buckets);
@@ -323,10 +455,11 @@ int mpfs_opts_check(struct mpfs_opts *o)
 
 void mpfs_opts_release(struct mpfs_opts *o)
 {
-	char **fields[] = {&o->namespace,    &o->api_url,   &o->api_key_file,
-			   &o->ttl,	     &o->page_size, &o->buckets,
-			   &o->timeout,	     &o->cacert,    &o->log_level,
-			   &o->max_requests, &o->stale};
+	char **fields[] = {&o->namespace, &o->api_url,	    &o->api_key_file,
+			   &o->ttl,	  &o->page_size,    &o->buckets,
+			   &o->timeout,	  &o->cacert,	    &o->retries,
+			   &o->max_rps,	  &o->max_response, &o->connect_timeout,
+			   &o->log_level, &o->max_requests, &o->stale};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		free(*fields[i]);

@@ -13,9 +13,17 @@ struct mpfs_api_cfg {
 	const char *base_url;
 	const char *key;       /* copied; never logged */
 	const char *namespace; /* X-Namespace */
-	long timeout;
+	long timeout;	       /* seconds for one call, its retries included */
+	long connect_timeout;  /* seconds to connect, for each try */
 	const char *cacert;
-	int retries;	  /* extra tries for transient failures */
+	int retries;		/* extra tries for transient failures */
+	double max_rps;		/* requests per second at most; 0: no cap */
+	size_t max_body;	/* answers larger fail; 0: 64 MiB */
+	int (*cancelled)(void); /* see mpfs_http_cfg; may be NULL */
+	/* Breaker: failed tries in a row that open it (0: default), and its
+	 * first open time in seconds (0: default). */
+	int breaker_after;
+	double breaker_open;
 	int max_requests; /* requests at once */
 };
 
@@ -27,7 +35,9 @@ struct mpfs_sync_filter {
 
 struct mpfs_api;
 
-struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg);
+/* New client, or NULL with why in err. */
+struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
+			      struct mpfs_err *err);
 void mpfs_api_free(struct mpfs_api *api);
 
 int mpfs_api_list_buckets(struct mpfs_api *api, const struct mpfs_page_req *req,

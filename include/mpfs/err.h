@@ -16,7 +16,9 @@ enum mpfs_err_kind {
 	MPFS_E_MALFORMED, /* an answer we cannot use */
 	MPFS_E_TOO_LARGE, /* body over the cap */
 	MPFS_E_NOMEM,
-	MPFS_E_NO_ATTR, /* no such extended attribute */
+	MPFS_E_NO_ATTR,	    /* no such extended attribute */
+	MPFS_E_INTERRUPTED, /* the caller gave up (the FUSE request was
+			       interrupted) */
 };
 
 struct mpfs_err {
@@ -40,7 +42,7 @@ void mpfs_err_op(struct mpfs_err *e, const char *fmt, ...)
 /* The kind an HTTP status means; MPFS_OK for 2xx. */
 enum mpfs_err_kind mpfs_err_kind_of_status(long status);
 
-/* Positive errno for a kind: ENOENT, EACCES, EIO, ENOMEM, ENODATA. */
+/* Positive errno for a kind: ENOENT, EACCES, EIO, ENOMEM, ENODATA, EINTR. */
 int mpfs_err_errno(const struct mpfs_err *e);
 
 const char *mpfs_err_kind_name(enum mpfs_err_kind kind);

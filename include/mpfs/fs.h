@@ -14,4 +14,8 @@ struct mpfs_fs {
 	struct fuse *fuse; /* set in init */
 };
 
+/* Whether the FUSE request this thread serves was interrupted (the caller
+ * pressed Ctrl-C): the API client polls it to give up early. */
+int mpfs_fs_interrupted(void);
+
 #endif

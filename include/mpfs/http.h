@@ -10,11 +10,13 @@
 #include "mpfs/err.h"
 
 struct mpfs_http_cfg {
-	long timeout; /* seconds, whole request */
-	long connect_timeout;
-	const char *cacert; /* extra CA bundle, or NULL */
-	size_t max_body;    /* bytes; larger answers fail MPFS_E_TOO_LARGE */
-	int max_inflight;   /* requests at once, across all threads */
+	const char
+	    *cacert;	 /* extra CA bundle, added to the system's; or NULL */
+	size_t max_body; /* bytes; larger answers fail MPFS_E_TOO_LARGE */
+	/* Polled during a request (in the requesting thread); non-zero ends
+	 * it with MPFS_E_INTERRUPTED. May be NULL. */
+	int (*cancelled)(void);
+	int max_inflight; /* requests at once, across all threads */
 };
 
 struct mpfs_http_resp {
@@ -26,14 +28,32 @@ struct mpfs_http_resp {
 
 struct mpfs_http;
 
-struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg);
+/* libcurl's global setup, before any thread: its memory is wiped when
+ * freed, so no copy of a request's headers (the key) outlives it. */
+int mpfs_http_global_init(void);
+void mpfs_http_global_cleanup(void);
+
+/* New client, or NULL with why in err (an unreadable CA bundle). */
+struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg,
+				struct mpfs_err *err);
 void mpfs_http_free(struct mpfs_http *h);
 
-/* Performs one request. Returns 0 with any HTTP status in resp (the caller
- * reads it), or -1 with err set when no complete answer came. */
+/* Performs one request, within timeout_ms (connecting within connect_ms).
+ * Returns 0 with any HTTP status in resp (the caller reads it), or -1 with
+ * err set when no complete answer came. */
 int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 		 const struct curl_slist *headers, const char *body,
-		 struct mpfs_http_resp *resp, struct mpfs_err *err);
+		 long timeout_ms, long connect_ms, struct mpfs_http_resp *resp,
+		 struct mpfs_err *err);
+
+/* Whether a failure of libcurl's could go away by trying again (a reset,
+ * a timeout), as opposed to one that will not (a certificate that does not
+ * verify, a bad URL). */
+int mpfs_http_transient(int curl_code);
+
+/* Whether a failure of libcurl's is about TLS: the peer's certificate or
+ * the CA bundle. */
+int mpfs_http_tls_failure(int curl_code);
 
 void mpfs_http_resp_release(struct mpfs_http_resp *resp);
 

@@ -17,6 +17,11 @@ struct mpfs_opts {
 	char *timeout;
 	char *cacert;
 	char *log_level;
+	char *retries;
+	char *max_rps;
+	char *max_response;
+	char *connect_timeout;
+	int allow_http;
 	char *args[3];
 	int nargs;
 	int show_help;
@@ -29,9 +34,13 @@ struct mpfs_opts {
 	long max_requests_n;
 	long stale_s;
 	long timeout_s;
-	char **bucket_list; /* NULL-terminated, or NULL for all */
-	char *key;	    /* wipe with mpfs_opts_release */
-	int log_level_v;    /* enum mpfs_log_level */
+	long connect_timeout_s;
+	long retries_n;
+	long max_rps_n;	     /* 0: no cap */
+	long max_response_n; /* bytes */
+	char **bucket_list;  /* NULL-terminated, or NULL for all */
+	char *key;	     /* wipe with mpfs_opts_release */
+	int log_level_v;     /* enum mpfs_log_level */
 };
 
 /* Parses mixpeekfs's own options out of args, leaving libfuse's. Returns 0,

@@ -38,17 +38,18 @@ def wait_for(cond, what, deadline=DEADLINE, proc=None):
 
 
 class Mount:
-    def __init__(self, api, path, args, env, expect_stderr=()):
+    def __init__(self, api, path, args, env, expect_stderr=(), wrapper=(), binary=None, deadline=DEADLINE):
+        """wrapper: a command the daemon runs under (valgrind ...)."""
         self.api, self.path = api, path
         self.expected = [re.compile(p) for p in expect_stderr]
         # O_APPEND: the daemon shares this file's offset, which reading it
         # (seek(0)) moves; without it, lines written while a test polls
         # stderr land over older ones
         self.errfile = tempfile.TemporaryFile(mode="a+")
-        self.proc = subprocess.Popen([BIN, "-f"] + args, env=env,
+        self.proc = subprocess.Popen(list(wrapper) + [binary or BIN, "-f"] + args, env=env,
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.errfile)
-        wait_for(lambda: os.path.ismount(path), "the mount", proc=self.proc)
+        wait_for(lambda: os.path.ismount(path), "the mount", proc=self.proc, deadline=deadline)
 
     def p(self, *parts):
         return os.path.join(self.path, *parts)
@@ -64,11 +65,11 @@ class Mount:
         return [line for line in self.stderr().splitlines()
                 if not any(p.search(line) for p in self.expected)]
 
-    def umount(self):
+    def umount(self, deadline=DEADLINE):
         if os.path.ismount(self.path):
             subprocess.run(["fusermount3", "-u", self.path], check=True)
         try:
-            return self.proc.wait(timeout=DEADLINE)
+            return self.proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
             self.kill()
             pytest.fail("mixpeekfs did not exit after fusermount3 -u")
@@ -132,7 +133,7 @@ def mount(tmp_path):
     """mount(api, *opts, expect_stderr=(), env=None, namespace=...) -> Mount"""
     made = []
 
-    def make(api, *opts, expect_stderr=(), env=None, namespace=None, url=None):
+    def make(api, *opts, expect_stderr=(), env=None, namespace=None, url=None, **kw):
         path = str(tmp_path / f"mnt{len(made)}")
         os.mkdir(path)
         args = []
@@ -140,7 +141,7 @@ def mount(tmp_path):
             args += ["-o", o]
         args += ["-o", "api_url=" + (url or api.url)]
         args += [namespace or api.namespace, path]
-        m = Mount(api, path, args, env or base_env(api), expect_stderr)
+        m = Mount(api, path, args, env or base_env(api), expect_stderr, **kw)
         made.append(m)
         m.mount_requests = api.log()
         api.reset_log()  # tests count requests from after the mount
@@ -159,6 +160,25 @@ def mount(tmp_path):
             failures.append("unexpected stderr from mixpeekfs:\n" + "\n".join(bad))
     if failures:
         pytest.fail("\n".join(failures))
+
+
+# The log line of a request not sent because the breaker is open.
+BREAKER_OPEN = r": not sent: the API failed \d+ tries in a row; next try in \d+\.\ds$"
+
+
+def works_again(fn, what, deadline=20):
+    """Polls fn until it stops raising OSError (the breaker opened by earlier
+    failures lets a try through within seconds); returns what it returned."""
+    result = []
+
+    def ok():
+        try:
+            result.append(fn())
+            return True
+        except OSError:
+            return False
+    wait_for(ok, what, deadline=deadline)
+    return result[0]
 
 
 def run(*cmd, check=True, **kw):

@@ -73,6 +73,13 @@ LOCAL_ERRORS = [
     ("timeout=0", ["timeout=0"], {}, "ns_demo", r"^mixpeekfs: option timeout=0: "),
     ("unknown-option", ["bogus=1"], {}, "ns_demo", r"unknown option.*bogus=1"),
     ("api_url-not-http", ["api_url=ftp://example.com"], {}, "ns_demo", r"^mixpeekfs: option api_url=ftp://"),
+    ("retries=21", ["retries=21"], {}, "ns_demo", r"^mixpeekfs: option retries=21: .*0 to 20"),
+    ("retries=-1", ["retries=-1"], {}, "ns_demo", r"^mixpeekfs: option retries=-1: "),
+    ("max_rps=x", ["max_rps=x"], {}, "ns_demo", r"^mixpeekfs: option max_rps=x: "),
+    ("max_response=1", ["max_response=1"], {}, "ns_demo", r"^mixpeekfs: option max_response=1: .*1024 to"),
+    ("max_response=2T", ["max_response=2T"], {}, "ns_demo", r"^mixpeekfs: option max_response=2T: "),
+    ("max_response=2G", ["max_response=2G"], {}, "ns_demo", r"^mixpeekfs: option max_response=2G: "),
+    ("connect_timeout=0", ["connect_timeout=0"], {}, "ns_demo", r"^mixpeekfs: option connect_timeout=0: "),
 ]
 
 
@@ -90,6 +97,7 @@ def test_refused_before_asking_the_api(api, mnt, opts, env, namespace, problem):
 def test_empty_key_file_is_refused(api, mnt, tmp_path):
     keyfile = tmp_path / "key"
     keyfile.write_text(" \n\t\n")
+    keyfile.chmod(0o600)
     refuse(api, mnt, ["-o", "api_url=" + api.url, "-o", f"api_key_file={keyfile}", "ns_demo", mnt],
            env_with(api), rf"^mixpeekfs: key file '{re.escape(str(keyfile))}' holds no key$")
     assert api.log() == []
@@ -151,6 +159,7 @@ def spawn(api, tmp_path):
 def test_key_file_wins_over_the_environment(api, mount, tmp_path):
     keyfile = tmp_path / "key"
     keyfile.write_text(api.key + "\n")
+    keyfile.chmod(0o600)
     m = mount(api, f"api_key_file={keyfile}", env=env_with(api, MIXPEEK_API_KEY=WRONG_KEY))
     assert run("ls", m.p()).stdout.split() == ["bkt_empty", "bkt_marketing", "bkt_support", "empty-bucket", "marketing-assets", "support-archive"]  # ids, then names' links
     assert all(r["auth"] == "ok" for r in m.mount_requests + api.log())
@@ -199,7 +208,8 @@ def test_help_lists_every_option(api):
     text = r.stdout + r.stderr
     # the options table of SPEC.md
     for opt in ("-o namespace=", "-o api_url=", "-o api_key_file=", "-o ttl=", "-o page_size=",
-                "-o buckets=", "-o timeout=", "-o cacert=", "-f", "-d", "-s", "-h", "-V",
+                "-o buckets=", "-o timeout=", "-o cacert=", "-o connect_timeout=", "-o retries=",
+                "-o max_rps=", "-o max_response=", "-o allow_http", "-f", "-d", "-s", "-h", "-V",
                 "--help", "--version", "MIXPEEK_NAMESPACE", "MIXPEEK_API_URL", "MIXPEEK_API_KEY"):
         assert re.search(r"(^|\s)" + re.escape(opt), text), opt
     assert "NAMESPACE MOUNTPOINT" in text

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import render, wait_for
+from conftest import BREAKER_OPEN, render, wait_for, works_again
 
 BUCKET = "bkt_support"
 STALE_LINE = r"^mixpeekfs: warn: .*serving what was fetched \d+ s ago$"
@@ -50,6 +50,7 @@ def test_the_last_good_copy_is_served_while_the_api_is_down(api, mount):
 def test_without_stale_the_failure_is_eio(api, mount):
     m = mount(api, "ttl=1", "stale=0",
               expect_stderr=[r"^mixpeekfs: error: \w+ '/bkt_support[^']*': .*"])
+    m.expect(r"^mixpeekfs: error: .*" + BREAKER_OPEN)
     view = m.p(BUCKET, "all")
     os.listdir(view)
     api.add_fault("reset")
@@ -64,8 +65,8 @@ def test_without_stale_the_failure_is_eio(api, mount):
         wait_for(fails, "the listing to fail once ttl has passed")
     finally:
         api.clear_faults()
-    assert sorted(os.listdir(view)) == sorted(o["sync_config_id"] + ".json"
-                                              for o in api.store.syncs(BUCKET))
+    shown = works_again(lambda: os.listdir(view), "the listing once the API is back")
+    assert sorted(shown) == sorted(o["sync_config_id"] + ".json" for o in api.store.syncs(BUCKET))
 
 
 def test_a_refusal_is_not_covered_up(api, mount):

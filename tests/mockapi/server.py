@@ -8,7 +8,8 @@ The data itself lives in datasets.py.
 
 Run:     /usr/bin/python3 tests/mockapi/server.py --dataset small|large|weird
              [--host 127.0.0.1] [--port 0] [--latency SECONDS]
-         prints "listening on http://HOST:PORT", serves until SIGTERM/SIGINT.
+             [--tls-cert CERT.pem --tls-key KEY.pem]
+         prints "listening on http(s)://HOST:PORT", serves until SIGTERM/SIGINT.
 Import:  from mockapi.server import MockAPI   (with tests/ on sys.path)
          api = MockAPI("small").start(); ...; api.stop()
 """
@@ -21,6 +22,7 @@ import json
 import re
 import signal
 import socket
+import ssl
 import socketserver
 import struct
 import sys
@@ -41,7 +43,8 @@ KEY_ENV = "MIXPEEK_API_KEY"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 MAX_OFFSET = 10000
-FAULT_KINDS = ("latency", "status", "reset", "truncate", "hang", "garbage", "wrong_type")
+FAULT_KINDS = ("latency", "status", "reset", "truncate", "hang", "garbage", "wrong_type", "huge",
+               "repeat_cursor")
 
 _ERROR_TYPES = {400: "BadRequestError", 401: "AuthenticationError", 403: "AuthorizationError",
                 404: "NotFoundError", 405: "MethodNotAllowedError", 409: "ConflictError",
@@ -288,11 +291,18 @@ class MockAPI:
     api.log(), api.reset_log(), api.count(...), api.add_fault(...), api.clear_faults();
     api.stop().  Also a context manager (start on enter, stop on exit)."""
 
-    def __init__(self, dataset="small", host="127.0.0.1", port=0, latency=0.0):
+    def __init__(self, dataset="small", host="127.0.0.1", port=0, latency=0.0, tls=None, keep_alive=True):
+        """tls: (certfile, keyfile) to serve HTTPS instead of HTTP;
+        keep_alive=False: close every connection after its answer."""
+        self.keep_alive = keep_alive
         self.store = dataset if isinstance(dataset, datasets.Store) else datasets.load(dataset)
         self.dataset = self.store.name
         self.latency = float(latency)
         self._addr = (host, int(port))
+        self._tls = None
+        if tls:
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(*tls)
         self._lock = threading.Lock()
         self._log, self._seq = [], 0
         self._faults, self._fault_seq = [], 0
@@ -306,6 +316,9 @@ class MockAPI:
         cls = _Server6 if ":" in self._addr[0] else _Server
         self._httpd = cls(self._addr, _Handler)
         self._httpd.api = self
+        self._httpd.tls = self._tls
+        # a restart (stop, then start) serves on the same port
+        self._addr = self._httpd.server_address[:2]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="mockapi", daemon=True)
         self._thread.start()
@@ -339,7 +352,7 @@ class MockAPI:
         if self._httpd is None:
             raise RuntimeError("MockAPI is not running: call start() first")
         host, port = self._httpd.server_address[:2]
-        return "http://%s:%d" % ("[%s]" % host if ":" in host else host, port)
+        return "%s://%s:%d" % ("https" if self._tls else "http", "[%s]" % host if ":" in host else host, port)
 
     @property
     def key(self):
@@ -374,7 +387,7 @@ class MockAPI:
     def _record(self, **fields):
         with self._lock:
             self._seq += 1
-            rec = dict(seq=self._seq, **fields, status=None, fault=None)
+            rec = dict(seq=self._seq, **fields, status=None, fault=None, time=time.monotonic())
             self._log.append(rec)
             return rec
 
@@ -387,7 +400,10 @@ class MockAPI:
         """Inject a fault into matching /v1 requests (path_re searched in the
         decoded or raw path); count = times to apply (None = forever).
         kinds: latency(seconds), status(status=503, retry_after=None), reset,
-        truncate, hang(seconds=120), garbage, wrong_type. Returns its description."""
+        truncate, hang(seconds=120), garbage, wrong_type, huge(size=100 MiB,
+        declare=True: a 200 of `size` bytes, with or without Content-Length),
+        repeat_cursor (a list answer whose next_cursor is the cursor asked
+        with). Returns its description."""
         if kind not in FAULT_KINDS:
             raise ValueError("unknown fault kind %r (choose from %s)" % (kind, ", ".join(FAULT_KINDS)))
         if method is not None and not isinstance(method, str):
@@ -559,10 +575,17 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
     allow_reuse_address = True
+    tls = None  # an ssl.SSLContext to serve HTTPS
 
     def server_bind(self):  # skip HTTPServer's getfqdn() (a DNS lookup)
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
     def handle_error(self, request, client_address):
         if not isinstance(sys.exc_info()[1], OSError):  # a client going away is no news
@@ -584,6 +607,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()  # a client refusing our certificate ends here
+            self.request.settimeout(None)
         super().setup()
         with self.server.api._lock:
             self.server.api._conns.add(self.connection)
@@ -674,10 +701,17 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {} if retry is None else {"Retry-After": str(retry)}
             api._set(rec, status=status)
             return self._send(status, _dumps(payload), headers)
+        if kind == "huge":
+            api._set(rec, status=200)
+            return self._send_huge(int(fault["params"].get("size", 100 << 20)),
+                                   fault["params"].get("declare", True))
         if kind == "garbage":
             api._set(rec, status=200)
             return self._send(200, b"<html>oops</html>", content_type="text/html")
         status, payload, headers = normal()
+        if kind == "repeat_cursor" and status == 200 and isinstance(payload, dict) \
+                and isinstance(payload.get("pagination"), dict) and "cursor" in query:
+            payload["pagination"]["next_cursor"] = query["cursor"]
         if kind == "wrong_type":
             status, headers = 200, {}
             if segments[-1:] == ["list"]:
@@ -716,7 +750,32 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = 400, error_body(400, "Bad fault: %s" % e, "BadRequestError")
         self._send(status, _dumps(payload))
 
+    def _send_huge(self, size, declare):
+        """A 200 of size bytes: a JSON object padded with spaces."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if declare:
+            self.send_header("Content-Length", str(size))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        head, tail = b'{"results": [', b"]}"
+        pad, sent = b" " * 65536, 0
+        try:
+            self.wfile.write(head)
+            sent = len(head)
+            while sent < size - len(tail):
+                chunk = pad[:size - len(tail) - sent]
+                self.wfile.write(chunk)
+                sent += len(chunk)
+            self.wfile.write(tail)
+        except OSError:
+            pass  # the client gave up: what it should do
+
     def _send(self, status, data, headers=None, content_type="application/json", truncate=False):
+        if not self.server.api.keep_alive:
+            headers = dict(headers or {}, Connection="close")
+            self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -745,10 +804,15 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every /v1 request")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
-    api = MockAPI(args.dataset, args.host, args.port, args.latency)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    api = MockAPI(args.dataset, args.host, args.port, args.latency, tls=tls)
     try:
         api.start()
         print("listening on " + api.url, flush=True)

@@ -747,3 +747,86 @@ def test_standalone_script(sig, tmp_path):
         killer.cancel()
         if proc.poll() is None:
             proc.kill()
+
+
+# ---- HTTPS, big answers, a repeated cursor, restarts, request times
+
+def test_https_with_a_ca_of_our_own(tmp_path):
+    import ssl
+    from tlsutil import make_ca
+    ca, cert, key = make_ca(tmp_path)
+    with MockAPI("small", tls=(cert, key)) as api:
+        assert api.url.startswith("https://127.0.0.1:")
+        ctx = ssl.create_default_context(cafile=ca)
+        req = urllib.request.Request(api.url + "/v1/buckets/list", data=b"{}", method="POST",
+                                     headers={"Authorization": "Bearer " + API_KEY,
+                                              "X-Namespace": api.namespace})
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
+            assert json.load(resp)["total_count"] == 3
+        # a client that does not know the CA refuses; the server lives on
+        with pytest.raises(urllib.error.URLError) as e:
+            urllib.request.urlopen(req, timeout=10, context=ssl.create_default_context())
+        assert "CERTIFICATE_VERIFY_FAILED" in str(e.value)
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
+            assert resp.status == 200
+        assert api.count("POST", r"^/v1/buckets/list$") == 2
+
+
+@pytest.mark.parametrize("declare", [True, False])
+def test_huge_fault_streams_that_many_bytes(declare):
+    with MockAPI("small") as api:
+        api.add_fault("huge", count=1, size=3 << 20, declare=declare)
+        host, port = api.url.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("POST", "/v1/buckets/list", body=b"{}",
+                     headers={"Authorization": "Bearer " + API_KEY, "X-Namespace": api.namespace})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert (resp.getheader("Content-Length") == str(3 << 20)) == declare
+        body = resp.read()
+        conn.close()
+        assert len(body) == 3 << 20
+        assert json.loads(body) == {"results": []}
+        assert [r["fault"] for r in api.log()] == ["huge"]
+
+
+def test_repeat_cursor_fault_gives_back_the_cursor_asked_with():
+    with MockAPI("small") as api:
+        first = call(api, "POST", "/v1/buckets/bkt_marketing/syncs/list?limit=5", {})[1]
+        cursor = first["pagination"]["next_cursor"]
+        api.add_fault("repeat_cursor", path_re=r"/syncs/list$")
+        page = call(api, "POST", "/v1/buckets/bkt_marketing/syncs/list?limit=5&cursor=" + cursor, {})[1]
+        assert page["pagination"]["next_cursor"] == cursor
+        assert page["results"] and page["results"] != first["results"]
+        # offset pages are left alone
+        page = call(api, "POST", "/v1/buckets/bkt_marketing/syncs/list?limit=5", {})[1]
+        assert page == first
+
+
+def test_a_restart_serves_on_the_same_port_and_logs_times():
+    api = MockAPI("small").start()
+    try:
+        url = api.url
+        call(api, "POST", "/v1/buckets/list", {})
+        api.stop()
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url + "/_mock/info", timeout=2)
+        api.start()
+        assert api.url == url
+        call(api, "POST", "/v1/buckets/list", {})
+        times = [r["time"] for r in api.log()]
+        assert len(times) == 2 and times[0] <= times[1]
+    finally:
+        api.stop()
+
+
+def test_keep_alive_off_closes_each_connection():
+    with MockAPI("small", keep_alive=False) as api:
+        host, port = api.url.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/_mock/info")
+        resp = conn.getresponse()
+        assert resp.getheader("Connection") == "close"
+        resp.read()
+        assert resp.will_close
+        conn.close()

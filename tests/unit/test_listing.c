@@ -1,6 +1,8 @@
 /* The paging state machine, driven by a scripted fetch callback. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "mpfs/listing.h"
@@ -429,6 +431,68 @@ static void test_parallel_failure(void)
 	mpfs_listing_unref(l);
 }
 
+/* An API whose cursors go round: "a" -> "b" -> "a" ..., the same items
+ * each time; or, with fresh set, new items forever under a total of 3. */
+struct endless {
+	int calls;
+	int fresh;
+};
+
+static int fetch_endless(void *ctx, const struct mpfs_page_req *req,
+			 struct mpfs_page *page, struct mpfs_err *err)
+{
+	struct endless *e = ctx;
+	char id[32];
+
+	(void)err;
+	e->calls++;
+	page->items = json_array();
+	for (int i = 0; i < 2; i++) {
+		snprintf(id, sizeof(id), "s%d",
+			 e->fresh ? e->calls * 2 + i : i);
+		json_array_append_new(page->items,
+				      json_pack("{s:s}", "sync_config_id", id));
+	}
+	page->next_cursor =
+	    strdup(req->cursor && strcmp(req->cursor, "a") == 0 ? "b" : "a");
+	page->total = e->fresh ? 3 : -1;
+	return 0;
+}
+
+static void test_endless_apis_are_bounded(void)
+{
+	for (int fresh = 0; fresh < 2; fresh++) {
+		struct endless e = {.fresh = fresh};
+		struct mpfs_listing_cfg cfg = {
+		    .fetch = fetch_endless,
+		    .ctx = &e,
+		    .id_key = "sync_config_id",
+		    .suffix = ".json",
+		    .first_limit = 2,
+		    .max_limit = 2,
+		    .max_offset = 0, /* the cursor from the first page on */
+		    .what = "test",
+		};
+		struct mpfs_listing *l = mpfs_listing_new(&cfg);
+		struct mpfs_obj *obj;
+		struct mpfs_err err;
+		size_t i;
+		int r;
+
+		mpfs_err_clear(&err);
+		for (i = 0; (r = mpfs_listing_get(l, i, &obj, &err)) == 1; i++)
+			mpfs_obj_unref(obj);
+		CHECK(r == -1 && err.kind == MPFS_E_MALFORMED);
+		CHECK(e.calls < 10);
+		CHECK(strstr(err.msg, fresh ? "total" : "led back") != NULL);
+		/* And it stays broken: no more requests. */
+		r = e.calls;
+		CHECK(mpfs_listing_get(l, 1000, &obj, &err) == -1 &&
+		      e.calls == r);
+		mpfs_listing_unref(l);
+	}
+}
+
 int main(void)
 {
 	test_lazy();
@@ -442,5 +506,6 @@ int main(void)
 	test_parallel();
 	test_parallel_then_cursor();
 	test_parallel_failure();
+	test_endless_apis_are_bounded();
 	return check_done();
 }

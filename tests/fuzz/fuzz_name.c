@@ -1,0 +1,43 @@
+/* libFuzzer: ids to file names and back, and paths to nodes. Each id has
+ * exactly one name: encode then decode gives the id back, and a name that
+ * decodes encodes to itself. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpfs/path.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	char name[3 * 1024 + 1], back[1025];
+	struct mpfs_node node;
+	size_t n;
+
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+
+	/* id -> name -> id */
+	n = mpfs_name_encode(s, name, sizeof(name));
+	if (n <= MPFS_NAME_MAX && *s) {
+		if (strchr(name, '/'))
+			abort();
+		if (mpfs_name_decode(name, back, sizeof(back)) != 0 ||
+		    strcmp(back, s) != 0)
+			abort();
+	}
+	/* name -> id -> name */
+	if (mpfs_name_decode(s, back, sizeof(back)) == 0) {
+		n = mpfs_name_encode(back, name, sizeof(name));
+		if (n >= sizeof(name) || strcmp(name, s) != 0)
+			abort();
+	}
+	/* any path: parsed or refused, never more */
+	mpfs_path_parse(s, &node);
+	free(s);
+	return 0;
+}
