@@ -37,6 +37,7 @@ struct mpfs_core {
 
 	pthread_mutex_t stats_lock;  /* guards stats_snap */
 	struct mpfs_obj *stats_snap; /* stats.json as last handed out */
+	size_t stats_size;	     /* its padded size, only grows */
 
 	pthread_mutex_t jobs_lock; /* guards jobs */
 	pthread_cond_t jobs_done;
@@ -905,6 +906,32 @@ static void link_stat(struct mpfs_core *core, const char *target,
 /* /.mixpeekfs/stats.json: a snapshot, so that its size and bytes agree
  * between stat and read, made anew after the figures change (see
  * mpfs_core_stats_changed). */
+/* Pads stats.json with spaces before its final newline to a size that only
+ * grows, by 4 KiB steps: the kernel reads it with the size a stat gave, and
+ * figures that changed in between must not cut the JSON short. */
+static int pad_stats(struct mpfs_core *core, struct mpfs_obj *obj,
+		     struct mpfs_err *err)
+{
+	size_t size;
+	char *data;
+
+	pthread_mutex_lock(&core->stats_lock);
+	if (obj->size > core->stats_size)
+		core->stats_size = (obj->size + 4095) / 4096 * 4096;
+	size = core->stats_size;
+	pthread_mutex_unlock(&core->stats_lock);
+	data = realloc(obj->data, size);
+	if (!data) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		return -1;
+	}
+	memset(data + obj->size - 1, ' ', size - obj->size);
+	data[size - 1] = '\n';
+	obj->data = data;
+	obj->size = size;
+	return 0;
+}
+
 static struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 {
 	struct mpfs_obj *obj;
@@ -925,8 +952,10 @@ static struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 	}
 	obj = mpfs_obj_new_live(json, "stats.json", time(NULL), err);
 	json_decref(json);
-	if (!obj)
+	if (!obj || pad_stats(core, obj, err)) {
+		mpfs_obj_unref(obj);
 		return NULL;
+	}
 	pthread_mutex_lock(&core->stats_lock);
 	if (mpfs_stats_armed()) {
 		mpfs_obj_unref(core->stats_snap);
