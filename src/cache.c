@@ -185,7 +185,10 @@ void *mpfs_cache_get(struct mpfs_cache *c, const char *key)
 	return value;
 }
 
-void *mpfs_cache_get_stale(struct mpfs_cache *c, const char *key, double *age)
+/* The value under key within its grace (prev: the one it replaced), with
+ * its age. */
+static void *get_kept(struct mpfs_cache *c, const char *key, int prev,
+		      double *age)
 {
 	void *value = NULL;
 	struct cache_entry *e;
@@ -194,32 +197,24 @@ void *mpfs_cache_get_stale(struct mpfs_cache *c, const char *key, double *age)
 	pthread_mutex_lock(&c->lock);
 	now = c->now();
 	e = find(c, key, now);
-	if (e) {
-		value = c->ops.ref(e->value);
+	if (e && (!prev || e->prev)) {
+		value = c->ops.ref(prev ? e->prev : e->value);
 		if (age)
-			*age = now - e->stamp;
+			*age = now - (prev ? e->prev_stamp : e->stamp);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return value;
 }
 
+void *mpfs_cache_get_stale(struct mpfs_cache *c, const char *key, double *age)
+{
+	return get_kept(c, key, 0, age);
+}
+
 void *mpfs_cache_get_replaced(struct mpfs_cache *c, const char *key,
 			      double *age)
 {
-	void *value = NULL;
-	struct cache_entry *e;
-	double now;
-
-	pthread_mutex_lock(&c->lock);
-	now = c->now();
-	e = find(c, key, now);
-	if (e && e->prev) {
-		value = c->ops.ref(e->prev);
-		if (age)
-			*age = now - e->prev_stamp;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return value;
+	return get_kept(c, key, 1, age);
 }
 
 void mpfs_cache_set_grace(struct mpfs_cache *c, double grace)

@@ -639,6 +639,25 @@ static int matches(const struct mpfs_filter *f, const struct mpfs_obj *obj)
 	return 0;
 }
 
+/* After a GET for key: json (taken; NULL when the GET failed, err says
+ * why) rendered and cached, or else the stale copy. New reference, or NULL
+ * with err set. */
+static struct mpfs_obj *fetched(struct mpfs_core *core, struct mpfs_cache *c,
+				const char *key, const char *what,
+				const char *id_key, json_t *json,
+				struct mpfs_err *err)
+{
+	struct mpfs_obj *obj;
+
+	if (!json)
+		return stale_obj(c, key, what, err);
+	obj = mpfs_obj_new(json, id_key, ".json", core->cfg.mount_time, err);
+	json_decref(json);
+	if (obj)
+		mpfs_cache_put(c, key, obj);
+	return obj;
+}
+
 /* The object a sync path shows, from the cache or a GET. */
 static int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
 		    struct mpfs_obj **out, struct mpfs_err *err)
@@ -650,18 +669,14 @@ static int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
 	object_key(key, sizeof(key), node->bucket, node->sync_id);
 	obj = mpfs_cache_get(core->objects, key);
 	mpfs_stats_cache(obj != NULL);
-	if (!obj && mpfs_api_get_sync(core->api, node->bucket, node->sync_id,
-				      &json, err)) {
-		obj = stale_obj(core->objects, key, "sync", err);
+	if (!obj) {
+		int r = mpfs_api_get_sync(core->api, node->bucket,
+					  node->sync_id, &json, err);
+
+		obj = fetched(core, core->objects, key, "sync",
+			      "sync_config_id", r == 0 ? json : NULL, err);
 		if (!obj)
 			return -1;
-	} else if (!obj) {
-		obj = mpfs_obj_new(json, "sync_config_id", ".json",
-				   core->cfg.mount_time, err);
-		json_decref(json);
-		if (!obj)
-			return -1;
-		mpfs_cache_put(core->objects, key, obj);
 	}
 	if (!matches(&node->filter, obj)) {
 		mpfs_obj_unref(obj);
@@ -682,17 +697,13 @@ static int bucket_obj(struct mpfs_core *core, const char *bucket,
 	json_t *json;
 
 	mpfs_stats_cache(obj != NULL);
-	if (!obj && mpfs_api_get_bucket(core->api, bucket, &json, err)) {
-		obj = stale_obj(core->bucket_objs, bucket, "bucket", err);
+	if (!obj) {
+		int r = mpfs_api_get_bucket(core->api, bucket, &json, err);
+
+		obj = fetched(core, core->bucket_objs, bucket, "bucket",
+			      "bucket_id", r == 0 ? json : NULL, err);
 		if (!obj)
 			return -1;
-	} else if (!obj) {
-		obj = mpfs_obj_new(json, "bucket_id", ".json",
-				   core->cfg.mount_time, err);
-		json_decref(json);
-		if (!obj)
-			return -1;
-		mpfs_cache_put(core->bucket_objs, bucket, obj);
 	}
 	*out = obj;
 	return 0;

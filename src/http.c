@@ -262,25 +262,6 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	return h->cfg.cancelled() ? 1 : 0;
 }
 
-int mpfs_http_transient(int curl_code)
-{
-	switch (curl_code) {
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_ABORTED_BY_CALLBACK:
-	case CURLE_FILESIZE_EXCEEDED:
-		return 0;
-	default:
-		return 1;
-	}
-}
-
 int mpfs_http_tls_failure(int curl_code)
 {
 	switch (curl_code) {
@@ -293,6 +274,19 @@ int mpfs_http_tls_failure(int curl_code)
 		return 1;
 	default:
 		return 0;
+	}
+}
+
+int mpfs_http_transient(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_ABORTED_BY_CALLBACK:
+	case CURLE_FILESIZE_EXCEEDED:
+		return 0;
+	default:
+		return !mpfs_http_tls_failure(curl_code);
 	}
 }
 
