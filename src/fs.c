@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -25,7 +27,7 @@ static int fail(const char *op, const char *path, const struct mpfs_err *err)
 {
 	int e = mpfs_err_errno(err);
 	enum mpfs_log_level level =
-	    e == ENOENT ? MPFS_LOG_INFO : MPFS_LOG_ERROR;
+	    e == ENOENT || e == EINTR ? MPFS_LOG_INFO : MPFS_LOG_ERROR;
 
 	if (err->op[0] && err->http_status)
 		mpfs_log(level, "%s '%s': %s: http %ld: %s", op, path, err->op,
@@ -47,9 +49,53 @@ static void stats_changed(void *ctx)
 	fuse_invalidate_path(fs->fuse, "/" MPFS_META_NAME "/stats.json");
 }
 
+/* Signals whose default action is not to end the process. */
+#define SIGS_NOT_FATAL                                                         \
+	(1ULL << (SIGCHLD - 1) | 1ULL << (SIGURG - 1) |                        \
+	 1ULL << (SIGWINCH - 1) | 1ULL << (SIGCONT - 1) |                      \
+	 1ULL << (SIGSTOP - 1) | 1ULL << (SIGTSTP - 1) |                       \
+	 1ULL << (SIGTTIN - 1) | 1ULL << (SIGTTOU - 1))
+
+/* Whether a signal that ends the process is pending for thread tid: one
+ * pending, not blocked, neither caught nor ignored, that by default kills.
+ * When that cannot be read (another pid namespace, /proc mounted with
+ * hidepid), the kernel's word is taken: yes. */
+static int caller_dying(pid_t tid)
+{
+	unsigned long long pnd = 0, shd = 0, blk = 0, ign = 0, cgt = 0, v;
+	char path[64], line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = tid > 0 ? fopen(path, "re") : NULL;
+	if (!f)
+		return 1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "SigPnd: %llx", &v) == 1)
+			pnd = v;
+		else if (sscanf(line, "ShdPnd: %llx", &v) == 1)
+			shd = v;
+		else if (sscanf(line, "SigBlk: %llx", &v) == 1)
+			blk = v;
+		else if (sscanf(line, "SigIgn: %llx", &v) == 1)
+			ign = v;
+		else if (sscanf(line, "SigCgt: %llx", &v) == 1)
+			cgt = v;
+	}
+	fclose(f);
+	return ((pnd | shd) & ~(blk | ign | cgt | SIGS_NOT_FATAL)) != 0;
+}
+
+/* The kernel interrupts a request for any signal its caller gets, even one
+ * that changes nothing: a SIGCHLD queued while a thread of the caller held
+ * it blocked (as Python does around fork), the preemption signals of Go.
+ * Giving up then would hand the caller an EINTR it has no handler for, so
+ * an interrupt counts only when the caller is going away (Ctrl-C on ls,
+ * kill): then the worker is freed at once. A caller that handles the
+ * signal gets its answer first, within the timeout. */
 int mpfs_fs_interrupted(void)
 {
-	return fuse_interrupted();
+	return fuse_interrupted() && caller_dying(fuse_get_context()->pid);
 }
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)

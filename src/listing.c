@@ -216,8 +216,10 @@ failed:
 }
 
 /* Fetches a slot, which is FETCHING and so touched by no one else, and
- * publishes the result. Called without the lock. */
-static void run_slot(struct mpfs_listing *l, struct slot *slot)
+ * publishes the result; its error (kind MPFS_OK when none) in *err unless
+ * NULL. Called without the lock. */
+static void run_slot(struct mpfs_listing *l, struct slot *slot,
+		     struct mpfs_err *err)
 {
 	struct slot result = {.limit = slot->limit,
 			      .offset = slot->offset,
@@ -235,6 +237,8 @@ static void run_slot(struct mpfs_listing *l, struct slot *slot)
 	slot->state = result.state;
 	pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->lock);
+	if (err)
+		*err = result.err;
 }
 
 struct job {
@@ -246,7 +250,7 @@ static void run_job(void *arg)
 {
 	struct job *job = arg;
 
-	run_slot(job->l, job->s);
+	run_slot(job->l, job->s, NULL);
 	mpfs_listing_unref(job->l);
 	free(job);
 }
@@ -457,13 +461,20 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 			r = -1;
 			break;
 		}
-		if (s->state == SLOT_FAILED && !waited)
-			s->state = SLOT_QUEUED; /* a new reader tries again */
+		/* A new reader tries again; so does one whose fetcher's
+		 * caller went away, as that says nothing of the API. */
+		if (s->state == SLOT_FAILED &&
+		    (!waited || s->err.kind == MPFS_E_INTERRUPTED))
+			s->state = SLOT_QUEUED;
 		if (s->state == SLOT_QUEUED) {
 			s->state = SLOT_FETCHING;
 			pthread_mutex_unlock(&l->lock);
-			run_slot(l, s);
+			run_slot(l, s, err);
 			pthread_mutex_lock(&l->lock);
+			if (err->kind == MPFS_E_INTERRUPTED) {
+				r = -1;
+				break;
+			}
 			waited = 1; /* our own failure is final for this call */
 			continue;   /* s may be merged and freed by another */
 		}

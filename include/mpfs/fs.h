@@ -14,8 +14,9 @@ struct mpfs_fs {
 	struct fuse *fuse; /* set in init */
 };
 
-/* Whether the FUSE request this thread serves was interrupted (the caller
- * pressed Ctrl-C): the API client polls it to give up early. */
+/* Whether the FUSE request this thread serves was interrupted and its
+ * caller is going away (Ctrl-C on ls): the API client polls it to give up
+ * early. */
 int mpfs_fs_interrupted(void);
 
 #endif

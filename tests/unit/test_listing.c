@@ -1,8 +1,12 @@
 /* The paging state machine, driven by a scripted fetch callback. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "mpfs/listing.h"
@@ -16,11 +20,15 @@ struct script {
 	long limits[32];
 	long offsets[32];
 	int cursor_calls;
-	int fail_call;	   /* this call number fails (1-based), 0: none */
-	int drift_after;   /* after this call, insert "new" at the front */
-	int repeat_cursor; /* serve the same cursor forever */
-	int no_cursor;	   /* never send a cursor */
-	long fail_offset;  /* the offset page at this offset fails */
+	int fail_call;	    /* this call number fails (1-based), 0: none */
+	int drift_after;    /* after this call, insert "new" at the front */
+	int repeat_cursor;  /* serve the same cursor forever */
+	int no_cursor;	    /* never send a cursor */
+	long fail_offset;   /* the offset page at this offset fails */
+	int interrupt_call; /* this call gives up: its caller went away */
+	int hold_call;	    /* this call waits for go, having set held */
+	int held, go;
+	pthread_cond_t cond;
 	pthread_mutex_t lock;
 };
 
@@ -45,6 +53,17 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 		mpfs_err_set(err, MPFS_E_SERVER, "scripted failure");
 		return -1;
 	}
+	if (s->calls == s->hold_call) {
+		s->held = 1;
+		pthread_cond_broadcast(&s->cond);
+		while (!s->go)
+			pthread_cond_wait(&s->cond, &s->lock);
+	}
+	if (s->calls == s->interrupt_call) {
+		pthread_mutex_unlock(&s->lock);
+		mpfs_err_set(err, MPFS_E_INTERRUPTED, "interrupted");
+		return -1;
+	}
 	page->items = json_array();
 	page->next_cursor = NULL;
 	page->total = s->n;
@@ -66,6 +85,14 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 	}
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Threads for spawned pages, counted so that a test can wait for them. */
@@ -138,6 +165,7 @@ static struct mpfs_listing *make(struct script *s, long first, long max,
 	    .what = "test",
 	};
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
 	return mpfs_listing_new(&cfg);
 }
 
@@ -431,6 +459,85 @@ static void test_parallel_failure(void)
 	mpfs_listing_unref(l);
 }
 
+/* A reader of index 0 on its own thread. */
+struct reader {
+	struct mpfs_listing *l;
+	atomic_int tid;
+	int r;
+	struct mpfs_err err;
+};
+
+static void *reader_main(void *p)
+{
+	struct reader *rd = p;
+	struct mpfs_obj *obj;
+
+	atomic_store(&rd->tid, (int)gettid());
+	rd->r = mpfs_listing_get(rd->l, 0, &obj, &rd->err);
+	if (rd->r == 1)
+		mpfs_obj_unref(obj);
+	return NULL;
+}
+
+/* Whether a thread of this process sleeps. */
+static int sleeping(int tid)
+{
+	char path[64], buf[256], *state;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return 0;
+	}
+	fclose(f);
+	state = strrchr(buf, ')');
+	return state && state[1] == ' ' && state[2] == 'S';
+}
+
+/* A fetch given up because its caller went away fails only that caller:
+ * the reader whose fetch it was gets MPFS_E_INTERRUPTED at once; a reader
+ * that waited for that fetch asks again, and so does the next one. */
+static void test_interrupted_fetch(void)
+{
+	struct script s = {0};
+	struct reader a = {0}, b = {0};
+	struct mpfs_listing *l;
+	pthread_t ta, tb;
+	char all[1024];
+	double end = now() + 10;
+
+	fill(&s, 12);
+	s.interrupt_call = s.hold_call = 1;
+	l = listing(&s, 5, 5, 10000);
+	a.l = b.l = l;
+	pthread_create(&ta, NULL, reader_main, &a);
+	pthread_mutex_lock(&s.lock);
+	while (!s.held)
+		pthread_cond_wait(&s.cond, &s.lock);
+	pthread_mutex_unlock(&s.lock);
+	/* b finds the page being fetched; the only sleep open to it is the
+	 * wait for that fetch (a holds no lock of the listing meanwhile). */
+	pthread_create(&tb, NULL, reader_main, &b);
+	while (now() < end && !(atomic_load(&b.tid) && sleeping(b.tid)))
+		sched_yield();
+	CHECK(now() < end);
+	pthread_mutex_lock(&s.lock);
+	s.go = 1;
+	pthread_cond_broadcast(&s.cond);
+	pthread_mutex_unlock(&s.lock);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	CHECK(a.r == -1 && a.err.kind == MPFS_E_INTERRUPTED);
+	CHECK(b.r == 1);
+	CHECK(s.calls == 2);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	CHECK_STR(all, "s00 s01 s02 s03 s04 s05 s06 s07 s08 s09 s10 s11");
+	mpfs_listing_unref(l);
+}
+
 /* An API whose cursors go round: "a" -> "b" -> "a" ..., the same items
  * each time; or, with fresh set, new items forever under a total of 3. */
 struct endless {
@@ -506,6 +613,7 @@ int main(void)
 	test_parallel();
 	test_parallel_then_cursor();
 	test_parallel_failure();
+	test_interrupted_fetch();
 	test_endless_apis_are_bounded();
 	return check_done();
 }
