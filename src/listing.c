@@ -536,18 +536,6 @@ long mpfs_listing_take_skipped(struct mpfs_listing *l)
 	return n;
 }
 
-long mpfs_listing_pages(struct mpfs_listing *l, long *total)
-{
-	long n;
-
-	pthread_mutex_lock(&l->lock);
-	n = l->pages;
-	if (total)
-		*total = l->total;
-	pthread_mutex_unlock(&l->lock);
-	return n;
-}
-
 const char *mpfs_listing_what(struct mpfs_listing *l)
 {
 	return l->cfg.what;

@@ -88,7 +88,4 @@ long mpfs_listing_take_skipped(struct mpfs_listing *l);
 /* What the listing is, for log lines: cfg.what. */
 const char *mpfs_listing_what(struct mpfs_listing *l);
 
-/* Pages merged so far, and the total the API last gave (-1: unknown). */
-long mpfs_listing_pages(struct mpfs_listing *l, long *total);
-
 #endif
