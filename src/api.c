@@ -97,20 +97,17 @@ static int make_secret(struct mpfs_api *api, const char *key)
 
 static double api_now(void *ctx)
 {
-	struct timespec ts;
-
 	(void)ctx;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return mpfs_clock_monotonic();
 }
 
 /* Sleeps in slices, giving up when the FUSE request is interrupted. */
 static int api_sleep(void *ctx, double s)
 {
 	struct mpfs_api *api = ctx;
-	double end = api_now(NULL) + s, left;
+	double end = mpfs_clock_monotonic() + s, left;
 
-	while ((left = end - api_now(NULL)) > 0) {
+	while ((left = end - mpfs_clock_monotonic()) > 0) {
 		double step = left < CANCEL_SLICE ? left : CANCEL_SLICE;
 		struct timespec ts = {.tv_sec = 0,
 				      .tv_nsec = (long)(step * 1e9)};

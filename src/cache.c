@@ -9,7 +9,8 @@
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "mpfs/clock.h"
 
 struct cache_entry {
 	char *key;
@@ -29,14 +30,6 @@ struct mpfs_cache {
 	size_t count;
 	size_t next_prune;
 };
-
-double mpfs_clock_monotonic(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -170,7 +163,16 @@ static struct cache_entry *find(struct mpfs_cache *c, const char *key,
 	return e;
 }
 
-void *mpfs_cache_get(struct mpfs_cache *c, const char *key)
+enum which {
+	FRESH,	  /* the value, within ttl */
+	KEPT,	  /* the value, within ttl and grace */
+	REPLACED, /* the value it replaced, within grace */
+};
+
+/* A new reference to the value under key that which asks for, and its
+ * age; NULL when there is none. */
+static void *lookup(struct mpfs_cache *c, const char *key, enum which which,
+		    double *age)
 {
 	void *value = NULL;
 	struct cache_entry *e;
@@ -179,42 +181,32 @@ void *mpfs_cache_get(struct mpfs_cache *c, const char *key)
 	pthread_mutex_lock(&c->lock);
 	now = c->now();
 	e = find(c, key, now);
-	if (e && fresh(c, e, now))
-		value = c->ops.ref(e->value);
-	pthread_mutex_unlock(&c->lock);
-	return value;
-}
-
-/* The value under key within its grace (prev: the one it replaced), with
- * its age. */
-static void *get_kept(struct mpfs_cache *c, const char *key, int prev,
-		      double *age)
-{
-	void *value = NULL;
-	struct cache_entry *e;
-	double now;
-
-	pthread_mutex_lock(&c->lock);
-	now = c->now();
-	e = find(c, key, now);
-	if (e && (!prev || e->prev)) {
-		value = c->ops.ref(prev ? e->prev : e->value);
+	if (e && which == FRESH && !fresh(c, e, now))
+		e = NULL;
+	if (e && (which != REPLACED || e->prev)) {
+		value = c->ops.ref(which == REPLACED ? e->prev : e->value);
 		if (age)
-			*age = now - (prev ? e->prev_stamp : e->stamp);
+			*age = now -
+			       (which == REPLACED ? e->prev_stamp : e->stamp);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return value;
 }
 
+void *mpfs_cache_get(struct mpfs_cache *c, const char *key)
+{
+	return lookup(c, key, FRESH, NULL);
+}
+
 void *mpfs_cache_get_stale(struct mpfs_cache *c, const char *key, double *age)
 {
-	return get_kept(c, key, 0, age);
+	return lookup(c, key, KEPT, age);
 }
 
 void *mpfs_cache_get_replaced(struct mpfs_cache *c, const char *key,
 			      double *age)
 {
-	return get_kept(c, key, 1, age);
+	return lookup(c, key, REPLACED, age);
 }
 
 void mpfs_cache_set_grace(struct mpfs_cache *c, double grace)

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mpfs/log.h"
@@ -290,25 +289,21 @@ int mpfs_http_transient(int curl_code)
 	}
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* At debug, one line per request: method, path and query (the key travels
  * in a header, never in the URL), status, bytes received, milliseconds. */
 static void log_request(const char *method, const char *url, CURLcode rc,
-			CURL *c, size_t bytes, double ms)
+			CURL *c, size_t bytes)
 {
 	const char *path = strstr(url, "://");
+	curl_off_t us = 0;
+	double ms;
 	long status = 0;
 
 	if (!mpfs_log_enabled(MPFS_LOG_DEBUG))
 		return;
 	path = path ? strchr(path + 3, '/') : NULL;
+	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us);
+	ms = (double)us / 1e3;
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	if (rc == CURLE_OK)
@@ -328,7 +323,6 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	struct body b = {.max = h->cfg.max_body};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_off_t retry_after = 0;
-	double start;
 	CURL *c;
 	CURLcode rc;
 
@@ -372,9 +366,8 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &h->ca);
 	if (strcmp(method, "POST") == 0)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-	start = now_ms();
 	rc = curl_easy_perform(c);
-	log_request(method, url, rc, c, b.len, now_ms() - start);
+	log_request(method, url, rc, c, b.len);
 	mpfs_stats_bytes(b.len);
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -12,10 +12,8 @@
  * Lock order: r->lock only; never held while sleeping. */
 #include "mpfs/retry.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 struct mpfs_retry {
 	struct mpfs_retry_cfg cfg;
@@ -32,31 +30,6 @@ struct mpfs_retry {
 	unsigned long fast_failed, opened;
 };
 
-static double real_now(void *ctx)
-{
-	struct timespec ts;
-
-	(void)ctx;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int real_sleep(void *ctx, double s)
-{
-	struct timespec ts;
-
-	(void)ctx;
-	if (s <= 0)
-		return 0;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-	return 0;
-}
-
-static const struct mpfs_clock real_clock = {real_now, real_sleep, NULL};
-
 struct mpfs_retry *mpfs_retry_new(const struct mpfs_retry_cfg *cfg)
 {
 	struct mpfs_retry *r = calloc(1, sizeof(*r));
@@ -64,7 +37,7 @@ struct mpfs_retry *mpfs_retry_new(const struct mpfs_retry_cfg *cfg)
 	if (!r)
 		return NULL;
 	r->cfg = *cfg;
-	r->clock = cfg->clock ? *cfg->clock : real_clock;
+	r->clock = *cfg->clock;
 	r->cfg.clock = NULL;
 	r->seed = cfg->seed;
 	r->window = cfg->breaker_open;

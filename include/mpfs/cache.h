@@ -54,7 +54,4 @@ void mpfs_cache_each(struct mpfs_cache *c,
 /* Forgets every value. */
 void mpfs_cache_clear(struct mpfs_cache *c);
 
-/* The monotonic clock in seconds. */
-double mpfs_clock_monotonic(void);
-
 #endif

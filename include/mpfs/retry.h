@@ -8,14 +8,8 @@
 #ifndef MPFS_RETRY_H
 #define MPFS_RETRY_H
 
+#include "mpfs/clock.h"
 #include "mpfs/err.h"
-
-struct mpfs_clock {
-	double (*now)(void *ctx); /* monotonic seconds */
-	/* Sleeps s seconds; returns -1 when woken early to give up. */
-	int (*sleep)(void *ctx, double s);
-	void *ctx;
-};
 
 struct mpfs_retry_cfg {
 	int retries;	     /* tries after the first one */
@@ -27,7 +21,7 @@ struct mpfs_retry_cfg {
 				probe after it fails, up to breaker_max */
 	double breaker_max;
 	double max_rps;			/* requests per second; 0: no cap */
-	const struct mpfs_clock *clock; /* borrowed; NULL: the real clock */
+	const struct mpfs_clock *clock; /* borrowed */
 	unsigned int seed;		/* for the jitter */
 };
 

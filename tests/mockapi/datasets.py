@@ -298,23 +298,22 @@ class Store:
         with self._lock:
             return list(self._buckets)
 
+    def _find(self, items, fields, ident):
+        """The first of items whose fields[0] is ident, else fields[1]..."""
+        with self._lock:
+            for field in fields:
+                for item in items:
+                    if item.get(field) == ident:
+                        return item
+        return None
+
     def bucket(self, ident):
         """Bucket by bucket_id, else by bucket_name; None if unknown."""
-        with self._lock:
-            for field in ("bucket_id", "bucket_name"):
-                for b in self._buckets:
-                    if b.get(field) == ident:
-                        return b
-        return None
+        return self._find(self._buckets, ("bucket_id", "bucket_name"), ident)
 
     def connection(self, ident):
         """Connection by connection_id, else by name; None if unknown."""
-        with self._lock:
-            for field in ("connection_id", "name"):
-                for c in self._connections:
-                    if c.get(field) == ident:
-                        return c
-        return None
+        return self._find(self._connections, ("connection_id", "name"), ident)
 
     def connection_entries(self, provider_type=None, status=None, is_active=None):
         """[(sort key, connection)] in API order, filtered (ANDed)."""
