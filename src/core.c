@@ -191,29 +191,26 @@ static void not_found(struct mpfs_err *err, const char *what)
 
 /* ---- listings ---- */
 
-/* Tells stats.json how a view's paging goes: r is the fetch's result.
- * Whether the page was the last follows listing.c's rule: an empty or
- * short page without a cursor, or no cursor where one was needed. */
-static int counted(struct view *v, int r, const struct mpfs_page_req *req,
-		   const struct mpfs_page *page)
+/* Tells stats.json how a view's paging goes: r is the fetch's result. */
+static int counted(struct view *v, int r, const struct mpfs_page *page)
 {
-	long n = r == 0 ? (long)json_array_size(page->items) : 0;
-	int last =
-	    r == 0 &&
-	    (n == 0 || (!page->next_cursor && (req->cursor || n < req->limit ||
-					       req->offset + n > 10000)));
-
-	mpfs_stats_listing_page(&v->stats, r == 0, n, r == 0 ? page->total : -1,
-				last);
+	mpfs_stats_listing_page(&v->stats, r == 0,
+				r == 0 ? (long)json_array_size(page->items) : 0,
+				r == 0 ? page->total : -1);
 	return r;
 }
 
-static void view_release(void *ctx)
+static void view_ended(void *ctx)
 {
 	struct view *v = ctx;
 
 	mpfs_stats_listing_end(&v->stats);
-	free(v);
+}
+
+static void view_release(void *ctx)
+{
+	view_ended(ctx);
+	free(ctx);
 }
 
 static int fetch_buckets(void *ctx, const struct mpfs_page_req *req,
@@ -223,7 +220,7 @@ static int fetch_buckets(void *ctx, const struct mpfs_page_req *req,
 
 	mpfs_stats_listing_fetch(&v->stats, v->path);
 	return counted(v, mpfs_api_list_buckets(v->core->api, req, page, err),
-		       req, page);
+		       page);
 }
 
 static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
@@ -235,7 +232,7 @@ static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
 	return counted(v,
 		       mpfs_api_list_syncs(v->core->api, v->bucket, &v->filter,
 					   req, page, err),
-		       req, page);
+		       page);
 }
 
 struct job {
@@ -360,6 +357,7 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 	    .fetch = fetch_syncs,
 	    .intern = intern,
 	    .release = view_release,
+	    .ended = view_ended,
 	    .spawn = spawn,
 	    .max_inflight = core->cfg.max_requests,
 	    .first_limit =

@@ -490,6 +490,10 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		} else if (merge_head(l, err)) {
 			r = -1;
 			break;
+		} else if (l->done || l->broken.kind != MPFS_OK) {
+			/* The one merge that ends it: none follows. */
+			if (l->cfg.ended)
+				l->cfg.ended(l->cfg.ctx);
 		} else if (l->pages == 1 && index < l->count) {
 			plan_ahead(l, 1); /* one page of read-ahead */
 		}

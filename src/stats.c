@@ -179,13 +179,14 @@ void mpfs_stats_listing_fetch(struct mpfs_stats_listing *sl, const char *path)
 		sl->total = -1;
 	}
 	sl->fetching = 1;
-	link_locked(sl);
+	if (!sl->ended)
+		link_locked(sl);
 	pthread_mutex_unlock(&list_lock);
 	changed();
 }
 
 void mpfs_stats_listing_page(struct mpfs_stats_listing *sl, int ok, long items,
-			     long total, int finished)
+			     long total)
 {
 	pthread_mutex_lock(&list_lock);
 	sl->fetching = 0;
@@ -194,8 +195,6 @@ void mpfs_stats_listing_page(struct mpfs_stats_listing *sl, int ok, long items,
 		sl->items += items;
 		if (total >= 0)
 			sl->total = total;
-		if (finished)
-			unlink_locked(sl);
 	}
 	pthread_mutex_unlock(&list_lock);
 	changed();
@@ -204,6 +203,7 @@ void mpfs_stats_listing_page(struct mpfs_stats_listing *sl, int ok, long items,
 void mpfs_stats_listing_end(struct mpfs_stats_listing *sl)
 {
 	pthread_mutex_lock(&list_lock);
+	sl->ended = 1;
 	unlink_locked(sl);
 	pthread_mutex_unlock(&list_lock);
 	changed();

@@ -51,12 +51,15 @@ struct mpfs_listing_cfg {
 	int max_inflight;      /* pages fetched at once, at most */
 	void *ctx;
 	void (*release)(
-	    void *ctx);	     /* frees ctx with the listing; may be NULL */
+	    void *ctx); /* frees ctx with the listing; may be NULL */
+	/* The listing is complete, or broken for good: no page follows.
+	 * Called once, lock held; may be NULL. */
+	void (*ended)(void *ctx);
 	const char *id_key;  /* "sync_config_id" */
 	const char *suffix;  /* ".json" */
 	long first_limit;    /* first page size */
 	long max_limit;	     /* pages grow to this */
-	long max_offset;     /* the API's offset bound (10000) */
+	long max_offset;     /* the API's offset bound */
 	long fallback_mtime; /* for objects without timestamps */
 	const char *what;    /* for log lines: "syncs 'b1' all" */
 };

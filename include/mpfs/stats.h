@@ -38,7 +38,8 @@ void mpfs_stats_cache(int hit);
 void mpfs_stats_drop(void);
 
 /* A listing while pages are still to come; embedded in its owner, which
- * calls _end before it goes away. Zero-initialise it. */
+ * calls _end when no page is to come, at the latest before it goes away.
+ * Zero-initialise it. */
 struct mpfs_stats_listing {
 	struct mpfs_stats_listing *prev, *next; /* guarded by stats' lock */
 	int linked;
@@ -47,13 +48,14 @@ struct mpfs_stats_listing {
 	long items;	 /* items received */
 	long total;	 /* the API's total, -1 unknown */
 	int fetching;	 /* a page is being fetched */
+	int ended;	 /* _end was called: a late page does not relist it */
 };
 
 /* path: the directory; copied on the first call. */
 void mpfs_stats_listing_fetch(struct mpfs_stats_listing *sl, const char *path);
-/* A page of items came (or, ok zero, failed); finished: no page follows. */
+/* A page of items came (or, ok zero, failed). */
 void mpfs_stats_listing_page(struct mpfs_stats_listing *sl, int ok, long items,
-			     long total, int finished);
+			     long total);
 void mpfs_stats_listing_end(struct mpfs_stats_listing *sl);
 
 /* Everything, as a new JSON object. */

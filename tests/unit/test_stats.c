@@ -49,7 +49,7 @@ static void test_counters(void)
 	mpfs_stats_cache(0);
 	mpfs_stats_cache(0);
 	mpfs_stats_listing_fetch(&sl, "/b1/all");
-	mpfs_stats_listing_page(&sl, 1, 100, 250, 0);
+	mpfs_stats_listing_page(&sl, 1, 100, 250);
 	mpfs_stats_listing_fetch(&sl, "/ignored/the/second/time");
 	s = mpfs_stats_json();
 	CHECK(num(s, "requests", "sync_list") == 2);
@@ -73,8 +73,10 @@ static void test_counters(void)
 	    json_is_true(json_object_get(json_array_get(list, 0), "fetching")));
 	json_decref(s);
 
-	/* the last page takes it off; so does the listing going away */
-	mpfs_stats_listing_page(&sl, 1, 150, 250, 1);
+	/* the end takes it off, for good: a page fetched late does not
+	 * bring it back */
+	mpfs_stats_listing_page(&sl, 1, 150, 250);
+	mpfs_stats_listing_end(&sl);
 	s = mpfs_stats_json();
 	CHECK(json_array_size(json_object_get(s, "listings_in_progress")) == 0);
 	json_decref(s);
