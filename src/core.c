@@ -309,19 +309,6 @@ static struct mpfs_obj *intern(void *ctx, struct mpfs_obj *obj)
 static const char *const kinds[] = {"all", "active", "inactive", "status",
 				    "conn"};
 
-/* The cache key of a view's listing; node NULL: the bucket list. */
-static const char *view_key(const struct mpfs_node *node, char *key,
-			    size_t size)
-{
-	if (node)
-		snprintf(key, size, "%s" SEP "%s" SEP "%s",
-			 kinds[node->filter.kind], node->bucket,
-			 node->filter.value);
-	else
-		snprintf(key, size, "buckets");
-	return key;
-}
-
 /* The directory a view shows under the mount: "/b1/by-status/failed". */
 static void view_path(const struct mpfs_node *node, char *out, size_t size)
 {
@@ -344,6 +331,18 @@ static void view_path(const struct mpfs_node *node, char *out, size_t size)
 			     : "inactive");
 		break;
 	}
+}
+
+/* The cache key of a view's listing: the directory it shows, "/" for the
+ * bucket list (node NULL). */
+static const char *view_key(const struct mpfs_node *node, char *key,
+			    size_t size)
+{
+	if (node)
+		view_path(node, key, size);
+	else
+		snprintf(key, size, "/");
+	return key;
 }
 
 /* The cached listing of a view (node NULL: the bucket list), or a new one.
@@ -404,9 +403,7 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 		snprintf(what, sizeof(what), "syncs of '%s' %s '%s'",
 			 node->bucket, kinds[node->filter.kind],
 			 node->filter.value);
-		view_path(node, v->path, sizeof(v->path));
 	} else {
-		snprintf(v->path, sizeof(v->path), "/");
 		cfg.id_key = "bucket_id";
 		cfg.suffix = "";
 		cfg.fetch = fetch_buckets;
@@ -414,6 +411,7 @@ static struct mpfs_listing *listing_of(struct mpfs_core *core,
 		cfg.max_offset = LONG_MAX;
 		snprintf(what, sizeof(what), "buckets");
 	}
+	snprintf(v->path, sizeof(v->path), "%s", key);
 	cfg.ctx = v;
 	cfg.what = what;
 	l = mpfs_listing_new(&cfg);
@@ -517,6 +515,7 @@ static int bucket_exists(struct mpfs_core *core, const char *bucket,
 			 struct mpfs_err *err)
 {
 	struct mpfs_listing *l;
+	char key[2];
 	int r;
 
 	if (core->cfg.buckets) {
@@ -533,7 +532,8 @@ static int bucket_exists(struct mpfs_core *core, const char *bucket,
 	}
 	r = each_entry(l, same_name, (void *)bucket, err);
 	mpfs_listing_unref(l);
-	if (r < 0 && (l = stale_listing(core, "buckets", err))) {
+	if (r < 0 &&
+	    (l = stale_listing(core, view_key(NULL, key, sizeof(key)), err))) {
 		r = each_entry(l, same_name, (void *)bucket, err);
 		mpfs_listing_unref(l);
 	}
@@ -826,55 +826,35 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int cmp_pair_name(const void *a, const void *b)
-{
-	const char *x = ((const struct name_pair *)a)->name;
-	const char *y = ((const struct name_pair *)b)->name;
-
-	return !x || !y ? (x != NULL) - (y != NULL) : strcmp(x, y);
-}
-
-/* Every link name of the root, sorted by name, into dir->tail. */
+/* Every link name of the root, sorted, into dir->tail. Quadratic in the
+ * buckets, which are few; one rule (link_target) decides. */
 static int make_links(struct mpfs_core *core, struct mpfs_dir *dir,
 		      struct mpfs_err *err)
 {
 	struct bucket_names bn;
-	const char **ids;
 	int r = 0;
 
 	if (bucket_pairs(core, &bn, err)) {
 		pairs_release(&bn);
 		return -1;
 	}
-	ids = malloc((bn.n + 1) * sizeof(*ids));
 	dir->tail = calloc(bn.n + 1, sizeof(*dir->tail));
-	if (!ids || !dir->tail)
+	if (!dir->tail)
 		goto nomem;
-	for (size_t i = 0; i < bn.n; i++)
-		ids[i] = bn.v[i].id;
-	qsort(ids, bn.n, sizeof(*ids), cmp_str);
-	qsort(bn.v, bn.n, sizeof(*bn.v), cmp_pair_name);
 	for (size_t i = 0; i < bn.n; i++) {
-		const char *name = bn.v[i].name;
-
-		if (!safe_link_name(name) ||
-		    (i > 0 && bn.v[i - 1].name &&
-		     strcmp(bn.v[i - 1].name, name) == 0) ||
-		    (i + 1 < bn.n && bn.v[i + 1].name &&
-		     strcmp(bn.v[i + 1].name, name) == 0) ||
-		    bsearch(&name, ids, bn.n, sizeof(*ids), cmp_str))
+		if (!link_target(&bn, bn.v[i].name))
 			continue;
-		dir->tail[dir->tail_count] = strdup(name);
+		dir->tail[dir->tail_count] = strdup(bn.v[i].name);
 		if (!dir->tail[dir->tail_count])
 			goto nomem;
 		dir->tail_count++;
 	}
+	qsort(dir->tail, dir->tail_count, sizeof(*dir->tail), cmp_str);
 	goto out;
 nomem:
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 	r = -1;
 out:
-	free(ids);
 	pairs_release(&bn);
 	return r;
 }
@@ -912,9 +892,6 @@ static void link_stat(struct mpfs_core *core, const char *target,
 	st->st_size = (off_t)strlen(target);
 }
 
-/* /.mixpeekfs/stats.json: a snapshot, so that its size and bytes agree
- * between stat and read, made anew after the figures change (see
- * mpfs_core_stats_changed). */
 /* Pads stats.json with spaces before its final newline to a size that only
  * grows, by 4 KiB steps: the kernel reads it with the size a stat gave, and
  * figures that changed in between must not cut the JSON short. */
@@ -941,6 +918,9 @@ static int pad_stats(struct mpfs_core *core, struct mpfs_obj *obj,
 	return 0;
 }
 
+/* /.mixpeekfs/stats.json: a snapshot, so that its size and bytes agree
+ * between stat and read, made anew after the figures change (see
+ * mpfs_core_stats_changed). */
 static struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 {
 	struct mpfs_obj *obj;
@@ -1244,32 +1224,20 @@ static void visit_sync(struct visitor *v, const char *bucket,
 	}
 }
 
-/* A cached listing's directory and its entries, from its cache key:
- * "buckets", or kind SEP bucket SEP value (see view_key). */
-static void visit_listing(struct visitor *v, const char *key,
+/* A cached listing's directory, its cache key (see view_key), and its
+ * entries. */
+static void visit_listing(struct visitor *v, const char *dir,
 			  struct mpfs_listing *l)
 {
-	struct mpfs_node node = {.type = MPFS_NODE_VIEW};
-	const char *b = strchr(key, SEP[0]);
-	const char *val = b ? strchr(b + 1, SEP[0]) : NULL;
-	int buckets = strcmp(key, "buckets") == 0;
+	int buckets = strcmp(dir, "/") == 0;
 	size_t n = mpfs_listing_count(l, NULL);
-	char dir[sizeof(((struct view *)0)->path)];
+	struct mpfs_node node;
 	struct mpfs_err err;
 	struct mpfs_obj *obj;
 
 	if (!buckets) {
-		if (!val)
+		if (mpfs_path_parse(dir, &node))
 			return;
-		for (int k = 0; k < 5; k++)
-			if (strlen(kinds[k]) == (size_t)(b - key) &&
-			    strncmp(key, kinds[k], (size_t)(b - key)) == 0)
-				node.filter.kind = (enum mpfs_filter_kind)k;
-		snprintf(node.bucket, sizeof(node.bucket), "%.*s",
-			 (int)(val - b - 1), b + 1);
-		snprintf(node.filter.value, sizeof(node.filter.value), "%s",
-			 val + 1);
-		view_path(&node, dir, sizeof(dir));
 		visit_bucket(v, node.bucket, NULL);
 		visitf(v, "%s", dir);
 	}
