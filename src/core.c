@@ -309,37 +309,13 @@ static struct mpfs_obj *intern(void *ctx, struct mpfs_obj *obj)
 static const char *const kinds[] = {"all", "active", "inactive", "status",
 				    "conn"};
 
-/* The directory a view shows under the mount: "/b1/by-status/failed". */
-static void view_path(const struct mpfs_node *node, char *out, size_t size)
-{
-	char b[MPFS_NAME_MAX + 1], v[MPFS_NAME_MAX + 1];
-
-	mpfs_name_encode(node->bucket, b, sizeof(b));
-	mpfs_name_encode(node->filter.value, v, sizeof(v));
-	switch (node->filter.kind) {
-	case MPFS_FILTER_STATUS:
-		snprintf(out, size, "/%s/by-status/%s", b, node->filter.value);
-		break;
-	case MPFS_FILTER_CONNECTION:
-		snprintf(out, size, "/%s/by-connection/%s", b, v);
-		break;
-	default:
-		snprintf(out, size, "/%s/%s", b,
-			 node->filter.kind == MPFS_FILTER_ALL ? "all"
-			 : node->filter.kind == MPFS_FILTER_ACTIVE
-			     ? "active"
-			     : "inactive");
-		break;
-	}
-}
-
 /* The cache key of a view's listing: the directory it shows, "/" for the
  * bucket list (node NULL). */
 static const char *view_key(const struct mpfs_node *node, char *key,
 			    size_t size)
 {
 	if (node)
-		view_path(node, key, size);
+		mpfs_view_path(node, key, size);
 	else
 		snprintf(key, size, "/");
 	return key;
@@ -1188,40 +1164,54 @@ static void visitf(struct visitor *v, const char *fmt, ...)
 /* A bucket's directories, its bucket.json, and its name's link. */
 static void visit_bucket(struct visitor *v, const char *id, const char *name)
 {
-	static const char *const subs[] = {
-	    "",		 "/bucket.json", "/all",	  "/active",
-	    "/inactive", "/by-status",	 "/by-connection"};
 	char b[MPFS_NAME_MAX + 1];
 
 	mpfs_name_encode(id, b, sizeof(b));
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		visitf(v, "/%s%s", b, subs[i]);
+	visitf(v, "/%s", b);
+	visitf(v, "/%s/bucket.json", b);
+	for (size_t i = 0; i < MPFS_VIEW_KINDS; i++)
+		visitf(v, "/%s/%s", b, mpfs_view_dirs[i]);
 	if (safe_link_name(name))
 		visitf(v, "/%s", name);
+}
+
+/* The path of a sync in the view of node's bucket that kind and value
+ * say. */
+static void visit_in(struct visitor *v, struct mpfs_node *node,
+		     enum mpfs_filter_kind kind, const char *value,
+		     const char *name)
+{
+	char dir[sizeof(((struct view *)0)->path)];
+
+	node->filter.kind = kind;
+	snprintf(node->filter.value, sizeof(node->filter.value), "%s", value);
+	mpfs_view_path(node, dir, sizeof(dir));
+	visitf(v, "%s/%s", dir, name);
 }
 
 /* Every path a sync may show at: the views it belongs to. */
 static void visit_sync(struct visitor *v, const char *bucket,
 		       const struct mpfs_obj *obj)
 {
-	char b[MPFS_NAME_MAX + 1], c[MPFS_NAME_MAX + 1];
-	char status[MPFS_NAME_MAX + 1] = "";
+	struct mpfs_node node = {.type = MPFS_NODE_VIEW};
+	char status[MPFS_NAME_MAX + 1];
 
-	mpfs_name_encode(bucket, b, sizeof(b));
-	visitf(v, "/%s/all/%s", b, obj->name);
+	snprintf(node.bucket, sizeof(node.bucket), "%s", bucket);
+	visit_in(v, &node, MPFS_FILTER_ALL, "", obj->name);
 	if (obj->is_active >= 0)
-		visitf(v, "/%s/%s/%s", b,
-		       obj->is_active ? "active" : "inactive", obj->name);
+		visit_in(v, &node,
+			 obj->is_active ? MPFS_FILTER_ACTIVE
+					: MPFS_FILTER_INACTIVE,
+			 "", obj->name);
 	if (obj->status) {
 		snprintf(status, sizeof(status), "%s", obj->status);
 		for (char *p = status; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		visitf(v, "/%s/by-status/%s/%s", b, status, obj->name);
+		visit_in(v, &node, MPFS_FILTER_STATUS, status, obj->name);
 	}
-	if (obj->connection_id) {
-		mpfs_name_encode(obj->connection_id, c, sizeof(c));
-		visitf(v, "/%s/by-connection/%s/%s", b, c, obj->name);
-	}
+	if (obj->connection_id)
+		visit_in(v, &node, MPFS_FILTER_CONNECTION, obj->connection_id,
+			 obj->name);
 }
 
 /* A cached listing's directory, its cache key (see view_key), and its
@@ -1461,8 +1451,6 @@ static int conn_dir(struct mpfs_core *core, const struct mpfs_node *node,
 int mpfs_core_opendir(struct mpfs_core *core, const char *path,
 		      struct mpfs_dir **out, int *cached, struct mpfs_err *err)
 {
-	static const char *const views[] = {"all", "active", "inactive",
-					    "by-status", "by-connection"};
 	struct mpfs_node node;
 	struct mpfs_dir *dir;
 	int r = 0;
@@ -1503,8 +1491,8 @@ int mpfs_core_opendir(struct mpfs_core *core, const char *path,
 		}
 		break;
 	case MPFS_NODE_BUCKET:
-		for (size_t i = 0; i < 5 && r == 0; i++)
-			r = add_name(dir, views[i]);
+		for (size_t i = 0; i < MPFS_VIEW_KINDS && r == 0; i++)
+			r = add_name(dir, mpfs_view_dirs[i]);
 		r = r ? r : add_name(dir, "bucket.json");
 		break;
 	case MPFS_NODE_STATUSES:

@@ -6,6 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *const mpfs_view_dirs[MPFS_VIEW_KINDS] = {
+    [MPFS_FILTER_ALL] = "all",
+    [MPFS_FILTER_ACTIVE] = "active",
+    [MPFS_FILTER_INACTIVE] = "inactive",
+    [MPFS_FILTER_STATUS] = "by-status",
+    [MPFS_FILTER_CONNECTION] = "by-connection",
+};
+
 const char *const mpfs_statuses[] = {
     "pending",
     "in_progress",
@@ -201,6 +209,23 @@ uint64_t mpfs_node_ino(const struct mpfs_node *node)
 	}
 }
 
+void mpfs_view_path(const struct mpfs_node *node, char *out, size_t size)
+{
+	const struct mpfs_filter *f = &node->filter;
+	const char *dir = mpfs_view_dirs[f->kind], *value = f->value;
+	char b[MPFS_NAME_MAX + 1], v[MPFS_NAME_MAX + 1];
+
+	mpfs_name_encode(node->bucket, b, sizeof(b));
+	if (f->kind == MPFS_FILTER_CONNECTION) {
+		mpfs_name_encode(f->value, v, sizeof(v));
+		value = v; /* status names are ours, never %-encoded */
+	}
+	if (f->kind == MPFS_FILTER_STATUS || f->kind == MPFS_FILTER_CONNECTION)
+		snprintf(out, size, "/%s/%s/%s", b, dir, value);
+	else
+		snprintf(out, size, "/%s/%s", b, dir);
+}
+
 int mpfs_path_parse(const char *path, struct mpfs_node *node)
 {
 	char comp[4][MPFS_NAME_MAX + 1];
@@ -225,32 +250,29 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node)
 	if (n == 1)
 		return 0;
 
-	/* comp[1] is a view; the index of its sync name, if any, is next. */
-	int file_at;
-	struct mpfs_filter *f = &node->filter;
-
 	if (strcmp(comp[1], "bucket.json") == 0) {
 		node->type = MPFS_NODE_BUCKET_JSON;
 		return n == 2 ? 0 : -1;
-	} else if (strcmp(comp[1], "all") == 0) {
-		f->kind = MPFS_FILTER_ALL;
-		file_at = 2;
-	} else if (strcmp(comp[1], "active") == 0) {
-		f->kind = MPFS_FILTER_ACTIVE;
-		file_at = 2;
-	} else if (strcmp(comp[1], "inactive") == 0) {
-		f->kind = MPFS_FILTER_INACTIVE;
-		file_at = 2;
-	} else if (strcmp(comp[1], "by-status") == 0 ||
-		   strcmp(comp[1], "by-connection") == 0) {
-		int status = comp[1][3] == 's';
+	}
+
+	/* comp[1] is a view; the index of its sync name, if any, is next. */
+	struct mpfs_filter *f = &node->filter;
+	int kind = 0, file_at = 2;
+
+	while (kind < MPFS_VIEW_KINDS && strcmp(comp[1], mpfs_view_dirs[kind]))
+		kind++;
+	if (kind == MPFS_VIEW_KINDS)
+		return -1;
+	f->kind = (enum mpfs_filter_kind)kind;
+	if (f->kind == MPFS_FILTER_STATUS ||
+	    f->kind == MPFS_FILTER_CONNECTION) {
+		int status = f->kind == MPFS_FILTER_STATUS;
 
 		if (n == 2) {
 			node->type =
 			    status ? MPFS_NODE_STATUSES : MPFS_NODE_CONNS;
 			return 0;
 		}
-		f->kind = status ? MPFS_FILTER_STATUS : MPFS_FILTER_CONNECTION;
 		if (status) {
 			/* Status names are ours, never %-encoded. */
 			snprintf(f->value, sizeof(f->value), "%s", comp[2]);
@@ -259,8 +281,6 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node)
 			return -1;
 		}
 		file_at = 3;
-	} else {
-		return -1;
 	}
 	if (n == file_at) {
 		node->type = MPFS_NODE_VIEW;

@@ -43,6 +43,11 @@ struct mpfs_node {
 	char sync_id[MPFS_NAME_MAX + 1]; /* decoded, SYNC only */
 };
 
+/* The directories of a bucket's views, by filter kind: "all", "active",
+ * "inactive", "by-status", "by-connection". */
+#define MPFS_VIEW_KINDS 5
+extern const char *const mpfs_view_dirs[MPFS_VIEW_KINDS];
+
 /* The TaskStatusEnum values as by-status/ lists them (lower case). */
 extern const char *const mpfs_statuses[];
 extern const size_t mpfs_statuses_count;
@@ -55,6 +60,11 @@ void mpfs_status_api_value(const char *name, char *out, size_t size);
  * (unknown view name, bad %-encoding, a sync name without ".json"). Whether
  * the bucket, status or sync exists is not decided here. */
 int mpfs_path_parse(const char *path, struct mpfs_node *node);
+
+/* The directory of the view a VIEW or SYNC node is in, as mpfs_path_parse
+ * reads it: "/b1/all", "/b1/by-status/failed". Writes at most size bytes,
+ * NUL-terminated. */
+void mpfs_view_path(const struct mpfs_node *node, char *out, size_t size);
 
 /* Stable inode numbers: a 64-bit FNV-1a hash of what a node is, so that
  * the same sync in the same bucket has the same number in every view and

@@ -123,6 +123,34 @@ static void test_own_nodes(void)
 	      n.type == MPFS_NODE_BUCKET);
 }
 
+/* mpfs_view_path writes what mpfs_path_parse reads, ids %-encoded. */
+static void test_view_path(void)
+{
+	const char *paths[] = {
+	    "/b1/all",
+	    "/b1/active",
+	    "/b1/inactive",
+	    "/b1/by-status/failed",
+	    "/b%2F1/by-connection/c%2Fx%25",
+	    "/b1/by-status/Paused",
+	};
+	struct mpfs_node n;
+	char out[1024];
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		CHECK(mpfs_path_parse(paths[i], &n) == 0 &&
+		      n.type == MPFS_NODE_VIEW);
+		mpfs_view_path(&n, out, sizeof(out));
+		CHECK_STR(out, paths[i]);
+		/* a sync's node names the view it is in */
+		snprintf(out, sizeof(out), "%s/s1.json", paths[i]);
+		CHECK(mpfs_path_parse(out, &n) == 0 &&
+		      n.type == MPFS_NODE_SYNC);
+		mpfs_view_path(&n, out, sizeof(out));
+		CHECK_STR(out, paths[i]);
+	}
+}
+
 static unsigned long long ino_of(const char *path)
 {
 	struct mpfs_node n;
@@ -174,6 +202,7 @@ int main(void)
 {
 	test_parse();
 	test_own_nodes();
+	test_view_path();
 	test_inodes();
 	test_escape();
 	test_status_value();
