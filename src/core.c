@@ -1393,7 +1393,6 @@ static int add_conn(void *ctx, struct mpfs_obj *obj)
 {
 	struct conn_names *c = ctx;
 	char name[MPFS_NAME_MAX + 1];
-	char **grown;
 
 	if (!obj->connection_id || !*obj->connection_id ||
 	    tfind(obj->connection_id, &c->seen,
@@ -1402,17 +1401,12 @@ static int add_conn(void *ctx, struct mpfs_obj *obj)
 	if (mpfs_name_encode(obj->connection_id, name, sizeof(name)) >=
 	    sizeof(name))
 		return 0;
-	grown = realloc(c->dir->names, (c->dir->count + 1) * sizeof(*grown));
-	if (!grown || !(grown[c->dir->count] = strdup(name))) {
-		if (grown)
-			c->dir->names = grown;
+	if (!tsearch(obj->connection_id, &c->seen,
+		     (int (*)(const void *, const void *))strcmp) ||
+	    add_name(c->dir, name)) {
 		c->failed = 1;
 		return 1;
 	}
-	c->dir->names = grown;
-	tsearch(obj->connection_id, &c->seen,
-		(int (*)(const void *, const void *))strcmp);
-	c->dir->count++;
 	return 0;
 }
 
