@@ -29,60 +29,27 @@ char *mpfs_render_json(json_t *json, size_t *len)
 	return out;
 }
 
-static int digits(const char **p, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (!isdigit((unsigned char)**p))
-			return -1;
-		v = v * 10 + (**p - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 int mpfs_time_parse(const char *s, time_t *out)
 {
 	struct tm tm = {0};
-	int y, mo, d, h, mi, sec, zh = 0, zm = 0, sign = 0;
-	const char *p = s;
+	const char *p = strptime(s, "%Y-%m-%d", &tm);
+	long off;
 
-	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
-	    *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != ' '))
-		return -1;
-	p++;
-	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) ||
-	    *p++ != ':' || digits(&p, 2, &sec))
+	if (!p || (*p != 'T' && *p != ' ') ||
+	    !(p = strptime(p + 1, "%H:%M:%S", &tm)))
 		return -1;
 	if (*p == '.' || *p == ',') {
-		p++;
-		if (!isdigit((unsigned char)*p))
+		if (!isdigit((unsigned char)*++p))
 			return -1;
 		while (isdigit((unsigned char)*p))
 			p++;
 	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '+' ? 1 : -1;
-		if (digits(&p, 2, &zh))
-			return -1;
-		if (*p == ':')
-			p++;
-		if (*p && digits(&p, 2, &zm))
-			return -1;
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60)
+	/* %z: Z, +hh, +hhmm or +hh:mm into tm_gmtoff, which timegm ignores
+	 * (and resets) */
+	if (*p && (!(p = strptime(p, "%z", &tm)) || *p))
 		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*out = timegm(&tm) - sign * (zh * 3600 + zm * 60);
+	off = tm.tm_gmtoff;
+	*out = timegm(&tm) - off;
 	return 0;
 }
 
