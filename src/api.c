@@ -4,6 +4,7 @@
 #include "mpfs/api.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,9 @@ struct mpfs_api {
 	struct mpfs_clock clock;
 	struct mpfs_retry *retry;
 	struct mpfs_http *http;
-	/* Parsed pages alive at once: a page of 1,000 syncs parses into a
-	 * tree several times its size, and pages arrive together. */
+	/* Parsed pages alive at once, one for each core: a page of 1,000
+	 * syncs parses into a tree several times its size, and pages arrive
+	 * together. */
 	sem_t parse_gate;
 	int gate_made;
 };
@@ -142,13 +144,15 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
 	    .seed = (unsigned int)time(NULL) ^ (unsigned int)getpid(),
 	};
 	long connect = cfg->connect_timeout > 0 ? cfg->connect_timeout : 10;
+	long cores;
 	size_t n;
 
 	if (!api) {
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return NULL;
 	}
-	sem_init(&api->parse_gate, 0, 2);
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	sem_init(&api->parse_gate, 0, cores > 1 ? (unsigned int)cores : 1);
 	api->gate_made = 1;
 	api->timeout_ms = cfg->timeout * 1000;
 	api->connect_ms =
@@ -262,6 +266,14 @@ static void gate_leave(void *gate)
 {
 	if (gate)
 		sem_post(gate);
+}
+
+/* A parsed page is done with: its tree, several times the page's size,
+ * goes back to the system, not to an arena to wait there. */
+static void page_done(void *gate)
+{
+	gate_leave(gate);
+	malloc_trim(0);
 }
 
 /* One try. With a gate, the answer is parsed once the gate is entered, and
@@ -396,6 +408,17 @@ static char *escape(const char *s)
 	return out;
 }
 
+void mpfs_page_release(struct mpfs_page *page)
+{
+	json_decref(page->items);
+	free(page->next_cursor);
+	page->items = NULL;
+	page->next_cursor = NULL;
+	if (page->released)
+		page->released(page->released_ctx);
+	page->released = NULL;
+}
+
 /* Takes a list answer apart; root stays the caller's. */
 static int page_of(json_t *root, struct mpfs_page *page, struct mpfs_err *err)
 {
@@ -465,7 +488,7 @@ static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 		r = page_of(root, page, err);
 		json_decref(root);
 		if (r == 0) {
-			page->released = gate_leave;
+			page->released = page_done;
 			page->released_ctx = &api->parse_gate;
 		} else {
 			gate_leave(&api->parse_gate);

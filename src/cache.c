@@ -242,6 +242,10 @@ static void insert(struct mpfs_cache *c, const char *key, void *value,
 static void replace(struct mpfs_cache *c, struct cache_entry *e, void *value,
 		    double now)
 {
+	if (e->value == value) { /* the same again: fresh again */
+		e->stamp = now;
+		return;
+	}
 	if (c->grace > 0 && (!c->ops.usable || c->ops.usable(e->value))) {
 		if (e->prev)
 			c->ops.unref(e->prev);
@@ -254,8 +258,9 @@ static void replace(struct mpfs_cache *c, struct cache_entry *e, void *value,
 	e->stamp = now;
 }
 
-void mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value)
+void *mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value)
 {
+	void *old = NULL;
 	double now;
 	struct cache_entry *e;
 
@@ -263,12 +268,14 @@ void mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value)
 	now = c->now();
 	e = find(c, key, now);
 	if (e) {
+		old = c->ops.ref(e->value);
 		replace(c, e, value, now);
 	} else {
 		prune(c, now);
 		insert(c, key, value, now);
 	}
 	pthread_mutex_unlock(&c->lock);
+	return old;
 }
 
 void *mpfs_cache_put_new(struct mpfs_cache *c, const char *key, void *value)

@@ -64,6 +64,12 @@ int mpfs_err_errno(const struct mpfs_err *e)
 		return ENODATA;
 	case MPFS_E_INTERRUPTED:
 		return EINTR;
+	case MPFS_E_UNSUPPORTED:
+		return EOPNOTSUPP;
+	case MPFS_E_NOT_DIR:
+		return ENOTDIR;
+	case MPFS_E_IS_DIR:
+		return EISDIR;
 	case MPFS_E_INVALID:
 	case MPFS_E_TRANSPORT:
 	case MPFS_E_SERVER:
@@ -88,6 +94,9 @@ const char *mpfs_err_kind_name(enum mpfs_err_kind kind)
 	    [MPFS_E_NOMEM] = "out of memory",
 	    [MPFS_E_NO_ATTR] = "no such attribute",
 	    [MPFS_E_INTERRUPTED] = "interrupted",
+	    [MPFS_E_UNSUPPORTED] = "not supported",
+	    [MPFS_E_NOT_DIR] = "not a directory",
+	    [MPFS_E_IS_DIR] = "is a directory",
 	};
 
 	if ((unsigned)kind < sizeof(names) / sizeof(names[0]) && names[kind])

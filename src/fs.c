@@ -1,11 +1,16 @@
-/* fs.c - the only struct fuse_operations: path in, core call, errno out.
- * Each failing operation leaves one log line (never the key) through
- * fail(). Every operation that would change something is EROFS. */
+/* fs.c - the only struct fuse_lowlevel_ops: inode in, core call, reply
+ * out. Each failing operation leaves one log line (never the key) through
+ * fail(). Every operation that would change something is EROFS (the mount
+ * is read-only: the kernel refuses most before they come here).
+ *
+ * Each request is counted in the statistics (but those of stats.json
+ * itself) and says whether kernel notifications may be made in place while
+ * it is served (notify.h): not by the one thread of -s, not by a read,
+ * which holds the page a notification may wait for. */
 #include "mpfs/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +19,45 @@
 #include "mpfs/core.h"
 #include "mpfs/err.h"
 #include "mpfs/log.h"
-#include "mpfs/path.h"
-#include "mpfs/stats.h"
+#include "mpfs/notify.h"
+#include "mpfs/policy.h"
 #include "mpfs/sig.h"
+#include "mpfs/stats.h"
 
-static struct mpfs_fs *fs_of(void)
+/* The request this thread serves, for the API client's cancelled(). */
+static _Thread_local fuse_req_t current;
+
+int mpfs_fs_interrupted(void)
 {
-	return fuse_get_context()->private_data;
+	return current && fuse_req_interrupted(current) &&
+	       mpfs_policy_caller_dying(fuse_req_ctx(current)->pid);
 }
 
-static int fail(const char *op, const char *path, const struct mpfs_err *err)
+/* Every operation starts here. ino: the inode it is about (a lookup's
+ * parent). */
+static struct mpfs_fs *begin(fuse_req_t req, enum mpfs_stats_op op,
+			     fuse_ino_t ino, int reading)
+{
+	struct mpfs_fs *fs = fuse_req_userdata(req);
+
+	current = req;
+	mpfs_notify_defer(fs->singlethread || reading);
+	if (!mpfs_core_own(fs->core, ino))
+		mpfs_stats_op(op);
+	return fs;
+}
+
+/* Logs why an operation on ino (name: its entry) failed, with the path
+ * the core knows it by; returns the errno. */
+static int said(struct mpfs_fs *fs, const char *op, fuse_ino_t ino,
+		const char *name, const struct mpfs_err *err)
 {
 	int e = mpfs_err_errno(err);
 	enum mpfs_log_level level =
 	    e == ENOENT || e == EINTR ? MPFS_LOG_INFO : MPFS_LOG_ERROR;
+	char path[1100];
 
+	mpfs_core_path(fs->core, ino, name, path, sizeof(path));
 	if (err->op[0] && err->http_status)
 		mpfs_log(level, "%s '%s': %s: http %ld: %s", op, path, err->op,
 			 err->http_status, err->msg);
@@ -36,386 +65,475 @@ static int fail(const char *op, const char *path, const struct mpfs_err *err)
 		mpfs_log(level, "%s '%s': %s: %s", op, path, err->op, err->msg);
 	else
 		mpfs_log(level, "%s '%s': %s", op, path, err->msg);
-	return -e;
+	return e;
 }
 
-/* The figures moved: drop our snapshot of stats.json and the kernel's
- * pages and attributes of it (files are kept in the page cache). */
-static void stats_changed(void *ctx)
+/* Answers a failed operation, with one log line. */
+static void fail(fuse_req_t req, struct mpfs_fs *fs, const char *op,
+		 fuse_ino_t ino, const char *name, const struct mpfs_err *err)
+{
+	fuse_reply_err(req, said(fs, op, ino, name, err));
+}
+
+/* ---- kernel notifications, for the core ---- */
+
+static int notify_inval_inode(void *ctx, uint64_t ino)
 {
 	struct mpfs_fs *fs = ctx;
 
-	mpfs_core_stats_changed(fs->core);
-	fuse_invalidate_path(fs->fuse, "/" MPFS_META_NAME "/stats.json");
+	return fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 }
 
-/* Signals whose default action is not to end the process. */
-#define SIGS_NOT_FATAL                                                         \
-	(1ULL << (SIGCHLD - 1) | 1ULL << (SIGURG - 1) |                        \
-	 1ULL << (SIGWINCH - 1) | 1ULL << (SIGCONT - 1) |                      \
-	 1ULL << (SIGSTOP - 1) | 1ULL << (SIGTSTP - 1) |                       \
-	 1ULL << (SIGTTIN - 1) | 1ULL << (SIGTTOU - 1))
-
-/* Whether a signal that ends the process is pending for thread tid: one
- * pending, not blocked, neither caught nor ignored, that by default kills.
- * When that cannot be read (another pid namespace, /proc mounted with
- * hidepid), the kernel's word is taken: yes. */
-static int caller_dying(pid_t tid)
+static int notify_inval_entry(void *ctx, uint64_t parent, const char *name)
 {
-	unsigned long long pnd = 0, shd = 0, blk = 0, ign = 0, cgt = 0, v;
-	char path[64], line[128];
-	FILE *f;
+	struct mpfs_fs *fs = ctx;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	f = tid > 0 ? fopen(path, "re") : NULL;
-	if (!f)
-		return 1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "SigPnd: %llx", &v) == 1)
-			pnd = v;
-		else if (sscanf(line, "ShdPnd: %llx", &v) == 1)
-			shd = v;
-		else if (sscanf(line, "SigBlk: %llx", &v) == 1)
-			blk = v;
-		else if (sscanf(line, "SigIgn: %llx", &v) == 1)
-			ign = v;
-		else if (sscanf(line, "SigCgt: %llx", &v) == 1)
-			cgt = v;
+	return fuse_lowlevel_notify_inval_entry(fs->se, parent, name,
+						strlen(name));
+}
+
+static int notify_store(void *ctx, uint64_t ino, const char *data, size_t size)
+{
+	struct mpfs_fs *fs = ctx;
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	buf.buf[0].mem = (void *)data;
+	return fuse_lowlevel_notify_store(fs->se, ino, 0, &buf, 0);
+}
+
+static const struct mpfs_notify_ops notify_ops = {
+    .inval_inode = notify_inval_inode,
+    .inval_entry = notify_inval_entry,
+    .store = notify_store,
+};
+
+/* ---- the operations ---- */
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct mpfs_fs *fs = userdata;
+
+	/* readdirplus for every listing, not when the kernel guesses it
+	 * pays: the next tool finds every entry with its attributes. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS) {
+		conn->want |= FUSE_CAP_READDIRPLUS;
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	}
-	fclose(f);
-	return ((pnd | shd) & ~(blk | ign | cgt | SIGS_NOT_FATAL)) != 0;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (mpfs_core_start(fs->core, &notify_ops, fs))
+		mpfs_log(MPFS_LOG_ERROR, "cannot start the notifier thread: "
+					 "files are not pushed to the page "
+					 "cache, nor changes told");
+	mpfs_sig_start(fs->core);
 }
 
-/* The kernel interrupts a request for any signal its caller gets, even one
- * that changes nothing: a SIGCHLD queued while a thread of the caller held
- * it blocked (as Python does around fork), the preemption signals of Go.
- * Giving up then would hand the caller an EINTR it has no handler for, so
- * an interrupt counts only when the caller is going away (Ctrl-C on ls,
- * kill): then the worker is freed at once. A caller that handles the
- * signal gets its answer first, within the timeout. */
-int mpfs_fs_interrupted(void)
+/* An entry for st: the kernel keeps it and its attributes for ttl. */
+static void entry_of(const struct mpfs_fs *fs, const struct stat *st,
+		     struct fuse_entry_param *e)
 {
-	return fuse_interrupted() && caller_dying(fuse_get_context()->pid);
+	memset(e, 0, sizeof(*e));
+	e->ino = st->st_ino;
+	e->attr = *st;
+	e->attr_timeout = fs->ttl;
+	e->entry_timeout = fs->ttl;
 }
 
-static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct mpfs_fs *fs = fs_of();
-
-	(void)conn;
-	cfg->entry_timeout = fs->ttl;
-	cfg->attr_timeout = fs->ttl;
-	cfg->negative_timeout = fs->ttl;
-	cfg->use_ino = 1; /* stable st_ino: see mpfs_node_ino */
-	mpfs_sig_start(fuse_get_context()->fuse, fs->core);
-	fs->fuse = fuse_get_context()->fuse;
-	mpfs_stats_watch(stats_changed, fs);
-	return fs;
-}
-
-static void fs_destroy(void *private_data)
-{
-	(void)private_data;
-	mpfs_stats_watch(NULL, NULL); /* the fuse handle goes away */
-}
-
-static int fs_getattr(const char *path, struct stat *st,
-		      struct fuse_file_info *fi)
-{
+	struct mpfs_fs *fs = begin(req, MPFS_OP_LOOKUP, parent, 0);
+	struct fuse_entry_param e;
 	struct mpfs_err err;
+	struct stat st;
+
+	mpfs_err_clear(&err);
+	if (mpfs_core_lookup(fs->core, parent, name, &st, &err)) {
+		if (err.kind != MPFS_E_NOT_FOUND) {
+			fail(req, fs, "stat", parent, name, &err);
+			return;
+		}
+		/* Not there: the kernel remembers that for ttl too. */
+		said(fs, "stat", parent, name, &err);
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->ttl;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	entry_of(fs, &st, &e);
+	if (fuse_reply_entry(req, &e)) /* the kernel did not take it */
+		mpfs_core_forget(fs->core, e.ino, 1);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct mpfs_fs *fs = begin(req, MPFS_OP_FORGET, ino, 0);
+
+	mpfs_core_forget(fs->core, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	struct mpfs_fs *fs = begin(req, MPFS_OP_FORGET, 0, 0);
+
+	for (size_t i = 0; i < count; i++)
+		mpfs_core_forget(fs->core, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct mpfs_fs *fs = begin(req, MPFS_OP_GETATTR, ino, 0);
+	struct mpfs_err err;
+	struct stat st;
 
 	(void)fi;
 	mpfs_err_clear(&err);
-	if (mpfs_core_getattr(fs_of()->core, path, st, &err))
-		return fail("stat", path, &err);
-	return 0;
+	if (mpfs_core_getattr(fs->core, ino, &st, &err))
+		fail(req, fs, "stat", ino, NULL, &err);
+	else
+		fuse_reply_attr(req, &st, fs->ttl);
 }
 
-static int fs_opendir(const char *path, struct fuse_file_info *fi)
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	struct mpfs_fs *fs = begin(req, MPFS_OP_READLINK, ino, 0);
+	char target[1024];
+	struct mpfs_err err;
+
+	mpfs_err_clear(&err);
+	if (mpfs_core_readlink(fs->core, ino, target, sizeof(target), &err))
+		fail(req, fs, "readlink", ino, NULL, &err);
+	else
+		fuse_reply_readlink(req, target);
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct mpfs_fs *fs = begin(req, MPFS_OP_OPENDIR, ino, 0);
 	struct mpfs_dir *dir;
 	struct mpfs_err err;
 	int cached;
 
 	mpfs_err_clear(&err);
-	if (mpfs_core_opendir(fs_of()->core, path, &dir, &cached, &err))
-		return fail("opendir", path, &err);
+	if (mpfs_core_opendir(fs->core, ino, &dir, &cached, &err)) {
+		fail(req, fs, "opendir", ino, NULL, &err);
+		return;
+	}
 	fi->fh = (uintptr_t)dir;
 	/* The kernel keeps what it read until the listing is fetched anew. */
 	fi->cache_readdir = 1;
 	fi->keep_cache = cached;
-	return 0;
-}
-
-static int fs_releasedir(const char *path, struct fuse_file_info *fi)
-{
-	(void)path;
-	mpfs_core_releasedir((struct mpfs_dir *)(uintptr_t)fi->fh);
-	return 0;
+	if (fuse_reply_open(req, fi))
+		mpfs_core_releasedir(fs->core, dir);
 }
 
 struct fill_ctx {
-	void *buf;
-	fuse_fill_dir_t filler;
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	int plus;
+	double ttl;
 };
 
-static int fill(void *ctx, const char *name, const struct stat *st, off_t next)
+static int fill(void *ctx, const char *name, const struct stat *st, int attrs,
+		off_t next)
 {
 	struct fill_ctx *f = ctx;
+	char *at = f->buf + f->used;
+	size_t room = f->size - f->used, n;
 
-	/* st_nlink 0: type and inode only, getattr tells the rest. */
-	return f->filler(f->buf, name, st, next,
-			 st->st_nlink ? FUSE_FILL_DIR_PLUS : 0);
-}
+	if (f->plus) {
+		/* Node id 0: the name only; the kernel asks for the rest. */
+		struct fuse_entry_param e = {.attr = *st};
 
-static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
-		      off_t off, struct fuse_file_info *fi,
-		      enum fuse_readdir_flags flags)
-{
-	struct fill_ctx ctx = {buf, filler};
-	struct mpfs_err err;
-
-	(void)flags;
-	mpfs_err_clear(&err);
-	if (mpfs_core_readdir(fs_of()->core,
-			      (struct mpfs_dir *)(uintptr_t)fi->fh, off, fill,
-			      &ctx, &err))
-		return fail("readdir", path, &err);
+		if (attrs) {
+			e.ino = st->st_ino;
+			e.attr_timeout = f->ttl;
+			e.entry_timeout = f->ttl;
+		}
+		n = fuse_add_direntry_plus(f->req, at, room, name, &e, next);
+	} else {
+		n = fuse_add_direntry(f->req, at, room, name, st, next);
+	}
+	if (n > room)
+		return 1;
+	f->used += n;
 	return 0;
 }
 
-/* With a ttl, the first open answers ENOSYS: the kernel then opens files
- * without asking (no open or release round trip) and keeps their pages,
- * dropping them when a refreshed stat shows another size or mtime; reads
- * find the object by path. With ttl=0 every open fetches the object anew. */
-static int fs_open(const char *path, struct fuse_file_info *fi)
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi, int plus)
 {
+	struct mpfs_fs *fs = begin(req, MPFS_OP_READDIR, ino, 0);
+	struct fill_ctx ctx = {req, malloc(size), size, 0, plus, fs->ttl};
+	struct mpfs_err err;
+
+	mpfs_err_clear(&err);
+	if (!ctx.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (mpfs_core_readdir(fs->core, (struct mpfs_dir *)(uintptr_t)fi->fh,
+			      off, plus, fill, &ctx, &err))
+		fail(req, fs, "readdir", ino, NULL, &err);
+	else
+		fuse_reply_buf(req, ctx.buf, ctx.used);
+	free(ctx.buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 0);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 1);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct mpfs_fs *fs = fuse_req_userdata(req);
+
+	(void)ino;
+	current = req;
+	mpfs_notify_defer(fs->singlethread);
+	mpfs_core_releasedir(fs->core, (struct mpfs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mpfs_fs *fs = begin(req, MPFS_OP_OPEN, ino, 0);
 	struct mpfs_obj *obj;
 	struct mpfs_err err;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		return -EROFS;
-	if (fs_of()->ttl > 0)
-		return -ENOSYS;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (mpfs_policy_open(fs->ttl, NULL) == MPFS_OPEN_NONE) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	mpfs_err_clear(&err);
-	if (mpfs_core_open(fs_of()->core, path, &obj, &err))
-		return fail("open", path, &err);
+	if (mpfs_core_open(fs->core, ino, &obj, &err)) {
+		fail(req, fs, "open", ino, NULL, &err);
+		return;
+	}
 	fi->fh = (uintptr_t)obj;
-	fi->direct_io = obj->live; /* stats.json: its size is not known */
-	return 0;
+	fi->keep_cache = 0;
+	fi->direct_io = mpfs_policy_open(fs->ttl, obj) == MPFS_OPEN_DIRECT;
+	if (fuse_reply_open(req, fi))
+		mpfs_obj_unref(obj);
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t off,
-		   struct fuse_file_info *fi)
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
 {
+	struct mpfs_fs *fs = begin(req, MPFS_OP_READ, ino, 1);
 	struct mpfs_obj *obj = (struct mpfs_obj *)(uintptr_t)fi->fh;
 	struct mpfs_err err;
-
-	if (!obj) {
-		mpfs_err_clear(&err);
-		if (mpfs_core_open(fs_of()->core, path, &obj, &err))
-			return fail("read", path, &err);
-	} else {
-		mpfs_obj_ref(obj);
-	}
-	if (off < 0 || (size_t)off >= obj->size)
-		size = 0;
-	else if (size > obj->size - (size_t)off)
-		size = obj->size - (size_t)off;
-	if (size)
-		memcpy(buf, obj->data + off, size);
-	mpfs_obj_unref(obj);
-	return (int)size;
-}
-
-static int fs_release(const char *path, struct fuse_file_info *fi)
-{
-	(void)path;
-	mpfs_obj_unref((struct mpfs_obj *)(uintptr_t)fi->fh);
-	return 0;
-}
-
-static int fs_readlink(const char *path, char *buf, size_t size)
-{
-	struct mpfs_err err;
+	const char *data;
+	size_t len;
 
 	mpfs_err_clear(&err);
-	if (mpfs_core_readlink(fs_of()->core, path, buf, size, &err))
-		return fail("readlink", path, &err);
-	return 0;
+	if (obj) {
+		mpfs_obj_ref(obj);
+	} else if (mpfs_core_open(fs->core, ino, &obj, &err)) {
+		fail(req, fs, "read", ino, NULL, &err);
+		return;
+	}
+	data = mpfs_policy_read(obj, size, off, &len);
+	mpfs_core_read(fs->core, ino, obj);
+	fuse_reply_buf(req, data, len);
+	mpfs_obj_unref(obj);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	mpfs_obj_unref((struct mpfs_obj *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
 }
 
 /* The xattr calls' size protocol: 0 asks for the length. */
-static int xattr_reply(char *data, size_t len, char *buf, size_t size)
+static void xattr_reply(fuse_req_t req, char *data, size_t len, size_t size)
 {
-	int r = (int)len;
-
-	if (size && len > size)
-		r = -ERANGE;
-	else if (size)
-		memcpy(buf, data, len);
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, data, len);
 	free(data);
-	return r;
 }
 
-static int fs_getxattr(const char *path, const char *name, char *buf,
-		       size_t size)
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
 {
+	struct mpfs_fs *fs = begin(req, MPFS_OP_GETXATTR, ino, 0);
 	struct mpfs_err err;
 	char *value;
 	size_t len;
 
-	mpfs_err_clear(&err);
-	if (mpfs_core_getxattr(fs_of()->core, path, name, &value, &len, &err)) {
-		/* Asked of every file by ls -l (security.*): not worth a
-		 * log line. */
-		if (err.kind == MPFS_E_NO_ATTR)
-			return -mpfs_err_errno(&err);
-		return fail("getxattr", path, &err);
-	}
-	return xattr_reply(value, len, buf, size);
+	if (mpfs_core_getxattr(fs->core, ino, name, &value, &len, &err) == 0)
+		xattr_reply(req, value, len, size);
+	else if (err.kind == MPFS_E_NO_ATTR || err.kind == MPFS_E_UNSUPPORTED)
+		fuse_reply_err(req, mpfs_err_errno(&err)); /* no news */
+	else
+		fail(req, fs, "getxattr", ino, NULL, &err);
 }
 
-static int fs_listxattr(const char *path, char *buf, size_t size)
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	struct mpfs_fs *fs = begin(req, MPFS_OP_LISTXATTR, ino, 0);
 	struct mpfs_err err;
 	char *names;
 	size_t len;
 
 	mpfs_err_clear(&err);
-	if (mpfs_core_listxattr(fs_of()->core, path, &names, &len, &err))
-		return fail("listxattr", path, &err);
-	return xattr_reply(names, len, buf, size);
+	if (mpfs_core_listxattr(fs->core, ino, &names, &len, &err))
+		fail(req, fs, "listxattr", ino, NULL, &err);
+	else
+		xattr_reply(req, names, len, size);
 }
 
-static int fs_statfs(const char *path, struct statvfs *sv)
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	(void)path;
+	struct statvfs sv;
+
+	begin(req, MPFS_OP_STATFS, ino, 0);
 	/* Zeros would make df and file managers hide the mount; a full disk
 	 * would page whoever watches disk space. Nothing can be written. */
-	memset(sv, 0, sizeof(*sv));
-	sv->f_bsize = 4096;
-	sv->f_frsize = 4096;
-	sv->f_blocks = sv->f_bfree = sv->f_bavail = 1UL << 20;
-	sv->f_files = sv->f_ffree = sv->f_favail = 1UL << 20;
-	sv->f_namemax = 255;
-	sv->f_flag = ST_RDONLY | ST_NOSUID;
-	return 0;
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_blocks = sv.f_bfree = sv.f_bavail = 1UL << 20;
+	sv.f_files = sv.f_ffree = sv.f_favail = 1UL << 20;
+	sv.f_namemax = 255;
+	sv.f_flag = ST_RDONLY | ST_NOSUID;
+	fuse_reply_statfs(req, &sv);
 }
 
-/* Every change is refused: the tree is a read-only view of the API. */
-static int rofs_path(const char *path)
+/* ---- every change is refused: the tree is a read-only view ---- */
+
+static void rofs(fuse_req_t req)
 {
-	(void)path;
-	return -EROFS;
-}
-static int rofs_mode(const char *path, mode_t mode)
-{
-	(void)path;
-	(void)mode;
-	return -EROFS;
-}
-static int rofs_mknod(const char *path, mode_t mode, dev_t dev)
-{
-	(void)path;
-	(void)mode;
-	(void)dev;
-	return -EROFS;
-}
-static int rofs_two(const char *from, const char *to)
-{
-	(void)from;
-	(void)to;
-	return -EROFS;
-}
-static int rofs_rename(const char *from, const char *to, unsigned int flags)
-{
-	(void)flags;
-	return rofs_two(from, to);
-}
-static int rofs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-	(void)fi;
-	return rofs_mode(path, mode);
-}
-static int rofs_chown(const char *path, uid_t uid, gid_t gid,
-		      struct fuse_file_info *fi)
-{
-	(void)uid;
-	(void)gid;
-	(void)fi;
-	return rofs_path(path);
-}
-static int rofs_truncate(const char *path, off_t size,
-			 struct fuse_file_info *fi)
-{
-	(void)size;
-	(void)fi;
-	return rofs_path(path);
-}
-static int rofs_write(const char *path, const char *buf, size_t size, off_t off,
-		      struct fuse_file_info *fi)
-{
-	(void)buf;
-	(void)size;
-	(void)off;
-	(void)fi;
-	return rofs_path(path);
-}
-static int rofs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
-{
-	(void)fi;
-	return rofs_mode(path, mode);
-}
-static int rofs_utimens(const char *path, const struct timespec tv[2],
-			struct fuse_file_info *fi)
-{
-	(void)tv;
-	(void)fi;
-	return rofs_path(path);
-}
-static int rofs_setxattr(const char *path, const char *name, const char *value,
-			 size_t size, int flags)
-{
-	(void)name;
-	(void)value;
-	(void)size;
-	(void)flags;
-	return rofs_path(path);
-}
-static int rofs_removexattr(const char *path, const char *name)
-{
-	(void)name;
-	return rofs_path(path);
+	fuse_reply_err(req, EROFS);
 }
 
-const struct fuse_operations mpfs_fs_ops = {
+static void rofs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			 int to_set, struct fuse_file_info *fi)
+{
+	(void)ino, (void)attr, (void)to_set, (void)fi;
+	rofs(req);
+}
+
+static void rofs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode, dev_t rdev)
+{
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	rofs(req);
+}
+
+static void rofs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode)
+{
+	(void)parent, (void)name, (void)mode;
+	rofs(req);
+}
+
+static void rofs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	rofs(req);
+}
+
+static void rofs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			 const char *name)
+{
+	(void)link, (void)parent, (void)name;
+	rofs(req);
+}
+
+static void rofs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			fuse_ino_t newparent, const char *newname,
+			unsigned int flags)
+{
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	rofs(req);
+}
+
+static void rofs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		      const char *newname)
+{
+	(void)ino, (void)newparent, (void)newname;
+	rofs(req);
+}
+
+static void rofs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		       size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino, (void)buf, (void)size, (void)off, (void)fi;
+	rofs(req);
+}
+
+static void rofs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, struct fuse_file_info *fi)
+{
+	(void)parent, (void)name, (void)mode, (void)fi;
+	rofs(req);
+}
+
+static void rofs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			  const char *value, size_t size, int flags)
+{
+	(void)ino, (void)name, (void)value, (void)size, (void)flags;
+	rofs(req);
+}
+
+static void rofs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino, (void)name;
+	rofs(req);
+}
+
+const struct fuse_lowlevel_ops mpfs_fs_ops = {
     .init = fs_init,
-    .destroy = fs_destroy,
+    .lookup = fs_lookup,
+    .forget = fs_forget,
+    .forget_multi = fs_forget_multi,
     .getattr = fs_getattr,
+    .readlink = fs_readlink,
     .opendir = fs_opendir,
     .readdir = fs_readdir,
+    .readdirplus = fs_readdirplus,
     .releasedir = fs_releasedir,
     .open = fs_open,
     .read = fs_read,
     .release = fs_release,
-    .statfs = fs_statfs,
-    .readlink = fs_readlink,
     .getxattr = fs_getxattr,
     .listxattr = fs_listxattr,
+    .statfs = fs_statfs,
+    .setattr = rofs_setattr,
     .mknod = rofs_mknod,
-    .mkdir = rofs_mode,
-    .unlink = rofs_path,
-    .rmdir = rofs_path,
-    .symlink = rofs_two,
+    .mkdir = rofs_mkdir,
+    .unlink = rofs_unlink,
+    .rmdir = rofs_unlink,
+    .symlink = rofs_symlink,
     .rename = rofs_rename,
-    .link = rofs_two,
-    .chmod = rofs_chmod,
-    .chown = rofs_chown,
-    .truncate = rofs_truncate,
+    .link = rofs_link,
     .write = rofs_write,
     .create = rofs_create,
-    .utimens = rofs_utimens,
     .setxattr = rofs_setxattr,
     .removexattr = rofs_removexattr,
 };

@@ -5,12 +5,17 @@
  *
  * Pages are planned as slots in a queue and merged strictly in order. The
  * first page is fetched by the reader that asks for it. When the API told
- * the total, one more page is read ahead; when the reader goes past the
- * first page, up to max_inflight offset pages are fetched at once. A slot
- * nobody could spawn a thread for is fetched by the reader that reaches it.
+ * the total, one more page is read ahead; once the reader goes past the
+ * first page the listing turns eager: every offset page the total
+ * announces is planned, max_inflight of them fetched at once, the one that
+ * crosses the offset bound first (its cursor starts the chain), and each
+ * finished fetch starts the next, the cursor chain included, up to
+ * MAX_AHEAD pages not yet merged. A slot nobody could spawn a thread for is
+ * fetched by the reader that reaches it.
  *
- * Lock order: l->lock, then whatever cfg.intern takes. l->lock is released
- * around every fetch and every rendering. */
+ * Lock order: l->lock, then whatever cfg.ended takes. l->lock is released
+ * around every fetch and every rendering; cfg.reuse and cfg.intern are
+ * called without it. */
 #include "mpfs/listing.h"
 
 #include <pthread.h>
@@ -18,6 +23,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Pages planned and not merged yet, at most: bounds what a listing holds
+ * ahead of its readers, and an API whose cursor chain never ends. */
+#define MAX_AHEAD 32
 
 enum slot_state {
 	SLOT_QUEUED,   /* planned; the reader that reaches it fetches it */
@@ -32,7 +41,7 @@ struct slot {
 	long offset, limit; /* offset pages */
 	char *cursor;	    /* cursor pages: the cursor asked with */
 	/* results, set once state is DONE */
-	struct mpfs_obj **objs;
+	struct mpfs_obj **objs; /* NULL entries: already merged */
 	size_t nobjs;
 	long raw;     /* items the API sent, with or without an id */
 	long skipped; /* of those, without a usable id */
@@ -53,9 +62,12 @@ struct mpfs_listing {
 	struct slot *head; /* planned pages, in order */
 	struct slot *tail;
 	int nslots;
+	int inflight;	  /* slots fetched on spawned threads now */
+	int eager;	  /* the reader went past the first page */
 	long next_offset; /* the offset of the next page to plan */
 	long next_limit;
-	char *cursor;	/* set: paging has moved to the cursor */
+	int by_cursor;	/* paging has moved to the cursor */
+	char *cursor;	/* the cursor of the page after the tail, if known */
 	long total;	/* as the API last said; -1: unknown */
 	int full_pages; /* the API gave a whole page: it honours limit */
 	int done;
@@ -65,17 +77,6 @@ struct mpfs_listing {
 	long pages;
 	int opened; /* a directory handle opened it */
 };
-
-void mpfs_page_release(struct mpfs_page *page)
-{
-	json_decref(page->items);
-	free(page->next_cursor);
-	page->items = NULL;
-	page->next_cursor = NULL;
-	if (page->released)
-		page->released(page->released_ctx);
-	page->released = NULL;
-}
 
 static int cmp_id(const void *a, const void *b)
 {
@@ -156,6 +157,36 @@ void mpfs_listing_unref(struct mpfs_listing *l)
 	free(l);
 }
 
+/* The object an item shows: one held already in that version, or the
+ * item rendered now. NULL with err set (MPFS_E_MALFORMED: no usable id). */
+static struct mpfs_obj *object_of(struct mpfs_listing *l, json_t *item,
+				  struct mpfs_err *err)
+{
+	const char *id =
+	    json_string_value(json_object_get(item, l->cfg.id_key));
+	struct mpfs_obj *obj = NULL, *kept;
+	uint64_t digest;
+
+	if (!json_is_object(item) || !id || !*id) {
+		mpfs_err_set(err, MPFS_E_MALFORMED, "item without '%s'",
+			     l->cfg.id_key);
+		return NULL;
+	}
+	digest = mpfs_json_digest(item);
+	if (l->cfg.reuse)
+		obj = l->cfg.reuse(l->cfg.ctx, id, digest);
+	if (obj)
+		return obj;
+	obj = mpfs_obj_new(item, l->cfg.id_key, l->cfg.suffix,
+			   (time_t)l->cfg.fallback_mtime, digest, err);
+	if (obj && l->cfg.intern) {
+		kept = l->cfg.intern(l->cfg.ctx, obj);
+		mpfs_obj_unref(obj);
+		obj = kept;
+	}
+	return obj;
+}
+
 /* Fetches the page a slot asks for and renders its items into s, a copy
  * of the slot owned by the caller. Called without the lock. */
 static void fetch_slot(struct mpfs_listing *l, struct slot *s)
@@ -170,10 +201,8 @@ static void fetch_slot(struct mpfs_listing *l, struct slot *s)
 
 	mpfs_err_clear(&err);
 	if (l->cfg.fetch(l->cfg.ctx, &req, &page, &err) == 0 &&
-	    !json_is_array(page.items)) {
+	    !json_is_array(page.items))
 		mpfs_err_set(&err, MPFS_E_MALFORMED, "page without items");
-		err.kind = MPFS_E_MALFORMED;
-	}
 	if (err.kind != MPFS_OK)
 		goto failed;
 	n = json_array_size(page.items);
@@ -183,17 +212,14 @@ static void fetch_slot(struct mpfs_listing *l, struct slot *s)
 		goto failed;
 	}
 	json_array_foreach (page.items, i, item) {
-		struct mpfs_obj *obj =
-		    mpfs_obj_new(item, l->cfg.id_key, l->cfg.suffix,
-				 (time_t)l->cfg.fallback_mtime, &err);
+		struct mpfs_obj *obj = object_of(l, item, &err);
 
-		if (obj) {
+		if (obj)
 			s->objs[s->nobjs++] = obj;
-		} else if (err.kind == MPFS_E_NOMEM) {
+		else if (err.kind == MPFS_E_NOMEM)
 			goto failed;
-		} else {
+		else
 			s->skipped++;
-		}
 	}
 	mpfs_err_clear(&err);
 	s->raw = (long)n;
@@ -215,46 +241,6 @@ failed:
 	s->state = SLOT_FAILED;
 }
 
-/* Fetches a slot, which is FETCHING and so touched by no one else, and
- * publishes the result; its error (kind MPFS_OK when none) in *err unless
- * NULL. Called without the lock. */
-static void run_slot(struct mpfs_listing *l, struct slot *slot,
-		     struct mpfs_err *err)
-{
-	struct slot result = {.limit = slot->limit,
-			      .offset = slot->offset,
-			      .cursor = slot->cursor};
-
-	fetch_slot(l, &result);
-	pthread_mutex_lock(&l->lock);
-	slot->objs = result.objs;
-	slot->nobjs = result.nobjs;
-	slot->raw = result.raw;
-	slot->skipped = result.skipped;
-	slot->next_cursor = result.next_cursor;
-	slot->total = result.total;
-	slot->err = result.err;
-	slot->state = result.state;
-	pthread_cond_broadcast(&l->changed);
-	pthread_mutex_unlock(&l->lock);
-	if (err)
-		*err = result.err;
-}
-
-struct job {
-	struct mpfs_listing *l;
-	struct slot *s;
-};
-
-static void run_job(void *arg)
-{
-	struct job *job = arg;
-
-	run_slot(job->l, job->s, NULL);
-	mpfs_listing_unref(job->l);
-	free(job);
-}
-
 /* How far a page fetched ahead reaches back into the page before it. Pages
  * fetched at once are answered in any order: syncs created meanwhile (the
  * newest come first) shift a later page before an earlier one is read, and
@@ -266,23 +252,23 @@ static long overlap(long limit)
 	return limit >= 2 ? 1 + limit / 16 : 0;
 }
 
-/* Appends a slot for the next page. ahead: fetch it on another thread,
- * overlapping the page before. Lock held. Returns the slot, or NULL when
- * out of memory. */
+/* Appends a slot for the next page: by the cursor once paging has moved
+ * there (taking l->cursor), else by offset; ahead: overlapping the page
+ * before. Lock held. Returns the slot, or NULL when out of memory or when
+ * the next cursor is not known yet. */
 static struct slot *plan(struct mpfs_listing *l, int ahead)
 {
-	struct slot *s = calloc(1, sizeof(*s));
-	struct job *job;
+	struct slot *s;
 
+	if (l->by_cursor && !l->cursor)
+		return NULL;
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->limit = l->next_limit;
-	if (l->cursor) {
-		s->cursor = strdup(l->cursor);
-		if (!s->cursor) {
-			free(s);
-			return NULL;
-		}
+	if (l->by_cursor) {
+		s->cursor = l->cursor;
+		l->cursor = NULL;
 	} else {
 		long back = ahead && l->next_offset > 0 ? overlap(s->limit) : 0;
 
@@ -296,18 +282,6 @@ static struct slot *plan(struct mpfs_listing *l, int ahead)
 		l->head = s;
 	l->tail = s;
 	l->nslots++;
-
-	job = ahead && l->cfg.spawn ? malloc(sizeof(*job)) : NULL;
-	if (job) {
-		job->l = mpfs_listing_ref(l);
-		job->s = s;
-		s->state = SLOT_FETCHING;
-		if (l->cfg.spawn(l->cfg.ctx, run_job, job) != 0) {
-			s->state = SLOT_QUEUED;
-			mpfs_listing_unref(l); /* not the last: we hold one */
-			free(job);
-		}
-	}
 	return s;
 }
 
@@ -317,25 +291,152 @@ static struct slot *plan(struct mpfs_listing *l, int ahead)
  * Lock held. */
 static int can_plan_ahead(struct mpfs_listing *l)
 {
-	return l->cfg.spawn && !l->cursor && !l->done &&
+	return l->cfg.spawn && !l->by_cursor && !l->done &&
 	       l->broken.kind == MPFS_OK && l->full_pages && l->total >= 0 &&
 	       l->next_offset < l->total && l->next_offset <= l->cfg.max_offset;
 }
 
-/* Tops the queue up to want slots, spawning them. Lock held. */
-static void plan_ahead(struct mpfs_listing *l, int want)
+/* The cursor that continues the listing after s, a page just fetched:
+ * an offset page that reaches past the offset bound, or a cursor page,
+ * that came with items and a cursor other than its own. Lock held. */
+static const char *chain_cursor(struct mpfs_listing *l, const struct slot *s)
 {
-	while (l->nslots < want && can_plan_ahead(l) && plan(l, 1))
-		;
+	if (s->raw == 0 || !s->next_cursor)
+		return NULL;
+	if (s->cursor)
+		return strcmp(s->next_cursor, s->cursor) ? s->next_cursor
+							 : NULL;
+	return s->offset + s->raw > l->cfg.max_offset ? s->next_cursor : NULL;
 }
 
-/* Merges the head slot, DONE, and decides what follows. Lock held. */
-static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
-{
-	struct slot *s = l->head;
-	size_t before = l->count;
-	int last;
+static void run_job(void *arg);
 
+struct job {
+	struct mpfs_listing *l;
+	struct slot *s;
+};
+
+/* Has a QUEUED slot fetched on a thread of its own. Lock held. */
+static int spawn_slot(struct mpfs_listing *l, struct slot *s)
+{
+	struct job *job = malloc(sizeof(*job));
+
+	if (!job)
+		return -1;
+	job->l = mpfs_listing_ref(l);
+	job->s = s;
+	s->state = SLOT_FETCHING;
+	if (l->cfg.spawn(l->cfg.ctx, run_job, job) != 0) {
+		s->state = SLOT_QUEUED;
+		mpfs_listing_unref(l); /* not the last: the caller holds one */
+		free(job);
+		return -1;
+	}
+	l->inflight++;
+	return 0;
+}
+
+/* The next slot to fetch ahead: the tail first when it crosses the
+ * offset bound (the cursor chain starts from it), else the first queued.
+ * Lock held. */
+static struct slot *next_to_spawn(struct mpfs_listing *l)
+{
+	struct slot *t = l->tail;
+
+	if (t && t->state == SLOT_QUEUED && !t->cursor &&
+	    t->offset + t->limit > l->cfg.max_offset)
+		return t;
+	for (struct slot *s = l->head; s; s = s->next)
+		if (s->state == SLOT_QUEUED)
+			return s;
+	return NULL;
+}
+
+/* Plans up to want slots (an eager listing: every one the total
+ * announces) and spawns queued ones while fewer than max_inflight are
+ * being fetched. Lock held. */
+static void fetch_ahead(struct mpfs_listing *l, int want)
+{
+	struct slot *s;
+
+	if (!l->cfg.spawn)
+		return;
+	if (l->eager)
+		want = MAX_AHEAD;
+	while (l->nslots < want && can_plan_ahead(l) && plan(l, 1))
+		;
+	while (l->inflight < l->cfg.max_inflight && (s = next_to_spawn(l)))
+		if (spawn_slot(l, s))
+			break;
+}
+
+/* Publishes the result of a fetch of slot; lock held. An eager listing
+ * goes on: the cursor chain from the tail, and more fetches ahead. */
+static void finished(struct mpfs_listing *l, struct slot *slot,
+		     struct slot *result)
+{
+	const char *next;
+
+	slot->objs = result->objs;
+	slot->nobjs = result->nobjs;
+	slot->raw = result->raw;
+	slot->skipped = result->skipped;
+	slot->next_cursor = result->next_cursor;
+	slot->total = result->total;
+	slot->err = result->err;
+	slot->state = result->state;
+	pthread_cond_broadcast(&l->changed);
+	if (!l->eager || slot->state != SLOT_DONE)
+		return;
+	if (slot == l->tail && l->nslots < MAX_AHEAD && !l->done &&
+	    l->broken.kind == MPFS_OK && (next = chain_cursor(l, slot))) {
+		char *copy = strdup(next);
+
+		if (copy) {
+			free(l->cursor);
+			l->cursor = copy;
+			l->by_cursor = 1;
+			plan(l, 0);
+		}
+	}
+	fetch_ahead(l, 0);
+}
+
+/* Fetches a slot, which is FETCHING and so touched by no one else, and
+ * publishes the result; its error (kind MPFS_OK when none) in *err unless
+ * NULL. Called without the lock. */
+static void run_slot(struct mpfs_listing *l, struct slot *slot, int spawned,
+		     struct mpfs_err *err)
+{
+	struct slot result = {.limit = slot->limit,
+			      .offset = slot->offset,
+			      .cursor = slot->cursor};
+
+	fetch_slot(l, &result);
+	pthread_mutex_lock(&l->lock);
+	if (spawned)
+		l->inflight--;
+	finished(l, slot, &result);
+	pthread_mutex_unlock(&l->lock);
+	if (err)
+		*err = result.err;
+}
+
+static void run_job(void *arg)
+{
+	struct job *job = arg;
+
+	run_slot(job->l, job->s, 1, NULL);
+	mpfs_listing_unref(job->l);
+	free(job);
+}
+
+/* Takes the head slot's objects into the listing, those not seen before.
+ * Each taken is cleared from the slot, so that a merge that ran out of
+ * memory can be tried again. Lock held. */
+static int take_objects(struct mpfs_listing *l, struct slot *s,
+			struct mpfs_err *err)
+{
 	if (l->count + s->nobjs > l->cap) {
 		size_t cap = l->cap ? l->cap : 64;
 		struct mpfs_obj **grown;
@@ -353,24 +454,65 @@ static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 	for (size_t i = 0; i < s->nobjs; i++) {
 		struct mpfs_obj *obj = s->objs[i];
 
-		s->objs[i] = NULL;
+		if (!obj)
+			continue;
 		if (tfind(obj->id, &l->ids, cmp_id)) {
 			mpfs_obj_unref(obj); /* seen on an earlier page */
-			continue;
-		}
-		if (l->cfg.intern) {
-			struct mpfs_obj *kept = l->cfg.intern(l->cfg.ctx, obj);
-
-			mpfs_obj_unref(obj);
-			obj = kept;
-		}
-		if (!tsearch(obj->id, &l->ids, cmp_id)) {
-			mpfs_obj_unref(obj);
+		} else if (tsearch(obj->id, &l->ids, cmp_id)) {
+			l->items[l->count++] = obj;
+		} else {
 			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 			return -1;
 		}
-		l->items[l->count++] = obj;
+		s->objs[i] = NULL;
 	}
+	return 0;
+}
+
+/* What follows the last planned page, s, once merged. Lock held. */
+static void after_last(struct mpfs_listing *l, struct slot *s)
+{
+	const char *next = chain_cursor(l, s);
+	long end = s->offset + s->raw;
+
+	if (next) {
+		free(l->cursor);
+		l->cursor = s->next_cursor;
+		s->next_cursor = NULL;
+		l->by_cursor = 1;
+	} else if (s->cursor) {
+		if (s->raw == 0 || !s->next_cursor)
+			l->done = 1;
+		else
+			mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
+				     "the API repeated its cursor");
+	} else if (s->raw == 0 || (s->raw < s->limit && !s->next_cursor)) {
+		/* A short page ends the listing, unless a cursor says more
+		 * remain (an API that caps limit below what we asked). */
+		l->done = 1;
+	} else if (end <= l->cfg.max_offset) {
+		l->next_offset = end;
+	} else if (l->total > end) {
+		/* No cursor past the offset bound, yet the total says more:
+		 * the rest cannot be had, and a short listing would be a
+		 * lie. */
+		mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
+			     "the API holds %ld items but gave no cursor past "
+			     "offset %ld",
+			     l->total, l->cfg.max_offset);
+	} else {
+		l->done = 1;
+	}
+}
+
+/* Merges the head slot, DONE, and decides what follows. Lock held. */
+static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
+{
+	struct slot *s = l->head;
+	size_t before = l->count;
+
+	if (take_objects(l, s, err))
+		return -1;
 	l->skipped += s->skipped;
 	l->pages++;
 	if (!s->cursor && s->raw == s->limit)
@@ -381,7 +523,6 @@ static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 	if (!l->head)
 		l->tail = NULL;
 	l->nslots--;
-	last = l->head == NULL;
 
 	/* Bounds an API that would make the listing endless: a cursor page
 	 * of nothing new (a cursor that went back), or far more items than
@@ -395,45 +536,8 @@ static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 		mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
 			     "the API sent %zu items, its total says %ld",
 			     l->count, l->total);
-	if (l->broken.kind != MPFS_OK) {
-		slot_free(s);
-		return 0;
-	}
-	if (s->cursor) {
-		if (s->raw == 0 || !s->next_cursor) {
-			l->done = 1;
-		} else if (strcmp(s->next_cursor, s->cursor) == 0) {
-			mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
-				     "the API repeated its cursor");
-		} else {
-			free(l->cursor);
-			l->cursor = s->next_cursor;
-			s->next_cursor = NULL;
-		}
-	} else if (last) {
-		long end = s->offset + s->raw;
-
-		/* A short page ends the listing, unless a cursor says more
-		 * remain (an API that caps limit below what we asked). */
-		if (s->raw == 0 || (s->raw < s->limit && !s->next_cursor)) {
-			l->done = 1;
-		} else if (end <= l->cfg.max_offset) {
-			l->next_offset = end;
-		} else if (s->next_cursor) {
-			l->cursor = s->next_cursor;
-			s->next_cursor = NULL;
-		} else if (l->total > end) {
-			/* No cursor past the offset bound, yet the total says
-			 * more: the rest cannot be had, and a short listing
-			 * would be a lie. */
-			mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
-				     "the API holds %ld items but gave no "
-				     "cursor past offset %ld",
-				     l->total, l->cfg.max_offset);
-		} else {
-			l->done = 1;
-		}
-	}
+	if (l->broken.kind == MPFS_OK && !l->head)
+		after_last(l, s);
 	slot_free(s);
 	return 0;
 }
@@ -453,8 +557,10 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 			break;
 		}
 		/* The reader wants more than the first page: fetch ahead. */
-		if (l->pages > 0)
-			plan_ahead(l, l->cfg.max_inflight);
+		if (l->pages > 0 && !l->eager) {
+			l->eager = 1;
+			fetch_ahead(l, 0);
+		}
 		s = l->head ? l->head : plan(l, 0);
 		if (!s) {
 			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
@@ -469,7 +575,7 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		if (s->state == SLOT_QUEUED) {
 			s->state = SLOT_FETCHING;
 			pthread_mutex_unlock(&l->lock);
-			run_slot(l, s, err);
+			run_slot(l, s, 0, err);
 			pthread_mutex_lock(&l->lock);
 			if (err->kind == MPFS_E_INTERRUPTED) {
 				r = -1;
@@ -493,9 +599,11 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		} else if (l->done || l->broken.kind != MPFS_OK) {
 			/* The one merge that ends it: none follows. */
 			if (l->cfg.ended)
-				l->cfg.ended(l->cfg.ctx);
+				l->cfg.ended(l->cfg.ctx, l->done);
 		} else if (l->pages == 1 && index < l->count) {
-			plan_ahead(l, 1); /* one page of read-ahead */
+			fetch_ahead(l, 1); /* one page of read-ahead */
+		} else {
+			fetch_ahead(l, 0);
 		}
 	}
 	if (r == 0 && index < l->count) {
@@ -516,6 +624,16 @@ size_t mpfs_listing_count(struct mpfs_listing *l, int *complete)
 		*complete = l->done;
 	pthread_mutex_unlock(&l->lock);
 	return n;
+}
+
+int mpfs_listing_has(struct mpfs_listing *l, const char *id)
+{
+	int r;
+
+	pthread_mutex_lock(&l->lock);
+	r = tfind(id, &l->ids, cmp_id) != NULL;
+	pthread_mutex_unlock(&l->lock);
+	return r;
 }
 
 int mpfs_listing_reopen(struct mpfs_listing *l)
@@ -543,4 +661,9 @@ long mpfs_listing_take_skipped(struct mpfs_listing *l)
 const char *mpfs_listing_what(struct mpfs_listing *l)
 {
 	return l->cfg.what;
+}
+
+void *mpfs_listing_ctx(struct mpfs_listing *l)
+{
+	return l->cfg.ctx;
 }

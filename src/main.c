@@ -1,12 +1,15 @@
 /* main.c - the mount sequence: options, the key, one request to check key
  * and namespace, then mount, daemonize and serve. The check comes before
- * fuse_mount, so a bad key or namespace leaves nothing mounted. */
+ * fuse_session_mount, so a bad key or namespace leaves nothing mounted. */
 #include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,8 +20,6 @@
 #include "mpfs/log.h"
 #include "mpfs/opts.h"
 #include "mpfs/sig.h"
-
-#include <fuse_lowlevel.h>
 
 #ifndef MPFS_VERSION
 #define MPFS_VERSION "unknown"
@@ -115,6 +116,42 @@ static int add_mount_opts(struct fuse_args *args, const char *ns)
 	return r ? -1 : 0;
 }
 
+/* A mountpoint that is not a directory would mount, and then every
+ * access would fail: refused here, with the reason. */
+static int check_mountpoint(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr,
+			"mixpeekfs: mountpoint '%s' is not a directory\n",
+			path);
+		return -1;
+	}
+	return 0; /* or fuse_session_mount says what is wrong */
+}
+
+static int loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
+{
+	struct fuse_loop_config *cfg;
+	int r;
+
+	if (cmd->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -1;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned int)cmd->clone_fd);
+	/* UINT_MAX: not given, libfuse's defaults stand */
+	if (cmd->max_threads != UINT_MAX)
+		fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+	if (cmd->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+	r = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return r;
+}
+
 static int serve(struct fuse_args *args, struct mpfs_opts *o,
 		 struct fuse_cmdline_opts *cmd)
 {
@@ -137,13 +174,16 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	    .page_size = o->page_size_n,
 	    .max_requests = (int)o->max_requests_n,
 	    .buckets = o->bucket_list,
-	    .uid = getuid(),
-	    .gid = getgid(),
+	    .uid = o->uid_n >= 0 ? (uid_t)o->uid_n : getuid(),
+	    .gid = o->gid_n >= 0 ? (gid_t)o->gid_n : getgid(),
+	    .umask = (mode_t)o->umask_n,
+	    .prefetch = o->prefetch_n,
 	    .mount_time = time(NULL),
 	};
-	struct mpfs_fs fs = {.ttl = (double)o->ttl_s};
+	struct mpfs_fs fs = {.ttl = (double)o->ttl_s,
+			     .singlethread = cmd->singlethread};
 	struct mpfs_api *api;
-	struct fuse *fuse;
+	struct fuse_session *se;
 	struct mpfs_err err;
 	int r = 1;
 
@@ -157,7 +197,6 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 		return 1;
 	}
 	/* The key now lives in the client's headers only. */
-	explicit_bzero(o->key, strlen(o->key));
 	fs.core = mpfs_core_new(api, &ccfg);
 	if (!fs.core) {
 		fprintf(stderr, "mixpeekfs: out of memory\n");
@@ -167,30 +206,33 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 		fprintf(stderr, "mixpeekfs: out of memory\n");
 		goto out_core;
 	}
-	fuse = fuse_new(args, &mpfs_fs_ops, sizeof(mpfs_fs_ops), &fs);
-	if (!fuse)
+	se = fuse_session_new(args, &mpfs_fs_ops, sizeof(mpfs_fs_ops), &fs);
+	if (!se)
 		goto out_core; /* libfuse said why: an unknown option */
-	if (probe(api, o))
-		goto out_fuse;
-	if (fuse_mount(fuse, cmd->mountpoint))
-		goto out_fuse;
+	fs.se = se;
+	if (check_mountpoint(cmd->mountpoint) || probe(api, o))
+		goto out_session;
+	if (fuse_session_mount(se, cmd->mountpoint))
+		goto out_session;
 	if (fuse_daemonize(cmd->foreground))
 		goto out_unmount;
 	mpfs_log_init(!cmd->foreground, (enum mpfs_log_level)o->log_level_v);
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)))
+	if (fuse_set_signal_handlers(se))
 		goto out_unmount;
 	if (mpfs_sig_install()) /* after libfuse's: SIGHUP is ours */
 		goto out_signals;
-	r = cmd->singlethread ? fuse_loop(fuse)
-			      : fuse_loop_mt(fuse, cmd->clone_fd);
-	r = r ? 1 : 0;
+	r = loop(se, cmd) ? 1 : 0;
 	mpfs_sig_stop();
 out_signals:
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	fuse_remove_signal_handlers(se);
 out_unmount:
-	fuse_unmount(fuse);
-out_fuse:
-	fuse_destroy(fuse);
+	fuse_session_unmount(se);
+out_session:
+	/* Before the session goes: the core's threads notify through it. */
+	mpfs_core_free(fs.core);
+	fs.core = NULL;
+	fuse_session_destroy(se);
+	return r;
 out_core:
 	mpfs_core_free(fs.core);
 	return r;
@@ -203,11 +245,12 @@ int main(int argc, char *argv[])
 	struct mpfs_opts o = {0};
 	int r = 1;
 
-	/* Pages are fetched and parsed on threads of their own; glibc would
-	 * give each its own arena, and memory freed in one is not reused by
-	 * another: the daemon's size would grow with the threads, not with
-	 * the data. */
-	mallopt(M_ARENA_MAX, 1);
+	/* Page bodies (up to megabytes) are mapped and unmapped whole, never
+	 * left behind in an arena; the parse trees of pages, which are many
+	 * times their size, are given back as each page is done with (see
+	 * api.c). glibc's arena per thread stands: threads that parse do not
+	 * wait for one another's allocations. */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 
 	if (mpfs_opts_parse(&args, &o))
 		goto out;
@@ -216,7 +259,7 @@ int main(int argc, char *argv[])
 			mpfs_opts_usage(argv[0]);
 			printf("FUSE options:\n");
 			fuse_cmdline_help();
-			fuse_lib_help(&args);
+			fuse_lowlevel_help();
 		} else {
 			print_version();
 		}

@@ -41,6 +41,10 @@ static const struct fuse_opt spec[] = {
     OPT("max_rps=%s", max_rps),
     OPT("max_response=%s", max_response),
     OPT("connect_timeout=%s", connect_timeout),
+    OPT("prefetch=%s", prefetch),
+    OPT("uid=%s", uid),
+    OPT("gid=%s", gid),
+    OPT("umask=%s", umask),
     OPT("allow_http", allow_http),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
@@ -125,6 +129,9 @@ void mpfs_opts_usage(const char *prog)
 	    "                           (default 0: no cap)\n"
 	    "    -o max_response=BYTES  larger answers are an error; K, M, G\n"
 	    "                           suffixes (default 64M)\n"
+	    "    -o prefetch=BYTES      file bytes of one listing pushed into\n"
+	    "                           the page cache after it; 0: none\n"
+	    "                           (default 64M)\n"
 	    "    -o cacert=PATH         extra CA bundle for TLS, added to the\n"
 	    "                           system's (default: the system store)\n"
 	    "    -o allow_http          send the key over plain http:// to a\n"
@@ -132,6 +139,10 @@ void mpfs_opts_usage(const char *prog)
 	    "off)\n"
 	    "    -o log_level=LEVEL     error, warn, info or debug\n"
 	    "                           (default info; SIGUSR2 steps it)\n"
+	    "    -o uid=N, -o gid=N     owner of every file (default: the\n"
+	    "                           mounting user and group)\n"
+	    "    -o umask=M             mode bits taken away, octal (default\n"
+	    "                           0: files 0444, directories 0555)\n"
 	    "    -o _netdev,noauto,nofail,defaults,x-*\n"
 	    "                           fstab options: accepted, ignored\n\n",
 	    prog, prog);
@@ -200,6 +211,25 @@ static int parse_size(const char *name, const char *s, long min, long max,
 		return -1;
 	}
 	*out = v * unit;
+	return 0;
+}
+
+/* An octal mode mask, 0 to 0777. */
+static int parse_umask(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 8);
+	if (!*s || *end || errno || v < 0 || v > 0777) {
+		fprintf(stderr,
+			"mixpeekfs: option umask=%s: expected an octal mask "
+			"from 0 to 0777\n",
+			s);
+		return -1;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -394,6 +424,8 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	o->connect_timeout_s = 10;
 	o->retries_n = 4;
 	o->max_response_n = 64L << 20;
+	o->prefetch_n = 64L << 20;
+	o->uid_n = o->gid_n = -1;
 	if ((o->ttl && parse_long("ttl", o->ttl, 0, 86400 * 365, &o->ttl_s)) ||
 	    (o->page_size &&
 	     parse_long("page_size", o->page_size, 1, 1000, &o->page_size_n)) ||
@@ -410,8 +442,14 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	     parse_long("retries", o->retries, 0, 20, &o->retries_n)) ||
 	    (o->max_rps &&
 	     parse_long("max_rps", o->max_rps, 0, 100000, &o->max_rps_n)) ||
-	    (o->max_response && parse_size("max_response", o->max_response,
-					   1024, 1L << 30, &o->max_response_n)))
+	    (o->max_response &&
+	     parse_size("max_response", o->max_response, 1024, 1L << 30,
+			&o->max_response_n)) ||
+	    (o->prefetch && parse_size("prefetch", o->prefetch, 0, 1L << 40,
+				       &o->prefetch_n)) ||
+	    (o->uid && parse_long("uid", o->uid, 0, 0xfffffffe, &o->uid_n)) ||
+	    (o->gid && parse_long("gid", o->gid, 0, 0xfffffffe, &o->gid_n)) ||
+	    (o->umask && parse_umask(o->umask, &o->umask_n)))
 		return -1;
 	if (o->buckets) {
 		o->bucket_list = split_buckets(o->buckets);
@@ -459,7 +497,9 @@ void mpfs_opts_release(struct mpfs_opts *o)
 			   &o->ttl,	  &o->page_size,    &o->buckets,
 			   &o->timeout,	  &o->cacert,	    &o->retries,
 			   &o->max_rps,	  &o->max_response, &o->connect_timeout,
-			   &o->log_level, &o->max_requests, &o->stale};
+			   &o->log_level, &o->max_requests, &o->stale,
+			   &o->prefetch,  &o->uid,	    &o->gid,
+			   &o->umask};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		free(*fields[i]);

@@ -226,6 +226,50 @@ void mpfs_view_path(const struct mpfs_node *node, char *out, size_t size)
 		snprintf(out, size, "/%s/%s", b, dir);
 }
 
+size_t mpfs_node_path(const struct mpfs_node *node, char *out, size_t size)
+{
+	char b[MPFS_NAME_MAX * 3 + 1], dir[4 * MPFS_NAME_MAX * 3 + 16];
+	char id[MPFS_NAME_MAX * 3 + 1];
+	int n;
+
+	mpfs_name_encode(node->bucket, b, sizeof(b));
+	switch (node->type) {
+	case MPFS_NODE_ROOT:
+		n = snprintf(out, size, "/");
+		break;
+	case MPFS_NODE_BUCKET:
+		n = snprintf(out, size, "/%s", b);
+		break;
+	case MPFS_NODE_STATUSES:
+	case MPFS_NODE_CONNS:
+		n = snprintf(out, size, "/%s/%s", b,
+			     mpfs_view_dirs[node->type == MPFS_NODE_STATUSES
+						? MPFS_FILTER_STATUS
+						: MPFS_FILTER_CONNECTION]);
+		break;
+	case MPFS_NODE_VIEW:
+		mpfs_view_path(node, dir, sizeof(dir));
+		n = snprintf(out, size, "%s", dir);
+		break;
+	case MPFS_NODE_SYNC:
+		mpfs_view_path(node, dir, sizeof(dir));
+		mpfs_name_encode(node->sync_id, id, sizeof(id));
+		n = snprintf(out, size, "%s/%s.json", dir, id);
+		break;
+	case MPFS_NODE_BUCKET_JSON:
+		n = snprintf(out, size, "/%s/bucket.json", b);
+		break;
+	case MPFS_NODE_META:
+		n = snprintf(out, size, "/%s", MPFS_META_NAME);
+		break;
+	case MPFS_NODE_STATS:
+	default:
+		n = snprintf(out, size, "/%s/stats.json", MPFS_META_NAME);
+		break;
+	}
+	return n < 0 ? 0 : (size_t)n;
+}
+
 int mpfs_path_parse(const char *path, struct mpfs_node *node)
 {
 	char comp[4][MPFS_NAME_MAX + 1];

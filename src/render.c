@@ -1,5 +1,6 @@
-/* render.c - pure: API objects to the immutable bytes of a file, and the
- * timestamps that give it an mtime. */
+/* render.c - pure: API objects to the immutable bytes of a file, the
+ * digest that tells versions apart, and the timestamps that give a file its
+ * mtime. */
 #include "mpfs/render.h"
 
 #include <ctype.h>
@@ -8,6 +9,69 @@
 #include <string.h>
 
 #include "mpfs/path.h"
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * FNV_PRIME;
+	return h;
+}
+
+/* Each value is its type, then what it holds; strings and keys carry
+ * their length, so no two values feed the same bytes. */
+static uint64_t digest(uint64_t h, json_t *json)
+{
+	unsigned char type = (unsigned char)json_typeof(json);
+	const char *key;
+	size_t i, len;
+	json_t *v;
+	json_int_t n;
+	double d;
+
+	h = fnv(h, &type, 1);
+	switch (json_typeof(json)) {
+	case JSON_OBJECT:
+		json_object_foreach (json, key, v) {
+			len = strlen(key);
+			h = digest(fnv(fnv(h, &len, sizeof(len)), key, len), v);
+		}
+		break;
+	case JSON_ARRAY:
+		len = json_array_size(json);
+		h = fnv(h, &len, sizeof(len));
+		json_array_foreach (json, i, v)
+			h = digest(h, v);
+		break;
+	case JSON_STRING:
+		len = json_string_length(json);
+		h = fnv(fnv(h, &len, sizeof(len)), json_string_value(json),
+			len);
+		break;
+	case JSON_INTEGER:
+		n = json_integer_value(json);
+		h = fnv(h, &n, sizeof(n));
+		break;
+	case JSON_REAL:
+		d = json_real_value(json);
+		h = fnv(h, &d, sizeof(d));
+		break;
+	default: /* true, false, null: the type says it all */
+		break;
+	}
+	return h;
+}
+
+uint64_t mpfs_json_digest(json_t *json)
+{
+	uint64_t h = digest(FNV_OFFSET, json);
+
+	return h ? h : 1;
+}
 
 char *mpfs_render_json(json_t *json, size_t *len)
 {
@@ -29,11 +93,11 @@ char *mpfs_render_json(json_t *json, size_t *len)
 	return out;
 }
 
-int mpfs_time_parse(const char *s, time_t *out)
+int mpfs_time_parse(const char *s, struct timespec *out)
 {
 	struct tm tm = {0};
 	const char *p = strptime(s, "%Y-%m-%d", &tm);
-	long off;
+	long off, nsec = 0, scale = 100000000;
 
 	if (!p || (*p != 'T' && *p != ' ') ||
 	    !(p = strptime(p + 1, "%H:%M:%S", &tm)))
@@ -41,45 +105,23 @@ int mpfs_time_parse(const char *s, time_t *out)
 	if (*p == '.' || *p == ',') {
 		if (!isdigit((unsigned char)*++p))
 			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
+		for (; isdigit((unsigned char)*p); p++, scale /= 10)
+			nsec += (*p - '0') * scale; /* past 9 digits: 0 */
 	}
 	/* %z: Z, +hh, +hhmm or +hh:mm into tm_gmtoff, which timegm ignores
 	 * (and resets) */
 	if (*p && (!(p = strptime(p, "%z", &tm)) || *p))
 		return -1;
 	off = tm.tm_gmtoff;
-	*out = timegm(&tm) - off;
+	out->tv_sec = timegm(&tm) - off;
+	out->tv_nsec = nsec;
 	return 0;
 }
 
-static char *dup_string(json_t *json, const char *key)
-{
-	const char *s = json_string_value(json_object_get(json, key));
-
-	return s ? strdup(s) : NULL;
-}
-
-/* A string as it is, null or absent as NULL, anything else as compact JSON;
- * *failed set when memory ran out. */
-static char *dup_value(json_t *json, const char *key, int *failed)
-{
-	json_t *v = json_object_get(json, key);
-	char *s;
-
-	if (!v || json_is_null(v))
-		return NULL;
-	s = json_is_string(v) ? strdup(json_string_value(v))
-			      : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (!s)
-		*failed = 1;
-	return s;
-}
-
-static time_t object_mtime(json_t *json, time_t fallback)
+static struct timespec object_mtime(json_t *json, time_t fallback)
 {
 	static const char *const keys[] = {"updated_at", "created_at"};
-	time_t t;
+	struct timespec t = {fallback, 0};
 
 	for (size_t i = 0; i < 2; i++) {
 		const char *s =
@@ -88,27 +130,95 @@ static time_t object_mtime(json_t *json, time_t fallback)
 		if (s && mpfs_time_parse(s, &t) == 0)
 			return t;
 	}
-	return fallback;
+	return t;
 }
 
-static int extra_fields(struct mpfs_obj *obj, json_t *json)
-{
-	int failed = 0;
+/* The string fields an object carries, in the order of struct mpfs_obj:
+ * copied into one block after it. */
+enum { F_ID, F_STATUS, F_CONN, F_BUCKET, F_UPDATED, F_ERROR, F_NAME, F_N };
 
-	obj->bucket_id = dup_value(json, "bucket_id", &failed);
-	obj->updated_at = dup_value(json, "updated_at", &failed);
-	obj->last_error = dup_value(json, "last_error", &failed);
-	obj->bucket_name = dup_value(json, "bucket_name", &failed);
-	return failed ? -1 : 0;
+struct text {
+	const char *s; /* NULL: absent */
+	size_t len;
+	char *made; /* s, when made here (freed after the copy) */
+};
+
+/* A string as it is, null or absent as NULL; with any, another value as
+ * compact JSON. -1 when out of memory. */
+static int text_of(json_t *json, const char *key, int any, struct text *t)
+{
+	json_t *v = json_object_get(json, key);
+
+	if (json_is_string(v)) {
+		t->s = json_string_value(v);
+	} else if (any && v && !json_is_null(v)) {
+		t->made = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!t->made)
+			return -1;
+		t->s = t->made;
+	}
+	t->len = t->s ? strlen(t->s) : 0;
+	return 0;
+}
+
+/* A new object with the fields of json (id is json's id_key) and the
+ * encoded name id + suffix; data not set. NULL when out of memory. */
+static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
+				  const char *suffix)
+{
+	struct text t[F_N] = {{0}};
+	const char **dst[F_N];
+	struct mpfs_obj *obj = NULL;
+	size_t total = 0, idlen;
+	char *p;
+	int failed;
+
+	failed = text_of(json, id_key, 0, &t[F_ID]) ||
+		 text_of(json, "status", 0, &t[F_STATUS]) ||
+		 text_of(json, "connection_id", 0, &t[F_CONN]) ||
+		 text_of(json, "updated_at", 1, &t[F_UPDATED]) ||
+		 text_of(json, "last_error", 1, &t[F_ERROR]) ||
+		 text_of(json, "bucket_id", 1, &t[F_BUCKET]) ||
+		 text_of(json, "bucket_name", 1, &t[F_NAME]);
+	if (failed)
+		goto out;
+	idlen = mpfs_name_encode(t[F_ID].s, NULL, 0);
+	for (int i = 0; i < F_N; i++)
+		total += t[i].s ? t[i].len + 1 : 0;
+	obj = calloc(1, sizeof(*obj) + total + idlen + strlen(suffix) + 1);
+	if (!obj)
+		goto out;
+	dst[F_ID] = &obj->id;
+	dst[F_STATUS] = &obj->status;
+	dst[F_CONN] = &obj->connection_id;
+	dst[F_BUCKET] = &obj->bucket_id;
+	dst[F_UPDATED] = &obj->updated_at;
+	dst[F_ERROR] = &obj->last_error;
+	dst[F_NAME] = &obj->bucket_name;
+	p = obj->strings;
+	for (int i = 0; i < F_N; i++) {
+		if (!t[i].s)
+			continue;
+		memcpy(p, t[i].s, t[i].len + 1);
+		*dst[i] = p;
+		p += t[i].len + 1;
+	}
+	mpfs_name_encode(obj->id, p, idlen + 1);
+	strcpy(p + idlen, suffix);
+	obj->name = p;
+	atomic_init(&obj->refs, 1);
+out:
+	for (int i = 0; i < F_N; i++)
+		free(t[i].made);
+	return obj;
 }
 
 struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 			      const char *suffix, time_t fallback_mtime,
-			      struct mpfs_err *err)
+			      uint64_t digest, struct mpfs_err *err)
 {
 	const char *id = json_string_value(json_object_get(json, id_key));
 	struct mpfs_obj *obj;
-	size_t idlen, namelen;
 	json_t *active;
 
 	if (!json_is_object(json)) {
@@ -120,26 +230,16 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 			     id_key);
 		return NULL;
 	}
-	obj = calloc(1, sizeof(*obj));
+	obj = obj_alloc(json, id_key, suffix);
 	if (!obj)
 		goto nomem;
-	atomic_init(&obj->refs, 1);
-	idlen = mpfs_name_encode(id, NULL, 0);
-	namelen = idlen + strlen(suffix);
-	obj->id = strdup(id);
-	obj->name = malloc(namelen + 1);
 	obj->data = mpfs_render_json(json, &obj->size);
-	if (!obj->id || !obj->name || !obj->data)
+	if (!obj->data)
 		goto nomem;
-	mpfs_name_encode(id, obj->name, idlen + 1);
-	strcpy(obj->name + idlen, suffix);
+	obj->digest = digest ? digest : mpfs_json_digest(json);
 	obj->mtime = object_mtime(json, fallback_mtime);
-	obj->status = dup_string(json, "status");
-	obj->connection_id = dup_string(json, "connection_id");
 	active = json_object_get(json, "is_active");
 	obj->is_active = json_is_boolean(active) ? json_is_true(active) : -1;
-	if (extra_fields(obj, json))
-		goto nomem;
 	return obj;
 nomem:
 	mpfs_obj_unref(obj);
@@ -150,17 +250,19 @@ nomem:
 struct mpfs_obj *mpfs_obj_new_live(json_t *json, const char *name, time_t mtime,
 				   struct mpfs_err *err)
 {
-	struct mpfs_obj *obj = calloc(1, sizeof(*obj));
+	size_t len = strlen(name);
+	struct mpfs_obj *obj = calloc(1, sizeof(*obj) + len + 1);
 
 	if (!obj)
 		goto nomem;
 	atomic_init(&obj->refs, 1);
-	obj->id = strdup(name);
-	obj->name = strdup(name);
+	memcpy(obj->strings, name, len + 1);
+	obj->id = obj->name = obj->strings;
 	obj->data = json ? mpfs_render_json(json, &obj->size) : NULL;
-	if (!obj->id || !obj->name || !obj->data)
+	if (!obj->data)
 		goto nomem;
-	obj->mtime = mtime;
+	obj->digest = 1;
+	obj->mtime.tv_sec = mtime;
 	obj->is_active = -1;
 	obj->live = 1;
 	return obj;
@@ -180,20 +282,6 @@ void mpfs_obj_unref(struct mpfs_obj *obj)
 {
 	if (!obj || atomic_fetch_sub(&obj->refs, 1) != 1)
 		return;
-	free(obj->id);
-	free(obj->name);
 	free(obj->data);
-	free(obj->status);
-	free(obj->connection_id);
-	free(obj->bucket_id);
-	free(obj->updated_at);
-	free(obj->last_error);
-	free(obj->bucket_name);
 	free(obj);
-}
-
-int mpfs_obj_same(const struct mpfs_obj *a, const struct mpfs_obj *b)
-{
-	return a->size == b->size && strcmp(a->name, b->name) == 0 &&
-	       memcmp(a->data, b->data, a->size) == 0;
 }

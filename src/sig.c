@@ -1,23 +1,14 @@
 /* sig.c - SIGHUP and SIGUSR2 for a running mount. The handlers are
  * async-signal-safe: they write one byte to a pipe and nothing else. A
- * thread reads the pipe and does the work: on SIGHUP it drops the core's
- * caches and asks the kernel to forget what it holds of every path those
- * caches handed out: the root's attributes and entries, and with each entry
- * of the root everything below it (attributes, page cache, entries); on
- * SIGUSR2 it steps the log level. Both are logged.
- *
- * What the kernel is not told: a name looked up at the root that did not
- * exist then (a negative entry) lives on for ttl, since no list of such
- * names is kept.
+ * thread reads the pipe and does the work: on SIGHUP the core drops its
+ * caches and what the kernel holds (see mpfs_core_drop); on SIGUSR2 the log
+ * level steps. Both are logged.
  *
  * The pipe and the thread are process-wide, as signal handlers are. */
-#define FUSE_USE_VERSION 31
 #include "mpfs/sig.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse.h>
-#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -29,7 +20,6 @@
 static int pipe_fds[2] = {-1, -1};
 static pthread_t thread;
 static int started;
-static struct fuse *sig_fuse;
 static struct mpfs_core *sig_core;
 
 static void on_signal(int sig)
@@ -60,39 +50,16 @@ int mpfs_sig_install(void)
 	return 0;
 }
 
-struct inval {
-	struct fuse_session *se;
-	size_t inodes;	/* the kernel held and dropped */
-	size_t entries; /* root entries the kernel held and dropped */
-};
-
-static void forget(void *ctx, const char *path)
-{
-	struct inval *iv = ctx;
-	const char *name = path + 1;
-
-	/* Attributes, page cache, a directory's cached entries. */
-	if (fuse_invalidate_path(sig_fuse, path) == 0)
-		iv->inodes++;
-	/* An entry of the root: the kernel drops it and every entry below
-	 * it, negative ones included, and forgets their inodes. */
-	if (*name && !strchr(name, '/') &&
-	    fuse_lowlevel_notify_inval_entry(iv->se, FUSE_ROOT_ID, name,
-					     strlen(name)) == 0)
-		iv->entries++;
-}
-
 static void drop_all(void)
 {
-	struct inval iv = {fuse_get_session(sig_fuse), 0, 0};
-	size_t paths = mpfs_core_drop(sig_core, forget, &iv);
+	size_t entries, inodes = mpfs_core_drop(sig_core, &entries);
 
 	/* Asked for by an operator: said at any level. */
 	mpfs_log_always(MPFS_LOG_INFO,
 			"sighup: dropped every cache (%zu paths); the kernel "
 			"dropped %zu root entries with all below them, and "
 			"%zu inodes",
-			paths, iv.entries, iv.inodes);
+			inodes, entries, inodes);
 }
 
 static void *serve(void *arg)
@@ -116,11 +83,10 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-void mpfs_sig_start(struct fuse *fuse, struct mpfs_core *core)
+void mpfs_sig_start(struct mpfs_core *core)
 {
 	if (started || pipe_fds[0] < 0)
 		return;
-	sig_fuse = fuse;
 	sig_core = core;
 	if (pthread_create(&thread, NULL, serve, NULL) == 0)
 		started = 1;

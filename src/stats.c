@@ -14,6 +14,7 @@
 #define KINDS (MPFS_E_NO_ATTR + 1)
 
 static atomic_ulong requests[MPFS_EP_COUNT];
+static atomic_ulong ops[MPFS_OP_COUNT];
 static atomic_ulong retries, bytes, hits, misses, drops;
 static atomic_ulong errors[KINDS];
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -27,6 +28,15 @@ static const char *const ep_names[] = {
     [MPFS_EP_CONNECTION_LIST] = "connection_list",
     [MPFS_EP_CONNECTION_GET] = "connection_get",
     [MPFS_EP_OTHER] = "other",
+};
+
+static const char *const op_names[MPFS_OP_COUNT] = {
+    [MPFS_OP_LOOKUP] = "lookup",     [MPFS_OP_FORGET] = "forget",
+    [MPFS_OP_GETATTR] = "getattr",   [MPFS_OP_OPENDIR] = "opendir",
+    [MPFS_OP_READDIR] = "readdir",   [MPFS_OP_OPEN] = "open",
+    [MPFS_OP_READ] = "read",	     [MPFS_OP_READLINK] = "readlink",
+    [MPFS_OP_GETXATTR] = "getxattr", [MPFS_OP_LISTXATTR] = "listxattr",
+    [MPFS_OP_STATFS] = "statfs",
 };
 
 static const char *const kind_names[KINDS] = {
@@ -112,6 +122,12 @@ static void changed(void)
 void mpfs_stats_request(const char *method, const char *path)
 {
 	atomic_fetch_add(&requests[mpfs_stats_endpoint_of(method, path)], 1);
+	changed();
+}
+
+void mpfs_stats_op(enum mpfs_stats_op op)
+{
+	atomic_fetch_add(&ops[op], 1);
 	changed();
 }
 
@@ -236,11 +252,14 @@ static json_int_t get(atomic_ulong *a)
 json_t *mpfs_stats_json(void)
 {
 	json_t *root = json_object(), *req = json_object(),
-	       *err = json_object();
+	       *err = json_object(), *op = json_object();
 	json_int_t total = 0, failed = 0;
 
-	if (!root || !req || !err)
+	if (!root || !req || !err || !op)
 		goto fail;
+	for (int i = 0; i < MPFS_OP_COUNT; i++)
+		json_object_set_new(op, op_names[i],
+				    json_integer(get(&ops[i])));
 	for (int i = 0; i < MPFS_EP_COUNT; i++) {
 		total += get(&requests[i]);
 		json_object_set_new(req, ep_names[i],
@@ -262,11 +281,13 @@ json_t *mpfs_stats_json(void)
 				      get(&drops)));
 	json_object_set_new(root, "bytes_received", json_integer(get(&bytes)));
 	json_object_set_new(root, "listings_in_progress", listings_json());
+	json_object_set_new(root, "ops", op);
 	return root;
 fail:
 	json_decref(root);
 	json_decref(req);
 	json_decref(err);
+	json_decref(op);
 	return NULL;
 }
 
@@ -276,6 +297,8 @@ void mpfs_stats_reset(void)
 		atomic_store(&requests[i], 0);
 	for (int i = 0; i < KINDS; i++)
 		atomic_store(&errors[i], 0);
+	for (int i = 0; i < MPFS_OP_COUNT; i++)
+		atomic_store(&ops[i], 0);
 	atomic_store(&retries, 0);
 	atomic_store(&bytes, 0);
 	atomic_store(&hits, 0);

@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "mpfs/err.h"
-#include "mpfs/listing.h"
+#include "mpfs/page.h"
 
 struct mpfs_api_cfg {
 	const char *base_url;

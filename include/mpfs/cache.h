@@ -38,8 +38,10 @@ void *mpfs_cache_get_replaced(struct mpfs_cache *c, const char *key,
 			      double *age);
 
 /* Stores a new reference to value under key, stamped now; replaces any
- * (which is kept for its grace, see mpfs_cache_get_replaced). */
-void mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value);
+ * (which is kept for its grace, see mpfs_cache_get_replaced). The value
+ * already there is only stamped anew. Returns a new reference to the value
+ * that was there, fresh or not, or NULL. */
+void *mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value);
 
 /* The fresh value under key, or else value itself put there: so that every
  * caller racing to put gets the same one. Returns a new reference. */

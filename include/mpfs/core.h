@@ -1,14 +1,21 @@
-/* core.h - the filesystem's meaning, without FUSE: what a path is, what a
- * directory lists and what a file holds, answered from the caches or the
- * API. fs.c is the only caller. */
+/* core.h - the filesystem's meaning, without FUSE: what an inode is, what
+ * a directory lists and what a file holds, answered from the caches or the
+ * API, and the inodes the kernel holds. fs.c is the only caller.
+ *
+ * Inodes are the stable numbers of mpfs_node_ino: a sync has one in every
+ * view. Every call that hands the kernel an inode (lookup, a readdirplus
+ * entry with attributes) counts one lookup of it; mpfs_core_forget takes
+ * them back. */
 #ifndef MPFS_CORE_H
 #define MPFS_CORE_H
 
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include "mpfs/api.h"
 #include "mpfs/err.h"
+#include "mpfs/notify.h"
 #include "mpfs/render.h"
 
 /* The first page when mixpeekfs chooses: small, so that the first entries
@@ -16,6 +23,9 @@
  * entries does not wait for the next page: a reader that stops early costs
  * this page and the one read ahead.) */
 #define MPFS_FIRST_PAGE 100
+
+/* The root's inode. */
+#define MPFS_ROOT_INO 1
 
 struct mpfs_core_cfg {
 	double ttl;
@@ -25,6 +35,8 @@ struct mpfs_core_cfg {
 	char **buckets;	  /* NULL-terminated, or NULL for all buckets */
 	uid_t uid;
 	gid_t gid;
+	mode_t umask;  /* taken from every mode */
+	long prefetch; /* bytes of one listing pushed to the page cache */
 	time_t mount_time;
 };
 
@@ -34,55 +46,77 @@ struct mpfs_dir;
 /* Takes ownership of api. */
 struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 				const struct mpfs_core_cfg *cfg);
+
+/* Starts the core's own thread, which makes the kernel notifications that
+ * cannot be made in place (see notify.h) through ops. Called once the
+ * daemon runs (FUSE's init). Returns 0 or -1. */
+int mpfs_core_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
+		    void *ctx);
 void mpfs_core_free(struct mpfs_core *core);
 
-int mpfs_core_getattr(struct mpfs_core *core, const char *path, struct stat *st,
+/* The entry name in directory parent: its attributes, st_ino its inode,
+ * with one lookup counted. */
+int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
+		     struct stat *st, struct mpfs_err *err);
+/* The kernel forgot n lookups of ino. */
+void mpfs_core_forget(struct mpfs_core *core, uint64_t ino, uint64_t n);
+
+int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
 		      struct mpfs_err *err);
+
+/* The path an inode (with name: an entry of it) shows, for log lines. */
+void mpfs_core_path(struct mpfs_core *core, uint64_t ino, const char *name,
+		    char *buf, size_t size);
+
+/* Whether ino is one of mixpeekfs's own (/.mixpeekfs and stats.json):
+ * operations on them are not counted in the statistics they show. */
+int mpfs_core_own(struct mpfs_core *core, uint64_t ino);
 
 /* A directory handle: a snapshot whose offsets stay valid until released.
  * *cached is set when the snapshot is the same complete listing that an
  * earlier handle showed, so the kernel may keep what it read then. */
-int mpfs_core_opendir(struct mpfs_core *core, const char *path,
+int mpfs_core_opendir(struct mpfs_core *core, uint64_t ino,
 		      struct mpfs_dir **dir, int *cached, struct mpfs_err *err);
-void mpfs_core_releasedir(struct mpfs_dir *dir);
+void mpfs_core_releasedir(struct mpfs_core *core, struct mpfs_dir *dir);
 
-/* Gives entries from offset on (0 and 1 are "." and ".."), each with its
- * attributes and the offset of the next, until fill returns non-zero or the
- * directory ends. Fetches a page only when it has given no entry yet: a
- * reply with entries does not wait for the network. An entry whose st_nlink
- * is 0 carries only its type and inode (its size would cost a request): ask
- * getattr for the rest. */
+/* Gives entries from offset on (0 and 1 are "." and ".."), each with the
+ * offset of the next, until fill returns non-zero (the reply is full) or
+ * the directory ends. Fetches a page only when it has given no entry yet:
+ * a reply with entries does not wait for the network. attrs says st is
+ * whole: with plus, such an entry hands the kernel its inode (one lookup
+ * counted when fill takes it). Otherwise st has only the type and inode
+ * (a size that would cost a request). */
 typedef int (*mpfs_fill_fn)(void *ctx, const char *name, const struct stat *st,
-			    off_t next);
+			    int attrs, off_t next);
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
-		      mpfs_fill_fn fill, void *ctx, struct mpfs_err *err);
+		      int plus, mpfs_fill_fn fill, void *ctx,
+		      struct mpfs_err *err);
 
-/* The statistics changed: the next stat or read of stats.json makes it
- * anew. The caller also drops the kernel's copy. */
-void mpfs_core_stats_changed(struct mpfs_core *core);
+/* The object a file inode shows: a new reference. */
+int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
+		   struct mpfs_err *err);
 
-/* The object a file path shows: a new reference. */
-int mpfs_core_open(struct mpfs_core *core, const char *path,
-		   struct mpfs_obj **obj, struct mpfs_err *err);
+/* The kernel read bytes of obj as ino (from the handle or the inode). */
+void mpfs_core_read(struct mpfs_core *core, uint64_t ino,
+		    const struct mpfs_obj *obj);
 
-/* The target of a symbolic link (a bucket name at the root), NUL-terminated
- * in buf. */
-int mpfs_core_readlink(struct mpfs_core *core, const char *path, char *buf,
+/* The target of a symbolic link (a bucket name at the root),
+ * NUL-terminated in buf. */
+int mpfs_core_readlink(struct mpfs_core *core, uint64_t ino, char *buf,
 		       size_t size, struct mpfs_err *err);
 
 /* Extended attributes: the names, each NUL-terminated, or one value (not
- * terminated), in a new buffer the caller frees. A path without an
- * attribute of that name fails with MPFS_E_NO_ATTR. */
-int mpfs_core_listxattr(struct mpfs_core *core, const char *path, char **names,
+ * terminated), in a new buffer the caller frees. A name outside
+ * user.mixpeek.* fails with MPFS_E_UNSUPPORTED; one within it that the
+ * inode lacks, with MPFS_E_NO_ATTR. */
+int mpfs_core_listxattr(struct mpfs_core *core, uint64_t ino, char **names,
 			size_t *len, struct mpfs_err *err);
-int mpfs_core_getxattr(struct mpfs_core *core, const char *path,
-		       const char *name, char **value, size_t *len,
-		       struct mpfs_err *err);
+int mpfs_core_getxattr(struct mpfs_core *core, uint64_t ino, const char *name,
+		       char **value, size_t *len, struct mpfs_err *err);
 
-/* Drops every cache, then calls visit with each path those caches could
- * have handed out (so the caller can drop the kernel's copies). Returns
- * how many paths were visited. */
-size_t mpfs_core_drop(struct mpfs_core *core,
-		      void (*visit)(void *ctx, const char *path), void *ctx);
+/* Drops every cache, and what the kernel holds of every inode and of every
+ * entry of the root (with all below it). Returns the inodes the kernel
+ * held; *entries the root entries dropped. */
+size_t mpfs_core_drop(struct mpfs_core *core, size_t *entries);
 
 #endif

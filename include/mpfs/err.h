@@ -19,6 +19,9 @@ enum mpfs_err_kind {
 	MPFS_E_NO_ATTR,	    /* no such extended attribute */
 	MPFS_E_INTERRUPTED, /* the caller gave up (the FUSE request was
 			       interrupted) */
+	MPFS_E_UNSUPPORTED, /* not something this filesystem has at all */
+	MPFS_E_NOT_DIR,	    /* a directory operation on a file */
+	MPFS_E_IS_DIR,	    /* a file operation on a directory */
 };
 
 struct mpfs_err {
@@ -42,7 +45,8 @@ void mpfs_err_op(struct mpfs_err *e, const char *fmt, ...)
 /* The kind an HTTP status means; MPFS_OK for 2xx. */
 enum mpfs_err_kind mpfs_err_kind_of_status(long status);
 
-/* Positive errno for a kind: ENOENT, EACCES, EIO, ENOMEM, ENODATA, EINTR. */
+/* Positive errno for a kind: ENOENT, EACCES, EIO, ENOMEM, ENODATA, EINTR,
+ * EOPNOTSUPP, ENOTDIR, EISDIR. */
 int mpfs_err_errno(const struct mpfs_err *e);
 
 const char *mpfs_err_kind_name(enum mpfs_err_kind kind);

@@ -1,17 +1,20 @@
-/* fs.h - the FUSE operations of mixpeekfs. */
+/* fs.h - the FUSE operations of mixpeekfs, on libfuse's low-level API. */
 #ifndef MPFS_FS_H
 #define MPFS_FS_H
 
-#define FUSE_USE_VERSION 31
-#include <fuse.h>
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
 
-/* The operations; fuse_new's private_data must be the struct mpfs_fs. */
-extern const struct fuse_operations mpfs_fs_ops;
+struct mpfs_core;
+
+/* The operations; fuse_session_new's userdata must be the struct mpfs_fs. */
+extern const struct fuse_lowlevel_ops mpfs_fs_ops;
 
 struct mpfs_fs {
 	struct mpfs_core *core;
-	double ttl;
-	struct fuse *fuse; /* set in init */
+	struct fuse_session *se; /* set before the session's loop runs */
+	double ttl;		 /* entry and attribute timeouts */
+	int singlethread;	 /* -s: one thread serves every request */
 };
 
 /* Whether the FUSE request this thread serves was interrupted and its

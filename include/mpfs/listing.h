@@ -3,41 +3,35 @@
  * in arrival order so that an index is a stable directory offset.
  *
  * It fetches through a callback and knows no HTTP and no FUSE. Once the
- * first page has told the total and the reader reads past it, the remaining
- * offset pages are fetched concurrently (through cfg.spawn) and merged in
- * order; cursor pages follow one another. The lock is never held during a
- * fetch. */
+ * first page has told the total and the reader reads past it, the rest is
+ * fetched ahead (through cfg.spawn, max_inflight at once) and merged in
+ * order: every offset page the total announces, the last one first when
+ * the listing runs past the offset bound, so that the cursor pages, which
+ * follow one another, start at once. Items are rendered (or reused) as
+ * their page arrives, on the thread that fetched it. The lock is never held
+ * during a fetch or a rendering. */
 #ifndef MPFS_LISTING_H
 #define MPFS_LISTING_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mpfs/err.h"
+#include "mpfs/page.h"
 #include "mpfs/render.h"
-
-struct mpfs_page_req {
-	long limit;
-	long offset;	    /* used when cursor is NULL */
-	const char *cursor; /* borrowed */
-};
-
-struct mpfs_page {
-	json_t *items;	   /* array, new reference */
-	char *next_cursor; /* malloc'd, NULL when none */
-	long total;	   /* -1 when the answer did not say */
-	/* called by mpfs_page_release once items are gone; may be NULL */
-	void (*released)(void *ctx);
-	void *released_ctx;
-};
-
-void mpfs_page_release(struct mpfs_page *page);
 
 typedef int (*mpfs_fetch_fn)(void *ctx, const struct mpfs_page_req *req,
 			     struct mpfs_page *page, struct mpfs_err *err);
 
-/* Called for each new object; returns the object to keep (a new reference),
- * for instance an equal one already held elsewhere. */
+/* Called for each item before it is rendered, with its id and digest
+ * (mpfs_json_digest): an object of that version already held elsewhere (a
+ * new reference), or NULL to have the item rendered. */
+typedef struct mpfs_obj *(*mpfs_reuse_fn)(void *ctx, const char *id,
+					  uint64_t digest);
+
+/* Called for each object rendered anew; returns the object to keep (a new
+ * reference), for instance an equal one already held elsewhere. */
 typedef struct mpfs_obj *(*mpfs_intern_fn)(void *ctx, struct mpfs_obj *obj);
 
 /* Runs fn(arg) on another thread; returns 0, or -1 if it cannot (then the
@@ -46,15 +40,16 @@ typedef int (*mpfs_spawn_fn)(void *ctx, void (*fn)(void *arg), void *arg);
 
 struct mpfs_listing_cfg {
 	mpfs_fetch_fn fetch;
+	mpfs_reuse_fn reuse;   /* may be NULL */
 	mpfs_intern_fn intern; /* may be NULL */
 	mpfs_spawn_fn spawn;   /* may be NULL: pages one after another */
 	int max_inflight;      /* pages fetched at once, at most */
 	void *ctx;
 	void (*release)(
 	    void *ctx); /* frees ctx with the listing; may be NULL */
-	/* The listing is complete, or broken for good: no page follows.
-	 * Called once, lock held; may be NULL. */
-	void (*ended)(void *ctx);
+	/* The listing is complete, or broken for good (complete 0): no page
+	 * follows. Called once, lock held; may be NULL. */
+	void (*ended)(void *ctx, int complete);
 	const char *id_key;  /* "sync_config_id" */
 	const char *suffix;  /* ".json" */
 	long first_limit;    /* first page size */
@@ -77,6 +72,9 @@ void mpfs_listing_unref(struct mpfs_listing *l);
 int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		     struct mpfs_obj **obj, struct mpfs_err *err);
 
+/* Whether the entries held now include id; no fetch. */
+int mpfs_listing_has(struct mpfs_listing *l, const char *id);
+
 /* Entries held now, and whether the listing is complete; no fetch. */
 size_t mpfs_listing_count(struct mpfs_listing *l, int *complete);
 
@@ -90,5 +88,9 @@ long mpfs_listing_take_skipped(struct mpfs_listing *l);
 
 /* What the listing is, for log lines: cfg.what. */
 const char *mpfs_listing_what(struct mpfs_listing *l);
+
+/* The cfg.ctx the listing was made with (borrowed, valid while the
+ * listing is). */
+void *mpfs_listing_ctx(struct mpfs_listing *l);
 
 #endif

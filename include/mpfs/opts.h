@@ -21,6 +21,10 @@ struct mpfs_opts {
 	char *max_rps;
 	char *max_response;
 	char *connect_timeout;
+	char *prefetch;
+	char *uid;
+	char *gid;
+	char *umask;
 	int allow_http;
 	char *args[3];
 	int nargs;
@@ -38,9 +42,12 @@ struct mpfs_opts {
 	long retries_n;
 	long max_rps_n;	     /* 0: no cap */
 	long max_response_n; /* bytes */
-	char **bucket_list;  /* NULL-terminated, or NULL for all */
-	char *key;	     /* wipe with mpfs_opts_release */
-	int log_level_v;     /* enum mpfs_log_level */
+	long prefetch_n;     /* bytes */
+	long uid_n, gid_n;   /* -1: the mounting user's */
+	long umask_n;
+	char **bucket_list; /* NULL-terminated, or NULL for all */
+	char *key;	    /* wipe with mpfs_opts_release */
+	int log_level_v;    /* enum mpfs_log_level */
 };
 
 /* Parses mixpeekfs's own options out of args, leaving libfuse's. Returns 0,

@@ -66,6 +66,12 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node);
  * NUL-terminated. */
 void mpfs_view_path(const struct mpfs_node *node, char *out, size_t size);
 
+/* The path of any node, as mpfs_path_parse reads it: "/", "/b1",
+ * "/b1/by-status/failed/s1.json", "/.mixpeekfs/stats.json". Writes at most
+ * size bytes, NUL-terminated; returns the length of the whole path, as
+ * snprintf does. */
+size_t mpfs_node_path(const struct mpfs_node *node, char *out, size_t size);
+
 /* Stable inode numbers: a 64-bit FNV-1a hash of what a node is, so that
  * the same sync in the same bucket has the same number in every view and
  * across mounts. 1 is the root's; 0 and 0xffffffff (FUSE's "unknown") are

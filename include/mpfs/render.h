@@ -7,35 +7,49 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "mpfs/err.h"
 
 struct mpfs_obj {
 	atomic_int refs;
-	char *id;   /* the API id, as received */
-	char *name; /* its file name: encoded id + suffix */
-	char *data; /* pretty JSON and a final newline */
+	/* The version: a digest of the JSON the bytes are rendered from
+	 * (mpfs_json_digest), never 0. Equal digests, equal bytes. */
+	uint64_t digest;
+	/* Set once a newer version of the same object is held (by the
+	 * core's caches): who holds this one may look for that. */
+	atomic_int superseded;
+	const char *id;	  /* the API id, as received */
+	const char *name; /* its file name: encoded id + suffix */
+	char *data;	  /* pretty JSON and a final newline */
 	size_t size;
-	time_t mtime;
-	char *status;	     /* NULL when absent */
-	char *connection_id; /* NULL when absent */
-	int is_active;	     /* 1, 0, or -1 when absent */
+	struct timespec mtime;
+	const char *status;	   /* NULL when absent */
+	const char *connection_id; /* NULL when absent */
+	int is_active;		   /* 1, 0, or -1 when absent */
 	/* For extended attributes and bucket names; NULL when absent. */
-	char *bucket_id;
-	char *updated_at;
-	char *last_error;  /* a string as it is; another value as JSON */
-	char *bucket_name; /* BucketResponse */
-	int live;	   /* made at each open: read past the page cache */
+	const char *bucket_id;
+	const char *updated_at;
+	const char *last_error;	 /* a string as it is; another value as JSON */
+	const char *bucket_name; /* BucketResponse */
+	int live;	/* made at each open: read past the page cache */
+	char strings[]; /* where the fields above point */
 };
+
+/* A digest of a JSON value: of its types, keys in order and values, so
+ * that two values render to the same bytes exactly when their digests are
+ * equal (but for a 64-bit collision). Never 0. */
+uint64_t mpfs_json_digest(json_t *json);
 
 /* Renders a JSON object whose id is the string at id_key. Returns a new
  * reference, or NULL with err set (MPFS_E_MALFORMED when the item is not an
  * object or has no non-empty string id). mtime falls back to fallback_mtime
- * when neither updated_at nor created_at parses. */
+ * when neither updated_at nor created_at parses. digest is the item's
+ * mpfs_json_digest, or 0 to have it computed. */
 struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 			      const char *suffix, time_t fallback_mtime,
-			      struct mpfs_err *err);
+			      uint64_t digest, struct mpfs_err *err);
 
 /* A file of mixpeekfs's own (stats.json): json rendered the same way, made
  * anew at each open (live is set). New reference, or NULL with err set. */
@@ -48,15 +62,13 @@ struct mpfs_obj *mpfs_obj_ref(struct mpfs_obj *obj);
 /* Drops a reference; NULL is a no-op. */
 void mpfs_obj_unref(struct mpfs_obj *obj);
 
-/* Two renderings with the same bytes and name. */
-int mpfs_obj_same(const struct mpfs_obj *a, const struct mpfs_obj *b);
-
 /* Pretty-prints json (two-space indent, key order kept, final newline).
  * Returns a malloc'd string and its length, or NULL. */
 char *mpfs_render_json(json_t *json, size_t *len);
 
 /* Parses an ISO 8601 timestamp ("2025-01-02T03:04:05.123Z", "+02:00",
- * no zone = UTC; fractions dropped). Returns 0, or -1 if it is not one. */
-int mpfs_time_parse(const char *s, time_t *out);
+ * no zone = UTC), fractions of a second kept to the nanosecond. Returns 0,
+ * or -1 if it is not one. */
+int mpfs_time_parse(const char *s, struct timespec *out);
 
 #endif

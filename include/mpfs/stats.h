@@ -22,9 +22,29 @@ enum mpfs_stats_endpoint {
 	MPFS_EP_COUNT,
 };
 
+/* The FUSE operations counted, by kind: what a tool cost in round trips
+ * to the daemon. */
+enum mpfs_stats_op {
+	MPFS_OP_LOOKUP,
+	MPFS_OP_FORGET,
+	MPFS_OP_GETATTR,
+	MPFS_OP_OPENDIR,
+	MPFS_OP_READDIR, /* readdir and readdirplus */
+	MPFS_OP_OPEN,
+	MPFS_OP_READ,
+	MPFS_OP_READLINK,
+	MPFS_OP_GETXATTR,
+	MPFS_OP_LISTXATTR,
+	MPFS_OP_STATFS,
+	MPFS_OP_COUNT,
+};
+
 /* The endpoint a request path names ("/v1/buckets/b1/syncs/list?..."). */
 enum mpfs_stats_endpoint mpfs_stats_endpoint_of(const char *method,
 						const char *path);
+
+/* One FUSE operation served. */
+void mpfs_stats_op(enum mpfs_stats_op op);
 
 /* One HTTP request sent (each try counts). */
 void mpfs_stats_request(const char *method, const char *path);

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	json_array_foreach (page.items, i, item) {
 		struct mpfs_obj *obj =
-		    mpfs_obj_new(item, "sync_config_id", ".json", 0, &err);
+		    mpfs_obj_new(item, "sync_config_id", ".json", 0, 0, &err);
 
 		mpfs_obj_unref(obj);
 	}

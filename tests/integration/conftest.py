@@ -205,6 +205,28 @@ def render(obj):
     return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode()
 
 
+def epoch_ns(ts):
+    """An ISO 8601 timestamp as nanoseconds since the epoch (no zone: UTC),
+    its fraction kept: what st_mtime_ns shows."""
+    import datetime
+    head, _, frac = ts.replace("Z", "+00:00").partition(".")
+    zone = ""
+    if frac:
+        digits = len(frac) - len(frac.lstrip("0123456789"))
+        frac, zone = frac[:digits], frac[digits:]
+    dt = datetime.datetime.fromisoformat(head + zone)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    return int(dt.timestamp()) * 10**9 + int((frac + "000000000")[:9])
+
+
+def links(obj):
+    """A sync file's st_nlink: the fixed views that show it (all, active or
+    inactive, its status, its connection)."""
+    return (1 + isinstance(obj.get("is_active"), bool) + isinstance(obj.get("status"), str)
+            + bool(obj.get("connection_id")))
+
+
 def encode_name(ident):
     """The file name component SPEC.md gives an id: '/', '%', bytes below
     0x20 and 0x7F as upper-case %XX; '.' and '..' encoded whole."""

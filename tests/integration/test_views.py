@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from conftest import assert_offsets_cover, list_requests, pages_needed, render, run
+from conftest import assert_offsets_cover, epoch_ns, links, list_requests, pages_needed, render, run
 
 BUCKET = "bkt_marketing"
 STATUSES = ("pending", "in_progress", "processing", "completed", "completed_with_errors",
@@ -162,9 +162,9 @@ def test_stat_of_files_and_directories(api, mount):
     for o in truth:
         st = os.stat(m.p(BUCKET, "all", o["sync_config_id"] + ".json"))
         assert st.st_mode == stat.S_IFREG | 0o444
-        assert st.st_nlink == 1
+        assert st.st_nlink == links(o)
         assert st.st_size == len(render(o))
-        assert st.st_mtime_ns == epoch(o["updated_at"]) * 10**9
+        assert st.st_mtime_ns == epoch_ns(o["updated_at"])
         assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
     for d in ("", BUCKET, f"{BUCKET}/all", f"{BUCKET}/by-status", f"{BUCKET}/by-status/failed",
               f"{BUCKET}/by-connection", f"{BUCKET}/by-connection/conn_s3_prod"):
@@ -182,7 +182,8 @@ def test_ls_l_shows_mode_and_size(api, mount):
     for line in lines[1:]:
         mode, nlink, _, _, size, mtime, name = line.split()
         seen[name] = (mode, int(nlink), int(size), int(mtime))
-    assert seen == {n: ("-r--r--r--", 1, len(render(o)), epoch(o["updated_at"])) for n, o in truth.items()}
+    assert seen == {n: ("-r--r--r--", links(o), len(render(o)), epoch(o["updated_at"]))
+                    for n, o in truth.items()}
 
 
 @pytest.mark.parametrize("view", ["all", "by-status/failed", "by-connection/conn_s3_prod"])

@@ -57,10 +57,22 @@ def test_absent_attribute_is_enodata(api, mount):
     m = mount(api)
     o = next(o for o in api.store.syncs(BUCKET) if o.get("last_error") is None)
     path = m.p(BUCKET, "all", o["sync_config_id"] + ".json")
-    for name in ("user.mixpeek.last_error", "user.mixpeek.nope", "user.other"):
+    for name in ("user.mixpeek.last_error", "user.mixpeek.nope"):
         with pytest.raises(OSError) as e:
             os.getxattr(path, name)
         assert e.value.errno == errno.ENODATA, name
+
+
+def test_other_namespaces_are_not_supported(api, mount):
+    """Outside user.mixpeek.* the filesystem has no attributes at all
+    (EOPNOTSUPP, which ls -l remembers), on files and directories alike."""
+    m = mount(api)
+    o = api.store.syncs(BUCKET)[0]
+    for path in (m.p(BUCKET, "all", o["sync_config_id"] + ".json"), m.p(BUCKET, "all"), m.p()):
+        for name in ("user.other", "security.selinux", "system.posix_acl_access", "trusted.x"):
+            with pytest.raises(OSError) as e:
+                os.getxattr(path, name)
+            assert e.value.errno == errno.EOPNOTSUPP, (path, name)
 
 
 def test_directories_and_bucket_json_have_none(api, mount):

@@ -45,13 +45,22 @@ static struct val *val_new(int id)
 
 static const struct mpfs_cache_ops ops = {ref, unref, NULL};
 
+/* A put whose caller has no use for the value it replaced. */
+static void put(struct mpfs_cache *c, const char *key, struct val *v)
+{
+	struct val *old = mpfs_cache_put(c, key, v);
+
+	if (old)
+		unref(old);
+}
+
 static void test_ttl(void)
 {
 	struct mpfs_cache *c = mpfs_cache_new(30, &ops, fake_clock);
 	struct val *v = val_new(1), *got;
 
 	now = 100;
-	mpfs_cache_put(c, "a", v);
+	put(c, "a", v);
 	unref(v);
 	now = 129.9;
 	got = mpfs_cache_get(c, "a");
@@ -78,7 +87,12 @@ static void test_put_new_and_replace(void)
 	got = mpfs_cache_put_new(c, "k", b); /* a is fresh: a wins */
 	CHECK(got == a);
 	unref(got);
-	mpfs_cache_put(c, "k", b); /* put replaces */
+	got = mpfs_cache_put(c, "k", b); /* put replaces, and says what */
+	CHECK(got == a);
+	unref(got);
+	got = mpfs_cache_put(c, "k", b); /* the same again: only stamped */
+	CHECK(got == b);
+	unref(got);
 	got = mpfs_cache_get(c, "k");
 	CHECK(got == b);
 	unref(got);
@@ -100,7 +114,7 @@ static void test_zero_ttl_and_prune(void)
 		struct val *v = val_new(i);
 
 		snprintf(key, sizeof(key), "k%d", i);
-		mpfs_cache_put(c, key, v);
+		put(c, key, v);
 		unref(v);
 	}
 	CHECK(mpfs_cache_get(c, "k999") == NULL);
@@ -118,7 +132,7 @@ static void test_grace(void)
 
 	mpfs_cache_set_grace(c, 100);
 	now = 0;
-	mpfs_cache_put(c, "k", a);
+	put(c, "k", a);
 	now = 50; /* stale, within grace */
 	CHECK(mpfs_cache_get(c, "k") == NULL);
 	got = mpfs_cache_get_stale(c, "k", &age);

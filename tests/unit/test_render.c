@@ -25,7 +25,7 @@ static void test_pretty(void)
 	json_t *json = json_loads(in, 0, NULL);
 	struct mpfs_err err;
 	struct mpfs_obj *obj =
-	    mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
+	    mpfs_obj_new(json, "sync_config_id", ".json", 7, 0, &err);
 
 	CHECK(obj != NULL);
 	CHECK_STR(obj->data, want);
@@ -34,7 +34,7 @@ static void test_pretty(void)
 	CHECK_STR(obj->status, "FAILED");
 	CHECK(obj->connection_id == NULL);
 	CHECK(obj->is_active == 0);
-	CHECK(obj->mtime == 7);
+	CHECK(obj->mtime.tv_sec == 7 && obj->mtime.tv_nsec == 0);
 	mpfs_obj_unref(obj);
 	json_decref(json);
 }
@@ -47,49 +47,92 @@ static void test_obj_fields(void)
 		      "connection_id", "conn_x", "is_active", 1, "created_at",
 		      "2024-05-01T10:00:00Z", "updated_at", "bogus");
 	struct mpfs_obj *obj =
-	    mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
+	    mpfs_obj_new(json, "sync_config_id", ".json", 7, 0, &err);
 
 	CHECK_STR(obj->name, "a%2Fb.json");
 	CHECK_STR(obj->id, "a/b");
 	CHECK_STR(obj->connection_id, "conn_x");
 	CHECK(obj->is_active == 1);
-	CHECK(obj->mtime == 1714557600); /* created_at: updated_at is bad */
+	CHECK(obj->mtime.tv_sec ==
+	      1714557600); /* created_at: updated_at is bad */
 	mpfs_obj_unref(obj);
 	json_decref(json);
 
 	json = json_pack("{s:s}", "sync_config_id", "");
-	CHECK(mpfs_obj_new(json, "sync_config_id", ".json", 0, &err) == NULL &&
+	CHECK(mpfs_obj_new(json, "sync_config_id", ".json", 0, 0, &err) ==
+		  NULL &&
 	      err.kind == MPFS_E_MALFORMED);
 	json_decref(json);
 	json = json_pack("{s:i}", "sync_config_id", 5);
-	CHECK(mpfs_obj_new(json, "sync_config_id", ".json", 0, &err) == NULL);
+	CHECK(mpfs_obj_new(json, "sync_config_id", ".json", 0, 0, &err) ==
+	      NULL);
 	json_decref(json);
 	json = json_pack("[]");
-	CHECK(mpfs_obj_new(json, "sync_config_id", ".json", 0, &err) == NULL);
+	CHECK(mpfs_obj_new(json, "sync_config_id", ".json", 0, 0, &err) ==
+	      NULL);
 	json_decref(json);
 	mpfs_obj_unref(NULL);
 }
 
+/* Whole seconds from a timestamp, its nanoseconds in ns. */
+static int parsed(const char *s, time_t sec, long ns)
+{
+	struct timespec t;
+
+	return mpfs_time_parse(s, &t) == 0 && t.tv_sec == sec &&
+	       t.tv_nsec == ns;
+}
+
 static void test_time(void)
 {
-	time_t t;
+	struct timespec t;
 
-	CHECK(mpfs_time_parse("2024-05-01T10:00:00Z", &t) == 0 &&
-	      t == 1714557600);
-	CHECK(mpfs_time_parse("2024-05-01T10:00:00", &t) == 0 &&
-	      t == 1714557600);
-	CHECK(mpfs_time_parse("2024-05-01T10:00:00.123456Z", &t) == 0 &&
-	      t == 1714557600);
-	CHECK(mpfs_time_parse("2024-05-01T12:00:00+02:00", &t) == 0 &&
-	      t == 1714557600);
-	CHECK(mpfs_time_parse("2024-05-01T05:30:00.5-04:30", &t) == 0 &&
-	      t == 1714557600);
-	CHECK(mpfs_time_parse("2024-05-01 10:00:00+0000", &t) == 0 &&
-	      t == 1714557600);
+	CHECK(parsed("2024-05-01T10:00:00Z", 1714557600, 0));
+	CHECK(parsed("2024-05-01T10:00:00", 1714557600, 0));
+	CHECK(parsed("2024-05-01T10:00:00.123456Z", 1714557600, 123456000));
+	CHECK(parsed("2024-05-01T12:00:00+02:00", 1714557600, 0));
+	CHECK(parsed("2024-05-01T05:30:00.5-04:30", 1714557600, 500000000));
+	CHECK(parsed("2024-05-01 10:00:00+0000", 1714557600, 0));
+	/* past the nanosecond: cut, not rounded */
+	CHECK(parsed("2024-05-01T10:00:00.1234567899Z", 1714557600, 123456789));
 	CHECK(mpfs_time_parse("2024-05-01", &t) < 0);
 	CHECK(mpfs_time_parse("2024-13-01T10:00:00Z", &t) < 0);
 	CHECK(mpfs_time_parse("2024-05-01T10:00:00Zjunk", &t) < 0);
+	CHECK(mpfs_time_parse("2024-05-01T10:00:00.Z", &t) < 0);
 	CHECK(mpfs_time_parse("", &t) < 0);
+}
+
+/* Versions: equal JSON, equal digest; any change in a value, a key, the
+ * order of keys or a type, another digest. */
+static void test_digest(void)
+{
+	static const char *const texts[] = {
+	    "{\"a\": 1, \"b\": \"x\"}",
+	    "{\"b\": \"x\", \"a\": 1}",
+	    "{\"a\": 2, \"b\": \"x\"}",
+	    "{\"a\": 1, \"b\": \"y\"}",
+	    "{\"a\": 1.0, \"b\": \"x\"}",
+	    "{\"a\": \"1\", \"b\": \"x\"}",
+	    "{\"a\": [1], \"b\": \"x\"}",
+	    "{\"ab\": 1, \"b\": \"x\"}",
+	    "{\"a\": 1, \"b\": \"x\", \"c\": null}",
+	};
+	uint64_t d[9];
+	json_t *j;
+	int distinct = 1;
+
+	for (int i = 0; i < 9; i++) {
+		j = json_loads(texts[i], JSON_DECODE_ANY, NULL);
+		d[i] = mpfs_json_digest(j);
+		json_decref(j);
+	}
+	for (int i = 0; i < 9; i++)
+		for (int k = i + 1; k < 9; k++)
+			distinct &= d[i] != d[k];
+	CHECK(distinct);
+	j = json_loads(texts[0], 0, NULL);
+	CHECK(mpfs_json_digest(j) == d[0] && d[0] != 0);
+	json_decref(j);
 }
 
 static void test_xattr_fields(void)
@@ -101,7 +144,7 @@ static void test_xattr_fields(void)
 	    "\"bucket_name\": \"n\\u0001x\"}",
 	    0, NULL);
 	struct mpfs_obj *o =
-	    mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
+	    mpfs_obj_new(json, "sync_config_id", ".json", 7, 0, &err);
 
 	CHECK(o != NULL);
 	CHECK_STR(o->bucket_id, "b1");
@@ -115,12 +158,12 @@ static void test_xattr_fields(void)
 	json = json_loads("{\"sync_config_id\": \"s1\", \"last_error\": "
 			  "{\"code\": 5}}",
 			  0, NULL);
-	o = mpfs_obj_new(json, "sync_config_id", ".json", 7, &err);
+	o = mpfs_obj_new(json, "sync_config_id", ".json", 7, 0, &err);
 	CHECK(o && o->bucket_id == NULL && o->updated_at == NULL);
 	CHECK_STR(o ? o->last_error : NULL, "{\"code\":5}");
 	mpfs_obj_unref(o);
 	o = mpfs_obj_new_live(json, "stats.json", 9, &err);
-	CHECK(o && o->live && o->mtime == 9 && o->size > 0);
+	CHECK(o && o->live && o->mtime.tv_sec == 9 && o->size > 0);
 	CHECK_STR(o ? o->name : NULL, "stats.json");
 	mpfs_obj_unref(o);
 	json_decref(json);
@@ -132,5 +175,6 @@ int main(void)
 	test_xattr_fields();
 	test_obj_fields();
 	test_time();
+	test_digest();
 	return check_done();
 }

@@ -1,0 +1,65 @@
+/* inode.h - the inodes the kernel holds: each node id with its lookup
+ * count (raised by every lookup and readdirplus entry the kernel is given,
+ * lowered by forget), the path it stands for, and which version of its
+ * content the kernel was given, so that a newer one can be told apart.
+ *
+ * Pure bookkeeping: it knows no FUSE and no API. One mutex guards the
+ * table; nothing is called with it held. The root (node id 1) is the
+ * kernel's for the whole mount and is never kept here. */
+#ifndef MPFS_INODE_H
+#define MPFS_INODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mpfs_inodes;
+
+struct mpfs_inodes *mpfs_inodes_new(void);
+void mpfs_inodes_free(struct mpfs_inodes *t);
+
+/* One more kernel reference to ino, which names path (copied the first
+ * time), given with the attributes of version digest (0: a file without
+ * versions, or no file). Returns 0; 1 when digest is older than the newest
+ * the daemon has seen (as mpfs_inodes_given); -1 when out of memory. */
+int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path,
+		    uint64_t digest);
+
+/* n references fewer; the inode is forgotten at 0. Forgetting more than
+ * was given is ignored (and forgets it). */
+void mpfs_inodes_forget(struct mpfs_inodes *t, uint64_t ino, uint64_t n);
+
+/* The path of ino, NUL-terminated in buf (at most size bytes). Returns 0,
+ * or -1 when the kernel holds no such inode. */
+int mpfs_inodes_path(struct mpfs_inodes *t, uint64_t ino, char *buf,
+		     size_t size);
+
+/* Content versions are digests of the bytes, never 0. */
+
+/* The kernel was given the attributes of version digest, with its bytes
+ * when pages is set. Returns 1 when digest is older than the newest the
+ * daemon has seen for ino: the caller then takes it back (invalidates).
+ * Returns 0 otherwise, and when the kernel holds no such inode. */
+int mpfs_inodes_given(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
+		      int pages);
+
+/* Whether the kernel holds ino with the bytes of version digest. */
+int mpfs_inodes_has_pages(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
+
+/* The daemon now has version digest of ino. Returns 1 when the kernel
+ * holds another version (which the caller must invalidate; the table then
+ * counts the kernel as holding nothing), 0 otherwise. */
+int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
+
+/* The kernel's copy of ino was invalidated: it holds no version now. */
+void mpfs_inodes_dropped(struct mpfs_inodes *t, uint64_t ino);
+
+/* How many inodes the kernel holds, and the sum of their lookup counts. */
+size_t mpfs_inodes_count(struct mpfs_inodes *t, uint64_t *lookups);
+
+/* Calls fn for every inode held, on a copy taken under the lock (fn may
+ * call into the table). Returns -1 when out of memory, else 0. */
+int mpfs_inodes_each(struct mpfs_inodes *t,
+		     void (*fn)(void *ctx, uint64_t ino, const char *path),
+		     void *ctx);
+
+#endif

@@ -1,0 +1,74 @@
+/* notify.h - what mixpeekfs tells the kernel of its own accord: that an
+ * inode's attributes and pages are out of date, that a name is gone, and
+ * the bytes of files pushed into the page cache before anyone reads them.
+ *
+ * A notification may wait for the kernel to lock a page that a reader has
+ * locked while it waits for a READ reply: made in place by the thread that
+ * would send that reply, it never returns. So the thread serving a FUSE
+ * request says whether it may notify in place (mpfs_notify_defer); what it
+ * may not is queued for the notifier's own thread, as is every name
+ * invalidation (the kernel holds the directory locked for lookups and
+ * readdirs there) and every page-cache push (off the reader's path).
+ *
+ * The queue is bounded: a push that does not fit is dropped (it is only a
+ * head start); an invalidation that does not fit turns into one of every
+ * inode the kernel holds (the flood callback), so none is lost. Knows no FUSE:
+ * the calls themselves are the ops fs.c gives. */
+#ifndef MPFS_NOTIFY_H
+#define MPFS_NOTIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mpfs_notify_ops {
+	/* Attributes and pages of ino. 0, or -errno (-ENOENT: the kernel
+	 * holds no such inode any more). */
+	int (*inval_inode)(void *ctx, uint64_t ino);
+	/* The name in parent, and everything below it. */
+	int (*inval_entry)(void *ctx, uint64_t parent, const char *name);
+	/* Bytes into ino's page cache from offset 0. */
+	int (*store)(void *ctx, uint64_t ino, const char *data, size_t size);
+};
+
+struct mpfs_notifier;
+
+/* A queue of at most max items; its thread starts with _start. */
+struct mpfs_notifier *mpfs_notifier_new(size_t max);
+
+/* Starts the thread that makes the queued calls through ops (copied),
+ * and calls flood(flood_ctx) there after an invalidation found no room.
+ * Returns 0 or -1. */
+int mpfs_notifier_start(struct mpfs_notifier *n,
+			const struct mpfs_notify_ops *ops, void *ctx,
+			void (*flood)(void *flood_ctx), void *flood_ctx);
+
+/* Stops the thread; what is still queued is dropped (the kernel is going
+ * away), each push released. NULL is a no-op. */
+void mpfs_notifier_free(struct mpfs_notifier *n);
+
+void mpfs_notifier_inval_inode(struct mpfs_notifier *n, uint64_t ino);
+void mpfs_notifier_inval_entry(struct mpfs_notifier *n, uint64_t parent,
+			       const char *name);
+
+/* A push: run(arg) on the notifier's thread, then release(arg); or, when
+ * it cannot be queued (-1 returned), nothing at all. */
+int mpfs_notifier_push(struct mpfs_notifier *n, void (*run)(void *arg),
+		       void (*release)(void *arg), void *arg);
+
+/* The ops the thread calls, for a push that runs there (NULL before
+ * start). */
+const struct mpfs_notify_ops *mpfs_notifier_ops(struct mpfs_notifier *n,
+						void **ctx);
+
+/* Items queued or being run. */
+size_t mpfs_notifier_pending(struct mpfs_notifier *n);
+
+/* Waits until nothing is queued or being run (tests). */
+void mpfs_notifier_wait_idle(struct mpfs_notifier *n);
+
+/* Whether the calling thread must leave notifications to the notifier:
+ * set by the FUSE glue around each request it serves. */
+void mpfs_notify_defer(int defer);
+int mpfs_notify_deferred(void);
+
+#endif

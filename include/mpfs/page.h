@@ -1,0 +1,27 @@
+/* page.h - one page of a list call, as the API client hands it to the
+ * listing that asked for it (api.c makes them). Knows no HTTP and no
+ * FUSE. */
+#ifndef MPFS_PAGE_H
+#define MPFS_PAGE_H
+
+#include <jansson.h>
+
+struct mpfs_page_req {
+	long limit;
+	long offset;	    /* used when cursor is NULL */
+	const char *cursor; /* borrowed */
+};
+
+struct mpfs_page {
+	json_t *items;	   /* array, new reference */
+	char *next_cursor; /* malloc'd, NULL when none */
+	long total;	   /* -1 when the answer did not say */
+	/* called by mpfs_page_release once items are gone; may be NULL */
+	void (*released)(void *ctx);
+	void *released_ctx;
+};
+
+/* Drops the items and the cursor; then calls released. */
+void mpfs_page_release(struct mpfs_page *page);
+
+#endif

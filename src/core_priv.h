@@ -1,0 +1,154 @@
+/* core_priv.h - what the files of the core share and nobody else sees:
+ * the core itself, and the calls one part makes of another.
+ *
+ *   core.c      the core, inodes in and out, lookups and attributes
+ *   view.c      listings of views: fetching, existence, stale copies
+ *   object.c    sync and bucket objects: GET, cache, stale, versions
+ *   links.c     bucket names as links at the root
+ *   dir.c       directory handles: snapshots, entries, offsets
+ *   push.c      file bytes pushed into the kernel's page cache
+ *   statsfile.c /.mixpeekfs/stats.json
+ *   xattr.c     extended attributes
+ *   drop.c      SIGHUP: every cache dropped, the kernel's too
+ */
+#ifndef MPFS_CORE_PRIV_H
+#define MPFS_CORE_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mpfs/api.h"
+#include "mpfs/cache.h"
+#include "mpfs/core.h"
+#include "mpfs/inode.h"
+#include "mpfs/listing.h"
+#include "mpfs/notify.h"
+#include "mpfs/path.h"
+#include "mpfs/stats.h"
+
+/* Room for any path of the tree: four components, each up to 255 bytes. */
+#define PATH_SIZE (4 * (MPFS_NAME_MAX + 1) + 8)
+
+struct mpfs_core {
+	struct mpfs_api *api;
+	struct mpfs_core_cfg cfg;
+	struct mpfs_cache *listings;	/* view key -> struct mpfs_listing */
+	struct mpfs_cache *objects;	/* id, bucket -> struct mpfs_obj */
+	struct mpfs_cache *conns;	/* connection id -> exists marker */
+	struct mpfs_cache *bucket_objs; /* bucket id -> struct mpfs_obj (GET) */
+	struct mpfs_inodes *inodes;	/* what the kernel holds */
+	struct mpfs_notifier *notifier;
+	uint64_t stats_ino;
+
+	pthread_mutex_t stats_lock;  /* guards stats_snap, stats_size */
+	struct mpfs_obj *stats_snap; /* stats.json as last handed out */
+	size_t stats_size;	     /* its padded size, only grows */
+
+	pthread_mutex_t jobs_lock; /* guards jobs */
+	pthread_cond_t jobs_done;
+	int jobs; /* page fetches running on threads of their own */
+
+	atomic_ulong pushed_files, pushed_bytes;
+};
+
+/* One view's fetch context, freed with its listing. */
+struct view {
+	struct mpfs_core *core;
+	char bucket[MPFS_NAME_MAX + 1];
+	char status[MPFS_NAME_MAX + 1];
+	char conn[MPFS_NAME_MAX + 1];
+	struct mpfs_sync_filter filter;
+	char path[PATH_SIZE];		 /* the directory, for stats.json */
+	struct mpfs_stats_listing stats; /* while pages are to come */
+	atomic_long pushed;		 /* bytes pushed into the page cache */
+	struct mpfs_listing *listing;	 /* whose ctx this is (borrowed) */
+	uint64_t ino;			 /* of the directory */
+};
+
+/* core.c */
+void dir_stat(struct mpfs_core *core, struct stat *st);
+/* A sync file's attributes, but st_ino. */
+void sync_stat(struct mpfs_core *core, const struct mpfs_obj *obj,
+	       struct stat *st);
+void not_found(struct mpfs_err *err, const char *what);
+void nomem(struct mpfs_err *err);
+/* The kernel holds another version of ino than digest: take it back. */
+void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest);
+/* The kernel was given a version of ino older than the newest: taken
+ * back once the reply that gives it is out (through the notifier). */
+void kernel_overtaken(struct mpfs_core *core, uint64_t ino);
+/* The kernel was given obj's attributes (and bytes, with pages) as ino. */
+void kernel_given(struct mpfs_core *core, uint64_t ino,
+		  const struct mpfs_obj *obj, int pages);
+/* Attributes and pages of ino, in place when this thread may, else
+ * queued. */
+void kernel_inval(struct mpfs_core *core, uint64_t ino);
+/* drop.c: every inode the kernel holds, taken back (the notifier's
+ * flood: an invalidation found its queue full). */
+void kernel_flood(void *core);
+/* The path of entry name in the directory at dir. */
+void child_path(const char *dir, const char *name, char *out, size_t size);
+
+/* view.c */
+/* The cached listing of a view (node NULL: the bucket list), or a new one.
+ * Returns a new reference, or NULL. */
+struct mpfs_listing *listing_of(struct mpfs_core *core,
+				const struct mpfs_node *node);
+/* The cache key of a view's listing: the directory it shows. */
+const char *view_key(const struct mpfs_node *node, char *key, size_t size);
+void report_skipped(struct mpfs_listing *l);
+/* Calls visit for each entry of a listing, fetching all of it; stops
+ * when visit returns non-zero. 1 when stopped, 0 at the end, -1. */
+int each_entry(struct mpfs_listing *l,
+	       int (*visit)(void *ctx, struct mpfs_obj *obj), void *ctx,
+	       struct mpfs_err *err);
+/* The listing a failed refresh of key replaced, if within its grace. */
+struct mpfs_listing *stale_listing(struct mpfs_core *core, const char *key,
+				   const struct mpfs_err *err);
+int stale_ok(const struct mpfs_err *err);
+void log_stale(const char *what, const struct mpfs_err *err, double age);
+int bucket_exists(struct mpfs_core *core, const char *bucket,
+		  struct mpfs_err *err);
+int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
+		struct mpfs_err *err);
+int jobs_init(struct mpfs_core *core);
+void jobs_wait(struct mpfs_core *core);
+
+/* object.c */
+struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest);
+struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj);
+/* The newest object held for a listed one: obj itself, or a version a
+ * GET brought since. New reference. */
+struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,
+				struct mpfs_obj *obj);
+/* The object a sync path shows, from the cache or a GET, if it matches
+ * the node's filter. */
+int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
+	     struct mpfs_obj **out, struct mpfs_err *err);
+int bucket_obj(struct mpfs_core *core, const char *bucket,
+	       struct mpfs_obj **out, struct mpfs_err *err);
+/* How many fixed views show a sync: its st_nlink. */
+nlink_t sync_links(const struct mpfs_obj *obj);
+
+/* links.c */
+/* A root name that is a bucket's link: its target (the encoded id). */
+int link_of(struct mpfs_core *core, const char *name, char *out, size_t size,
+	    struct mpfs_err *err);
+void link_stat(struct mpfs_core *core, const char *target, struct stat *st);
+/* Every link name of the root, sorted: a new array of n new strings. */
+int link_names(struct mpfs_core *core, char ***names, size_t *n,
+	       struct mpfs_err *err);
+int safe_link_name(const char *name);
+
+/* statsfile.c */
+struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err);
+void stats_watch(struct mpfs_core *core);
+
+/* push.c */
+/* Entries from index from to to of a view's listing reached the kernel:
+ * queue their bytes for the page cache. */
+void push_entries(struct mpfs_core *core, struct mpfs_listing *l,
+		  struct view *v, size_t from, size_t to);
+
+#endif

@@ -1,0 +1,260 @@
+/* inode.c - the kernel's inodes: a tsearch tree keyed by node id.
+ *
+ * Lock order: t->lock only. */
+#include "mpfs/inode.h"
+
+#include <pthread.h>
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct inode {
+	uint64_t ino;
+	uint64_t nlookup;
+	uint64_t given;	 /* the version the kernel holds; 0: none */
+	uint64_t newest; /* the newest version the daemon has seen; 0: none */
+	int pages;	 /* the kernel was given the bytes of given */
+	char path[];
+};
+
+struct mpfs_inodes {
+	pthread_mutex_t lock; /* guards root, count, lookups */
+	void *root;
+	size_t count;
+	uint64_t lookups;
+};
+
+static int cmp_ino(const void *a, const void *b)
+{
+	uint64_t x = ((const struct inode *)a)->ino;
+	uint64_t y = ((const struct inode *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+struct mpfs_inodes *mpfs_inodes_new(void)
+{
+	struct mpfs_inodes *t = calloc(1, sizeof(*t));
+
+	if (t)
+		pthread_mutex_init(&t->lock, NULL);
+	return t;
+}
+
+void mpfs_inodes_free(struct mpfs_inodes *t)
+{
+	if (!t)
+		return;
+	tdestroy(t->root, free);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* The inode of ino, or NULL. Lock held. */
+static struct inode *find(struct mpfs_inodes *t, uint64_t ino)
+{
+	struct inode probe = {.ino = ino};
+	void *node = tfind(&probe, &t->root, cmp_ino);
+
+	return node ? *(struct inode **)node : NULL;
+}
+
+/* The kernel was given version digest of in: 1 when that is old. Lock
+ * held. */
+static int give(struct inode *in, uint64_t digest, int pages)
+{
+	if (in->newest && in->newest != digest)
+		return 1; /* overtaken while it was being handed out */
+	in->pages = (in->given == digest && in->pages) || pages;
+	in->given = in->newest = digest;
+	return 0;
+}
+
+int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path,
+		    uint64_t digest)
+{
+	struct inode *in;
+	size_t len;
+	int r = 0;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (!in) {
+		len = strlen(path);
+		in = calloc(1, sizeof(*in) + len + 1);
+		if (in) {
+			in->ino = ino;
+			memcpy(in->path, path, len + 1);
+			if (tsearch(in, &t->root, cmp_ino)) {
+				t->count++;
+			} else {
+				free(in);
+				in = NULL;
+			}
+		}
+	}
+	if (in) {
+		in->nlookup++;
+		t->lookups++;
+		if (digest)
+			r = give(in, digest, 0);
+	} else {
+		r = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+void mpfs_inodes_forget(struct mpfs_inodes *t, uint64_t ino, uint64_t n)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in) {
+		if (n > in->nlookup)
+			n = in->nlookup;
+		in->nlookup -= n;
+		t->lookups -= n;
+		if (in->nlookup == 0) {
+			tdelete(in, &t->root, cmp_ino);
+			t->count--;
+			free(in);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int mpfs_inodes_path(struct mpfs_inodes *t, uint64_t ino, char *buf,
+		     size_t size)
+{
+	struct inode *in;
+	int r = -1;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in && strlen(in->path) < size) {
+		strcpy(buf, in->path);
+		r = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int mpfs_inodes_given(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
+		      int pages)
+{
+	struct inode *in;
+	int old = 0;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in)
+		old = give(in, digest, pages);
+	pthread_mutex_unlock(&t->lock);
+	return old;
+}
+
+int mpfs_inodes_has_pages(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
+{
+	struct inode *in;
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	r = in && in->given == digest && in->pages;
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
+{
+	struct inode *in;
+	int other = 0;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in) {
+		other = in->given && in->given != digest;
+		if (other) {
+			in->given = 0;
+			in->pages = 0;
+		}
+		in->newest = digest;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return other;
+}
+
+void mpfs_inodes_dropped(struct mpfs_inodes *t, uint64_t ino)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in) {
+		in->given = 0;
+		in->pages = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+size_t mpfs_inodes_count(struct mpfs_inodes *t, uint64_t *lookups)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->count;
+	if (lookups)
+		*lookups = t->lookups;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+struct copy {
+	uint64_t *inos;
+	char **paths;
+	size_t n;
+	int failed;
+};
+
+static void copy_one(const void *node, VISIT which, void *ctx)
+{
+	const struct inode *in = *(struct inode *const *)node;
+	struct copy *c = ctx;
+
+	if (which != postorder && which != leaf)
+		return;
+	c->paths[c->n] = strdup(in->path);
+	if (!c->paths[c->n]) {
+		c->failed = 1;
+		return;
+	}
+	c->inos[c->n++] = in->ino;
+}
+
+int mpfs_inodes_each(struct mpfs_inodes *t,
+		     void (*fn)(void *ctx, uint64_t ino, const char *path),
+		     void *ctx)
+{
+	struct copy c = {0};
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->count;
+	c.inos = malloc((n ? n : 1) * sizeof(*c.inos));
+	c.paths = malloc((n ? n : 1) * sizeof(*c.paths));
+	if (c.inos && c.paths)
+		twalk_r(t->root, copy_one, &c);
+	else
+		c.failed = 1;
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < c.n; i++) {
+		if (!c.failed)
+			fn(ctx, c.inos[i], c.paths[i]);
+		free(c.paths[i]);
+	}
+	free(c.inos);
+	free(c.paths);
+	return c.failed ? -1 : 0;
+}

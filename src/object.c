@@ -1,0 +1,194 @@
+/* object.c - sync and bucket objects: one copy of each version, shared by
+ * every view that lists it, from a listing or else a GET, cached for ttl
+ * and kept stale for a failed refresh. A version the kernel does not hold
+ * takes back what it holds of the file (core.c's kernel_newest). */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core_priv.h"
+
+/* The key of an object: its id first, which tells keys apart at once,
+ * then its bucket. SEP is in no id, so no two keys collide. */
+#define SEP	 "\x1f"
+#define KEY_SIZE (2 * MPFS_NAME_MAX + 8)
+
+static void object_key(char *key, size_t size, const char *bucket,
+		       const char *id)
+{
+	snprintf(key, size, "%s" SEP "%s", id, bucket);
+}
+
+/* Puts obj under key as the newest version; the one it replaced, if
+ * another, is marked superseded. */
+static void put_newest(struct mpfs_cache *c, const char *key,
+		       struct mpfs_obj *obj)
+{
+	struct mpfs_obj *old = mpfs_cache_put(c, key, obj);
+
+	if (old && old->digest != obj->digest)
+		atomic_store(&old->superseded, 1);
+	mpfs_obj_unref(old);
+}
+
+static uint64_t bucket_json_ino(const char *bucket)
+{
+	struct mpfs_node node = {.type = MPFS_NODE_BUCKET_JSON};
+
+	snprintf(node.bucket, sizeof(node.bucket), "%s", bucket);
+	return mpfs_node_ino(&node);
+}
+
+nlink_t sync_links(const struct mpfs_obj *obj)
+{
+	return 1 + (obj->is_active >= 0) + (obj->status != NULL) +
+	       (obj->connection_id != NULL && *obj->connection_id);
+}
+
+struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest)
+{
+	struct view *v = ctx;
+	char key[KEY_SIZE];
+	struct mpfs_obj *obj;
+
+	object_key(key, sizeof(key), v->bucket, id);
+	obj = mpfs_cache_get_stale(v->core->objects, key, NULL);
+	if (obj && obj->digest == digest) {
+		/* Listed again, unchanged: fresh for another ttl. */
+		mpfs_obj_unref(mpfs_cache_put(v->core->objects, key, obj));
+		return obj;
+	}
+	mpfs_obj_unref(obj);
+	return NULL;
+}
+
+struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj)
+{
+	struct view *v = ctx;
+	char key[KEY_SIZE];
+
+	object_key(key, sizeof(key), v->bucket, obj->id);
+	put_newest(v->core->objects, key, obj);
+	kernel_newest(v->core, mpfs_sync_ino(v->bucket, obj->id), obj->digest);
+	return mpfs_obj_ref(obj);
+}
+
+struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,
+				struct mpfs_obj *obj)
+{
+	char key[KEY_SIZE];
+	struct mpfs_obj *cur;
+
+	if (!atomic_load(&obj->superseded))
+		return mpfs_obj_ref(obj);
+	object_key(key, sizeof(key), bucket, obj->id);
+	cur = mpfs_cache_get_stale(core->objects, key, NULL);
+	if (cur && cur->digest != obj->digest)
+		return cur;
+	mpfs_obj_unref(cur);
+	return mpfs_obj_ref(obj);
+}
+
+static int matches(const struct mpfs_filter *f, const struct mpfs_obj *obj)
+{
+	switch (f->kind) {
+	case MPFS_FILTER_ALL:
+		return 1;
+	case MPFS_FILTER_ACTIVE:
+		return obj->is_active == 1;
+	case MPFS_FILTER_INACTIVE:
+		return obj->is_active == 0;
+	case MPFS_FILTER_STATUS:
+		return obj->status && strcasecmp(obj->status, f->value) == 0;
+	case MPFS_FILTER_CONNECTION:
+		return obj->connection_id &&
+		       strcmp(obj->connection_id, f->value) == 0;
+	}
+	return 0;
+}
+
+/* The object under key kept past its ttl, for a refresh that failed. */
+static struct mpfs_obj *stale_obj(struct mpfs_cache *c, const char *key,
+				  const char *what, const struct mpfs_err *err)
+{
+	struct mpfs_obj *obj;
+	double age;
+
+	if (!stale_ok(err))
+		return NULL;
+	obj = mpfs_cache_get_stale(c, key, &age);
+	if (obj)
+		log_stale(what, err, age);
+	return obj;
+}
+
+/* After a GET for key: json (taken; NULL when the GET failed, err says
+ * why) rendered and cached as the version of file ino, or else the stale
+ * copy. New reference, or NULL with err set. */
+static struct mpfs_obj *fetched(struct mpfs_core *core, struct mpfs_cache *c,
+				const char *key, uint64_t ino, const char *what,
+				const char *id_key, json_t *json,
+				struct mpfs_err *err)
+{
+	struct mpfs_obj *obj;
+
+	if (!json)
+		return stale_obj(c, key, what, err);
+	obj = mpfs_obj_new(json, id_key, ".json", core->cfg.mount_time, 0, err);
+	json_decref(json);
+	if (obj) {
+		put_newest(c, key, obj);
+		kernel_newest(core, ino, obj->digest);
+	}
+	return obj;
+}
+
+int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
+	     struct mpfs_obj **out, struct mpfs_err *err)
+{
+	char key[KEY_SIZE];
+	struct mpfs_obj *obj;
+	json_t *json;
+
+	object_key(key, sizeof(key), node->bucket, node->sync_id);
+	obj = mpfs_cache_get(core->objects, key);
+	mpfs_stats_cache(obj != NULL);
+	if (!obj) {
+		int r = mpfs_api_get_sync(core->api, node->bucket,
+					  node->sync_id, &json, err);
+
+		obj =
+		    fetched(core, core->objects, key,
+			    mpfs_sync_ino(node->bucket, node->sync_id), "sync",
+			    "sync_config_id", r == 0 ? json : NULL, err);
+		if (!obj)
+			return -1;
+	}
+	if (!matches(&node->filter, obj)) {
+		mpfs_obj_unref(obj);
+		not_found(err, "sync in this view");
+		return -1;
+	}
+	*out = obj;
+	return 0;
+}
+
+int bucket_obj(struct mpfs_core *core, const char *bucket,
+	       struct mpfs_obj **out, struct mpfs_err *err)
+{
+	struct mpfs_obj *obj = mpfs_cache_get(core->bucket_objs, bucket);
+	json_t *json;
+
+	mpfs_stats_cache(obj != NULL);
+	if (!obj) {
+		int r = mpfs_api_get_bucket(core->api, bucket, &json, err);
+
+		obj = fetched(core, core->bucket_objs, bucket,
+			      bucket_json_ino(bucket), "bucket", "bucket_id",
+			      r == 0 ? json : NULL, err);
+		if (!obj)
+			return -1;
+	}
+	*out = obj;
+	return 0;
+}

@@ -1,0 +1,108 @@
+/* statsfile.c - /.mixpeekfs/stats.json: the process's counters (stats.c)
+ * with the core's own figures, as a snapshot whose size and bytes agree
+ * between a stat and the reads after it, made anew once the figures
+ * change. The kernel's copy is taken back then, through the notifier: a
+ * change can happen on any thread, in the middle of anything. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core_priv.h"
+
+/* Pads stats.json with spaces before its final newline to a size that only
+ * grows, by 4 KiB steps: the kernel reads it with the size a stat gave, and
+ * figures that changed in between must not cut the JSON short. */
+static int pad_stats(struct mpfs_core *core, struct mpfs_obj *obj,
+		     struct mpfs_err *err)
+{
+	size_t size;
+	char *data;
+
+	pthread_mutex_lock(&core->stats_lock);
+	if (obj->size > core->stats_size)
+		core->stats_size = (obj->size + 4095) / 4096 * 4096;
+	size = core->stats_size;
+	pthread_mutex_unlock(&core->stats_lock);
+	data = realloc(obj->data, size);
+	if (!data) {
+		nomem(err);
+		return -1;
+	}
+	memset(data + obj->size - 1, ' ', size - obj->size);
+	data[size - 1] = '\n';
+	obj->data = data;
+	obj->size = size;
+	return 0;
+}
+
+/* The figures of the core: the inodes the kernel holds, and the files
+ * pushed into its page cache. */
+static void core_figures(struct mpfs_core *core, json_t *root)
+{
+	uint64_t lookups;
+	size_t held = mpfs_inodes_count(core->inodes, &lookups);
+
+	json_object_set_new(root, "inodes",
+			    json_pack("{s:I, s:I}", "held", (json_int_t)held,
+				      "lookups", (json_int_t)lookups));
+	json_object_set_new(
+	    root, "push",
+	    json_pack("{s:I, s:I, s:I}", "files",
+		      (json_int_t)atomic_load(&core->pushed_files), "bytes",
+		      (json_int_t)atomic_load(&core->pushed_bytes), "pending",
+		      (json_int_t)mpfs_notifier_pending(core->notifier)));
+}
+
+struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
+{
+	struct mpfs_obj *obj;
+	json_t *json;
+
+	pthread_mutex_lock(&core->stats_lock);
+	obj = core->stats_snap ? mpfs_obj_ref(core->stats_snap) : NULL;
+	pthread_mutex_unlock(&core->stats_lock);
+	if (obj)
+		return obj;
+	/* Armed before the figures are read: a change while they are read
+	 * disarms, and then this copy is not kept. */
+	mpfs_stats_arm();
+	json = mpfs_stats_json();
+	if (!json) {
+		nomem(err);
+		return NULL;
+	}
+	core_figures(core, json);
+	obj = mpfs_obj_new_live(json, "stats.json", time(NULL), err);
+	json_decref(json);
+	if (!obj || pad_stats(core, obj, err)) {
+		mpfs_obj_unref(obj);
+		return NULL;
+	}
+	pthread_mutex_lock(&core->stats_lock);
+	if (mpfs_stats_armed()) {
+		mpfs_obj_unref(core->stats_snap);
+		core->stats_snap = mpfs_obj_ref(obj);
+	}
+	pthread_mutex_unlock(&core->stats_lock);
+	return obj;
+}
+
+/* The figures moved: drop our snapshot, and the kernel's pages and
+ * attributes of it. */
+static void stats_changed(void *ctx)
+{
+	struct mpfs_core *core = ctx;
+	struct mpfs_obj *old;
+
+	pthread_mutex_lock(&core->stats_lock);
+	old = core->stats_snap;
+	core->stats_snap = NULL;
+	pthread_mutex_unlock(&core->stats_lock);
+	mpfs_obj_unref(old);
+	mpfs_notifier_inval_inode(core->notifier, core->stats_ino);
+}
+
+void stats_watch(struct mpfs_core *core)
+{
+	mpfs_stats_watch(stats_changed, core);
+}

@@ -1,0 +1,479 @@
+/* view.c - the listings of views: one filtered list call per directory,
+ * paged by listing.c on threads of their own, cached for ttl and kept
+ * stale for a failed refresh; and whether a bucket, status or connection
+ * directory exists. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_priv.h"
+#include "mpfs/log.h"
+
+/* ---- fetching ---- */
+
+/* Tells stats.json how a view's paging goes: r is the fetch's result. */
+static int counted(struct view *v, int r, const struct mpfs_page *page)
+{
+	mpfs_stats_listing_page(&v->stats, r == 0,
+				r == 0 ? (long)json_array_size(page->items) : 0,
+				r == 0 ? page->total : -1);
+	return r;
+}
+
+static void take_back_gone(struct view *v);
+
+static void view_ended(void *ctx, int complete)
+{
+	struct view *v = ctx;
+
+	mpfs_stats_listing_end(&v->stats);
+	if (complete)
+		take_back_gone(v);
+}
+
+static void view_release(void *ctx)
+{
+	view_ended(ctx, 0);
+	free(ctx);
+}
+
+static int fetch_buckets(void *ctx, const struct mpfs_page_req *req,
+			 struct mpfs_page *page, struct mpfs_err *err)
+{
+	struct view *v = ctx;
+
+	mpfs_stats_listing_fetch(&v->stats, v->path);
+	return counted(v, mpfs_api_list_buckets(v->core->api, req, page, err),
+		       page);
+}
+
+static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
+		       struct mpfs_page *page, struct mpfs_err *err)
+{
+	struct view *v = ctx;
+
+	mpfs_stats_listing_fetch(&v->stats, v->path);
+	return counted(v,
+		       mpfs_api_list_syncs(v->core->api, v->bucket, &v->filter,
+					   req, page, err),
+		       page);
+}
+
+struct job {
+	struct mpfs_core *core;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+int jobs_init(struct mpfs_core *core)
+{
+	pthread_mutex_init(&core->jobs_lock, NULL);
+	pthread_cond_init(&core->jobs_done, NULL);
+	return 0;
+}
+
+/* Waits for every page fetch on a thread of its own to end. */
+void jobs_wait(struct mpfs_core *core)
+{
+	pthread_mutex_lock(&core->jobs_lock);
+	while (core->jobs)
+		pthread_cond_wait(&core->jobs_done, &core->jobs_lock);
+	pthread_mutex_unlock(&core->jobs_lock);
+	pthread_mutex_destroy(&core->jobs_lock);
+	pthread_cond_destroy(&core->jobs_done);
+}
+
+static void *job_main(void *p)
+{
+	struct job job = *(struct job *)p;
+
+	free(p);
+	job.fn(job.arg);
+	pthread_mutex_lock(&job.core->jobs_lock);
+	job.core->jobs--;
+	pthread_cond_broadcast(&job.core->jobs_done);
+	pthread_mutex_unlock(&job.core->jobs_lock);
+	return NULL;
+}
+
+/* Runs a listing's page fetch on a thread of its own, counted so that
+ * mpfs_core_free can wait for it. */
+static int spawn(void *ctx, void (*fn)(void *arg), void *arg)
+{
+	struct view *v = ctx;
+	struct mpfs_core *core = v->core;
+	struct job *job = malloc(sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t tid;
+	int r;
+
+	if (!job)
+		return -1;
+	*job = (struct job){core, fn, arg};
+	pthread_mutex_lock(&core->jobs_lock);
+	core->jobs++;
+	pthread_mutex_unlock(&core->jobs_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&tid, &attr, job_main, job);
+	pthread_attr_destroy(&attr);
+	if (r == 0)
+		return 0;
+	free(job);
+	pthread_mutex_lock(&core->jobs_lock);
+	core->jobs--;
+	pthread_mutex_unlock(&core->jobs_lock);
+	return -1;
+}
+
+static const char *const kinds[] = {"all", "active", "inactive", "status",
+				    "conn"};
+
+const char *view_key(const struct mpfs_node *node, char *key, size_t size)
+{
+	if (node)
+		mpfs_view_path(node, key, size);
+	else
+		snprintf(key, size, "/");
+	return key;
+}
+
+/* The filter a view sends: the node's, in the API's words. */
+static void view_filter(struct view *v, const struct mpfs_node *node)
+{
+	snprintf(v->bucket, sizeof(v->bucket), "%s", node->bucket);
+	switch (node->filter.kind) {
+	case MPFS_FILTER_ALL:
+		break;
+	case MPFS_FILTER_ACTIVE:
+	case MPFS_FILTER_INACTIVE:
+		v->filter.is_active = node->filter.kind == MPFS_FILTER_ACTIVE;
+		break;
+	case MPFS_FILTER_STATUS:
+		mpfs_status_api_value(node->filter.value, v->status,
+				      sizeof(v->status));
+		v->filter.status = v->status;
+		break;
+	case MPFS_FILTER_CONNECTION:
+		snprintf(v->conn, sizeof(v->conn), "%s", node->filter.value);
+		v->filter.connection_id = v->conn;
+		break;
+	}
+}
+
+struct mpfs_listing *listing_of(struct mpfs_core *core,
+				const struct mpfs_node *node)
+{
+	struct mpfs_listing_cfg cfg = {
+	    .id_key = "sync_config_id",
+	    .suffix = ".json",
+	    .fetch = fetch_syncs,
+	    .reuse = object_reuse,
+	    .intern = object_intern,
+	    .release = view_release,
+	    .ended = view_ended,
+	    .spawn = spawn,
+	    .max_inflight = core->cfg.max_requests,
+	    .first_limit =
+		core->cfg.page_size ? core->cfg.page_size : MPFS_FIRST_PAGE,
+	    .max_limit = core->cfg.page_size ? core->cfg.page_size : 1000,
+	    .max_offset = 10000,
+	    .fallback_mtime = core->cfg.mount_time,
+	};
+	char key[PATH_SIZE], what[sizeof(key) + 16];
+	struct mpfs_listing *l, *kept;
+	struct view *v;
+
+	l = mpfs_cache_get(core->listings, view_key(node, key, sizeof(key)));
+	mpfs_stats_cache(l != NULL);
+	if (l)
+		return l;
+
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->core = core;
+	v->filter.is_active = -1;
+	if (node) {
+		view_filter(v, node);
+		snprintf(what, sizeof(what), "syncs of '%s' %s '%s'",
+			 node->bucket, kinds[node->filter.kind],
+			 node->filter.value);
+	} else {
+		cfg.id_key = "bucket_id";
+		cfg.suffix = "";
+		cfg.fetch = fetch_buckets;
+		cfg.reuse = NULL;
+		cfg.intern = NULL;
+		cfg.max_offset = LONG_MAX;
+		snprintf(what, sizeof(what), "buckets");
+	}
+	snprintf(v->path, sizeof(v->path), "%s", key);
+	v->ino = node ? mpfs_node_ino(node) : MPFS_ROOT_INO;
+	cfg.ctx = v;
+	cfg.what = what;
+	l = mpfs_listing_new(&cfg);
+	if (!l) {
+		free(v);
+		return NULL;
+	}
+	v->listing = l;
+	kept = mpfs_cache_put_new(core->listings, key, l);
+	mpfs_listing_unref(l);
+	return kept;
+}
+
+void report_skipped(struct mpfs_listing *l)
+{
+	long n = mpfs_listing_take_skipped(l);
+
+	if (n > 0)
+		mpfs_log(MPFS_LOG_WARN, "list %s: skipped %ld items without id",
+			 mpfs_listing_what(l), n);
+}
+
+int each_entry(struct mpfs_listing *l,
+	       int (*visit)(void *ctx, struct mpfs_obj *obj), void *ctx,
+	       struct mpfs_err *err)
+{
+	struct mpfs_obj *obj;
+	int r;
+
+	for (size_t i = 0; (r = mpfs_listing_get(l, i, &obj, err)) == 1; i++) {
+		int stop = visit(ctx, obj);
+
+		mpfs_obj_unref(obj);
+		if (stop)
+			return 1;
+	}
+	return r;
+}
+
+/* ---- names gone from a refreshed view ---- */
+
+/* A view's listing, complete, that replaced another. */
+struct gone {
+	struct mpfs_core *core;
+	struct mpfs_listing *l;
+	struct view *v;
+};
+
+static void gone_release(void *arg)
+{
+	struct gone *g = arg;
+
+	mpfs_listing_unref(g->l);
+	free(g);
+}
+
+/* On the notifier's thread: each name the listing it replaced showed and
+ * it does not is taken back from the kernel (its entry in the directory;
+ * a sync gone from all/ altogether, its inode too), so that no one reads
+ * a file the API no longer has. */
+static void gone_run(void *arg)
+{
+	struct gone *g = arg;
+	struct mpfs_core *core = g->core;
+	struct mpfs_listing *old;
+	struct mpfs_obj *obj;
+	struct mpfs_err err;
+	struct mpfs_node node;
+	void *ctx;
+	const struct mpfs_notify_ops *ops =
+	    mpfs_notifier_ops(core->notifier, &ctx);
+	char path[PATH_SIZE];
+	int all = mpfs_path_parse(g->v->path, &node) == 0 &&
+		  node.type == MPFS_NODE_VIEW &&
+		  node.filter.kind == MPFS_FILTER_ALL;
+
+	if (mpfs_inodes_path(core->inodes, g->v->ino, path, sizeof(path)))
+		return; /* the kernel holds no entry of the directory */
+	old = mpfs_cache_get_replaced(core->listings, g->v->path, NULL);
+	if (!old || old == g->l) {
+		mpfs_listing_unref(old);
+		return;
+	}
+	for (size_t i = 0, n = mpfs_listing_count(old, NULL); i < n; i++) {
+		if (mpfs_listing_get(old, i, &obj, &err) != 1)
+			break;
+		if (!mpfs_listing_has(g->l, obj->id)) {
+			ops->inval_entry(ctx, g->v->ino, obj->name);
+			if (all)
+				kernel_inval(
+				    core, mpfs_sync_ino(g->v->bucket, obj->id));
+		}
+		mpfs_obj_unref(obj);
+	}
+	mpfs_listing_unref(old);
+}
+
+/* Called with the listing's lock held: the work is queued. */
+static void take_back_gone(struct view *v)
+{
+	struct gone *g;
+	void *ctx;
+
+	if (!v->bucket[0] || !mpfs_notifier_ops(v->core->notifier, &ctx))
+		return; /* the bucket list; or not serving */
+	g = malloc(sizeof(*g));
+	if (!g)
+		return;
+	*g = (struct gone){v->core, mpfs_listing_ref(v->listing), v};
+	if (mpfs_notifier_push(v->core->notifier, gone_run, gone_release, g))
+		gone_release(g);
+}
+
+/* ---- stale copies ---- */
+
+/* Whether stale data may stand in for a failed refresh: the API could not
+ * be asked or answered badly; not when it said no (404, 401, 422). */
+int stale_ok(const struct mpfs_err *err)
+{
+	switch (err->kind) {
+	case MPFS_E_TRANSPORT:
+	case MPFS_E_SERVER:
+	case MPFS_E_MALFORMED:
+	case MPFS_E_TOO_LARGE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void log_stale(const char *what, const struct mpfs_err *err, double age)
+{
+	mpfs_log(MPFS_LOG_WARN,
+		 "%s: %s: %s; serving what was fetched %.0f s ago", what,
+		 err->op, err->msg, age);
+}
+
+struct mpfs_listing *stale_listing(struct mpfs_core *core, const char *key,
+				   const struct mpfs_err *err)
+{
+	struct mpfs_listing *l;
+	double age;
+
+	if (!stale_ok(err))
+		return NULL;
+	l = mpfs_cache_get_replaced(core->listings, key, &age);
+	if (l)
+		log_stale(mpfs_listing_what(l), err, age);
+	return l;
+}
+
+/* ---- existence ---- */
+
+static int same_name(void *ctx, struct mpfs_obj *obj)
+{
+	return strcmp(obj->id, ctx) == 0;
+}
+
+int bucket_exists(struct mpfs_core *core, const char *bucket,
+		  struct mpfs_err *err)
+{
+	struct mpfs_listing *l;
+	char key[2];
+	int r;
+
+	if (core->cfg.buckets) {
+		for (char **b = core->cfg.buckets; *b; b++)
+			if (strcmp(*b, bucket) == 0)
+				return 0;
+		not_found(err, "bucket");
+		return -1;
+	}
+	l = listing_of(core, NULL);
+	if (!l) {
+		nomem(err);
+		return -1;
+	}
+	r = each_entry(l, same_name, (void *)bucket, err);
+	mpfs_listing_unref(l);
+	if (r < 0 &&
+	    (l = stale_listing(core, view_key(NULL, key, sizeof(key)), err))) {
+		r = each_entry(l, same_name, (void *)bucket, err);
+		mpfs_listing_unref(l);
+	}
+	if (r == 0)
+		not_found(err, "bucket");
+	return r == 1 ? 0 : -1;
+}
+
+static int uses_conn(void *ctx, struct mpfs_obj *obj)
+{
+	return obj->connection_id && strcmp(obj->connection_id, ctx) == 0;
+}
+
+static char exists_marker;
+
+static int conn_exists(struct mpfs_core *core, const struct mpfs_node *node,
+		       struct mpfs_err *err)
+{
+	struct mpfs_node all = *node;
+	char key[PATH_SIZE];
+	struct mpfs_listing *l;
+	json_t *json;
+	int complete = 0;
+
+	/* A connection the bucket's syncs use exists: ask no one. */
+	all.filter.kind = MPFS_FILTER_ALL;
+	all.filter.value[0] = '\0';
+	l = mpfs_cache_get(core->listings, view_key(&all, key, sizeof(key)));
+	if (l) {
+		mpfs_listing_count(l, &complete);
+		if (complete &&
+		    each_entry(l, uses_conn, (void *)node->filter.value, err) ==
+			1) {
+			mpfs_listing_unref(l);
+			return 0;
+		}
+		mpfs_listing_unref(l);
+	}
+	if (mpfs_cache_get(core->conns, node->filter.value))
+		return 0;
+	if (mpfs_api_get_connection(core->api, node->filter.value, &json, err))
+		return -1;
+	json_decref(json);
+	mpfs_cache_put(core->conns, node->filter.value, &exists_marker);
+	/* (a marker: nothing to release) */
+	return 0;
+}
+
+static int is_listed_status(const char *name)
+{
+	for (size_t i = 0; i < mpfs_statuses_count; i++)
+		if (strcmp(name, mpfs_statuses[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
+		struct mpfs_err *err)
+{
+	struct mpfs_listing *l;
+	struct mpfs_obj *obj = NULL;
+	int r;
+
+	switch (node->filter.kind) {
+	case MPFS_FILTER_CONNECTION:
+		return conn_exists(core, node, err);
+	case MPFS_FILTER_STATUS:
+		if (is_listed_status(node->filter.value))
+			return 0;
+		/* Any other name is the API's to judge: ask for one page. */
+		l = listing_of(core, node);
+		if (!l) {
+			nomem(err);
+			return -1;
+		}
+		r = mpfs_listing_get(l, 0, &obj, err);
+		mpfs_obj_unref(obj);
+		mpfs_listing_unref(l);
+		if (r < 0 && err->kind == MPFS_E_INVALID)
+			err->kind = MPFS_E_NOT_FOUND;
+		return r < 0 ? -1 : 0;
+	default:
+		return 0;
+	}
+}
