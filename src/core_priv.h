@@ -48,8 +48,6 @@ struct mpfs_core {
 	pthread_mutex_t jobs_lock; /* guards jobs */
 	pthread_cond_t jobs_done;
 	int jobs; /* page fetches running on threads of their own */
-
-	atomic_ulong pushed_files, pushed_bytes;
 };
 
 /* One view's fetch context, freed with its listing. */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpfs/stats.h"
+
 enum kind { INVAL_INODE, INVAL_ENTRY, PUSH };
 
 struct item {
@@ -119,6 +121,9 @@ static void *serve(void *arg)
 		}
 		pthread_mutex_lock(&n->lock);
 		n->busy = 0;
+		pthread_mutex_unlock(&n->lock);
+		mpfs_stats_changed(); /* what is pending, in stats.json */
+		pthread_mutex_lock(&n->lock);
 	}
 	pthread_mutex_unlock(&n->lock);
 	return NULL;

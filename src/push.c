@@ -38,8 +38,7 @@ static int push_one(struct push *p, const struct mpfs_notify_ops *ops,
 		return 0; /* the kernel let the inode go meanwhile */
 	/* A newer version came while it was stored: taken back then. */
 	kernel_given(core, ino, obj, 1);
-	atomic_fetch_add(&core->pushed_files, 1);
-	atomic_fetch_add(&core->pushed_bytes, obj->size);
+	mpfs_stats_push(obj->size);
 	return 1;
 }
 

@@ -15,7 +15,7 @@
 
 static atomic_ulong requests[MPFS_EP_COUNT];
 static atomic_ulong ops[MPFS_OP_COUNT];
-static atomic_ulong retries, bytes, hits, misses, drops;
+static atomic_ulong retries, bytes, hits, misses, drops, pushed, pushed_bytes;
 static atomic_ulong errors[KINDS];
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mpfs_stats_listing *head; /* guarded by list_lock */
@@ -128,6 +128,18 @@ void mpfs_stats_request(const char *method, const char *path)
 void mpfs_stats_op(enum mpfs_stats_op op)
 {
 	atomic_fetch_add(&ops[op], 1);
+	changed();
+}
+
+void mpfs_stats_changed(void)
+{
+	changed();
+}
+
+void mpfs_stats_push(size_t n)
+{
+	atomic_fetch_add(&pushed, 1);
+	atomic_fetch_add(&pushed_bytes, n);
 	changed();
 }
 
@@ -282,6 +294,9 @@ json_t *mpfs_stats_json(void)
 	json_object_set_new(root, "bytes_received", json_integer(get(&bytes)));
 	json_object_set_new(root, "listings_in_progress", listings_json());
 	json_object_set_new(root, "ops", op);
+	json_object_set_new(root, "push",
+			    json_pack("{s:I, s:I}", "files", get(&pushed),
+				      "bytes", get(&pushed_bytes)));
 	return root;
 fail:
 	json_decref(root);
@@ -304,4 +319,6 @@ void mpfs_stats_reset(void)
 	atomic_store(&hits, 0);
 	atomic_store(&misses, 0);
 	atomic_store(&drops, 0);
+	atomic_store(&pushed, 0);
+	atomic_store(&pushed_bytes, 0);
 }

@@ -35,8 +35,8 @@ static int pad_stats(struct mpfs_core *core, struct mpfs_obj *obj,
 	return 0;
 }
 
-/* The figures of the core: the inodes the kernel holds, and the files
- * pushed into its page cache. */
+/* The figures of the core: the inodes the kernel holds, and the
+ * notifications still to be made. */
 static void core_figures(struct mpfs_core *core, json_t *root)
 {
 	uint64_t lookups;
@@ -46,11 +46,8 @@ static void core_figures(struct mpfs_core *core, json_t *root)
 			    json_pack("{s:I, s:I}", "held", (json_int_t)held,
 				      "lookups", (json_int_t)lookups));
 	json_object_set_new(
-	    root, "push",
-	    json_pack("{s:I, s:I, s:I}", "files",
-		      (json_int_t)atomic_load(&core->pushed_files), "bytes",
-		      (json_int_t)atomic_load(&core->pushed_bytes), "pending",
-		      (json_int_t)mpfs_notifier_pending(core->notifier)));
+	    json_object_get(root, "push"), "pending",
+	    json_integer((json_int_t)mpfs_notifier_pending(core->notifier)));
 }
 
 struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)

@@ -56,6 +56,10 @@ void mpfs_stats_bytes(size_t n);
 void mpfs_stats_cache(int hit);
 /* SIGHUP dropped the caches. */
 void mpfs_stats_drop(void);
+/* A file of bytes pushed into the kernel's page cache. */
+void mpfs_stats_push(size_t bytes);
+/* Figures that others add to stats.json moved (see mpfs_stats_watch). */
+void mpfs_stats_changed(void);
 
 /* A listing while pages are still to come; embedded in its owner, which
  * calls _end when no page is to come, at the latest before it goes away.

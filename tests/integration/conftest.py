@@ -137,8 +137,8 @@ def mount(tmp_path):
         path = str(tmp_path / f"mnt{len(made)}")
         os.mkdir(path)
         args = []
-        for o in opts:
-            args += ["-o", o]
+        for o in opts:  # "-s", "-d" as they are; anything else after -o
+            args += [o] if o.startswith("-") else ["-o", o]
         args += ["-o", "api_url=" + (url or api.url)]
         args += [namespace or api.namespace, path]
         m = Mount(api, path, args, env or base_env(api), expect_stderr, **kw)
@@ -185,6 +185,24 @@ def run(*cmd, check=True, **kw):
     """Runs a user tool; returns CompletedProcess with text output."""
     return subprocess.run(list(cmd), capture_output=True, text=True, check=check,
                           timeout=120, **kw)
+
+
+def stats(m):
+    """The mount's /.mixpeekfs/stats.json."""
+    with open(m.p(".mixpeekfs", "stats.json")) as f:
+        return json.load(f)
+
+
+def pushed(m, files):
+    """Waits until at least files have been pushed into the page cache and
+    no notification is pending; returns the statistics then."""
+    got = []
+
+    def done():
+        got[:] = [stats(m)]
+        return got[0]["push"]["files"] >= files and got[0]["push"]["pending"] == 0
+    wait_for(done, f"{files} files pushed into the page cache", proc=m.proc)
+    return got[0]
 
 
 def list_requests(api, bucket=None):

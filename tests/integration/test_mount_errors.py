@@ -94,6 +94,16 @@ def test_refused_before_asking_the_api(api, mnt, opts, env, namespace, problem):
     assert api.log() == []
 
 
+def test_a_mountpoint_that_is_a_file_is_refused(api, tmp_path):
+    path = tmp_path / "file"
+    path.write_text("not a directory\n")
+    line = refuse(api, str(path), ["-o", "api_url=" + api.url, api.namespace, str(path)], base_env(api),
+                  r"^mixpeekfs: mountpoint '.*/file' is not a directory$")
+    assert api.key not in line
+    assert path.read_text() == "not a directory\n"
+    assert api.log() == []  # refused before the probe
+
+
 def test_empty_key_file_is_refused(api, mnt, tmp_path):
     keyfile = tmp_path / "key"
     keyfile.write_text(" \n\t\n")

@@ -1,0 +1,244 @@
+"""What the kernel keeps and is told (the low-level FUSE face): readdirplus
+leaves every entry with its attributes, a listing's files are pushed into
+the page cache, a sync is one inode in every view, and bytes that change
+are taken back whatever their size and mtime say. Round trips are counted
+from stats.json's ops, never timed."""
+import datetime
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import links, pushed, render, run, stats, wait_for
+
+BUCKET = "bkt_marketing"
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def ops(m):
+    return stats(m)["ops"]
+
+
+def delta(before, after):
+    return {k: after[k] - before[k] for k in before}
+
+
+def test_files_of_a_listed_view_are_read_from_the_page_cache(api, mount):
+    m = mount(api)
+    view = m.p(BUCKET, "all")
+    truth = api.store.syncs(BUCKET)
+    names = [o["sync_config_id"] + ".json" for o in truth]
+    assert sorted(os.listdir(view)) == sorted(names)
+    got = pushed(m, len(truth))
+    assert got["push"]["bytes"] == sum(len(render(o)) for o in truth)
+    before = ops(m)
+    out = run("cat", *[os.path.join(view, n) for n in names]).stdout.encode()
+    assert out == b"".join(render(o) for o in truth)
+    failed = run("grep", "-rl", '"status": "FAILED"', view).stdout.split()
+    assert sorted(failed) == sorted(os.path.join(view, o["sync_config_id"] + ".json")
+                                    for o in truth if o["status"] == "FAILED")
+    used = delta(before, ops(m))
+    print("cat and grep -r of", len(names), "files:", used)
+    assert used["read"] == 0
+    assert used["lookup"] == 0
+    assert [r for r in api.log() if r["method"] == "GET"] == []
+
+
+def test_prefetch_0_pushes_nothing(api, mount):
+    m = mount(api, "prefetch=0")
+    view = m.p(BUCKET, "all")
+    truth = api.store.syncs(BUCKET)
+    os.listdir(view)
+    before = ops(m)
+    out = run("cat", *[os.path.join(view, o["sync_config_id"] + ".json") for o in truth]).stdout
+    assert out.encode() == b"".join(render(o) for o in truth)
+    s = stats(m)
+    assert s["push"]["files"] == 0 and s["push"]["bytes"] == 0
+    assert delta(before, s["ops"])["read"] >= len(truth)  # each file read from the daemon
+
+
+def test_prefetch_is_bounded_per_listing(api, mount):
+    truth = api.store.syncs(BUCKET)
+    sizes = [len(render(o)) for o in truth]
+    m = mount(api, "prefetch=10K")
+    os.listdir(m.p(BUCKET, "all"))
+    s = pushed(m, 1)
+    assert 0 < s["push"]["bytes"] <= 10 * 1024
+    assert s["push"]["files"] < len(truth)
+    assert s["push"]["bytes"] + max(sizes) > 10 * 1024 - max(sizes)  # it filled the budget
+
+
+def test_ls_l_asks_two_xattrs_whatever_the_files(api, mount):
+    """ls -l asks for security.selinux and system.posix_acl_access; told
+    EOPNOTSUPP, it stops asking for the rest of its run (the kernel keeps
+    no such answer, so a run costs two, not two for every file)."""
+    m = mount(api)
+    view = m.p(BUCKET, "all")
+    os.listdir(view)
+    before = ops(m)
+    for _ in range(2):
+        lines = run("ls", "-l", view).stdout.splitlines()
+        assert len(lines) == 1 + len(api.store.syncs(BUCKET))
+    used = delta(before, ops(m))
+    print("ls -l twice over", len(lines) - 1, "files:", used)
+    assert used["getxattr"] + used["listxattr"] <= 4
+
+
+def test_opening_every_file_after_ls_f_looks_nothing_up(api, mount):
+    m = mount(api)
+    view = m.p(BUCKET, "by-status", "failed")
+    names = run("ls", "-f", view).stdout.split()
+    names = [n for n in names if n not in (".", "..")]
+    assert len(names) == len(api.store.syncs(BUCKET, status="FAILED"))
+    before = ops(m)
+    for n in names:
+        os.close(os.open(os.path.join(view, n), os.O_RDONLY))
+    used = delta(before, ops(m))
+    print("opening", len(names), "files after ls -f:", used)
+    assert used["lookup"] == 0 and used["getattr"] == 0 and used["open"] == 0
+
+
+def views_of(o):
+    return ["all", "active" if o["is_active"] else "inactive", f"by-status/{o['status'].lower()}",
+            f"by-connection/{o['connection_id']}"]
+
+
+def same_size_change(o, updated_at):
+    """Fields for update_sync that change the bytes but not their length."""
+    path = o["source_path"]
+    return {"source_path": path[:-1] + ("X" if path[-1] != "X" else "Y"), "updated_at": updated_at}
+
+
+def later(ts, seconds=0, fraction=None):
+    """ts ("...T12:00:00.123000Z") moved by whole seconds, or with another
+    fraction in the same second."""
+    head, frac = ts.rstrip("Z").split(".")
+    if fraction is not None:
+        return f"{head}.{fraction}Z"
+    t = datetime.datetime.fromisoformat(head) + datetime.timedelta(seconds=seconds)
+    return f"{t.isoformat()}.{frac}Z"
+
+
+def other_fraction(ts):
+    """Another fraction of a second, of the same length (so the same size)."""
+    frac = ts.rstrip("Z").split(".")[1]
+    return str((int(frac[0]) + 1) % 10) + frac[1:]
+
+
+def ttl_passed(since, ttl):
+    wait_for(lambda: time.monotonic() > since + ttl + 0.2, "ttl to pass", deadline=ttl + 5)
+
+
+CHANGES = {
+    "a second later": lambda ts: later(ts, seconds=1),
+    "within its second": lambda ts: later(ts, fraction=other_fraction(ts)),
+    "not moved": lambda ts: ts,
+}
+
+
+def change_in_place(api, o, how):
+    new = api.store.update_sync(BUCKET, o["sync_config_id"], **same_size_change(o, CHANGES[how](o["updated_at"])))
+    assert len(render(new)) == len(render(o)) and render(new) != render(o)
+    return new
+
+
+@pytest.mark.parametrize("prefetch", ["64M", "0"])  # new bytes pushed, or old ones dropped
+@pytest.mark.parametrize("how", list(CHANGES))
+def test_a_change_of_the_same_size_shows_through_a_new_listing(api, mount, how, prefetch):
+    m = mount(api, "ttl=1", "prefetch=" + prefetch)
+    o = api.store.syncs(BUCKET, status="FAILED")[0]
+    paths = [m.p(BUCKET, v, o["sync_config_id"] + ".json") for v in views_of(o)]
+    for p in paths:
+        os.listdir(os.path.dirname(p))
+        assert read(p) == render(o)
+    assert len({os.stat(p).st_ino for p in paths}) == 1
+    try:
+        new = change_in_place(api, o, how)
+        t = time.monotonic()
+        ttl_passed(t, 1)
+        for p in paths:  # each view listed anew, then read
+            assert os.path.basename(p) in os.listdir(os.path.dirname(p))
+            assert read(p) == render(new), (how, p)
+            assert os.stat(p).st_size == len(render(new))
+    finally:
+        api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"],
+                              updated_at=o["updated_at"])
+
+
+@pytest.mark.parametrize("how", list(CHANGES))
+def test_a_change_of_the_same_size_shows_through_a_direct_cat(api, mount, how):
+    m = mount(api, "ttl=1")
+    o = api.store.syncs(BUCKET, status="FAILED")[1]
+    paths = [m.p(BUCKET, v, o["sync_config_id"] + ".json") for v in views_of(o)]
+    os.listdir(m.p(BUCKET, "all"))  # pages pushed into the cache
+    pushed(m, 1)
+    for p in paths:
+        assert read(p) == render(o)
+    try:
+        new = change_in_place(api, o, how)
+        ttl_passed(time.monotonic(), 1)
+        for p in paths:  # no listing: each view's file opened directly
+            assert run("cat", p).stdout.encode() == render(new), (how, p)
+    finally:
+        api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"],
+                              updated_at=o["updated_at"])
+
+
+def test_mtime_keeps_its_fraction(api, mount):
+    m = mount(api)
+    o = api.store.syncs(BUCKET)[0]
+    st = os.stat(m.p(BUCKET, "all", o["sync_config_id"] + ".json"))
+    frac = o["updated_at"].rstrip("Z").split(".")[1]
+    assert st.st_mtime_ns % 10**9 == int((frac + "000000000")[:9])
+
+
+def test_one_inode_with_a_link_per_view(api, mount):
+    m = mount(api)
+    for o in api.store.syncs(BUCKET)[:10]:
+        sts = [os.stat(m.p(BUCKET, v, o["sync_config_id"] + ".json")) for v in views_of(o)]
+        assert len({s.st_ino for s in sts}) == 1
+        assert {s.st_nlink for s in sts} == {links(o)} == {4}
+
+
+def test_du_of_a_bucket_counts_each_sync_once(api, mount):
+    m = mount(api)
+    b = m.p(BUCKET)
+
+    def du(*paths):
+        return int(run("du", "-s", "--apparent-size", "-B1", "-c", *paths).stdout.split()[-2])
+    whole = du(b)
+    assert whole == du(os.path.join(b, "all"), os.path.join(b, "bucket.json"))
+    assert whole == sum(len(render(o)) for o in api.store.syncs(BUCKET)) + \
+        os.stat(os.path.join(b, "bucket.json")).st_size
+
+
+def test_lookups_are_forgotten(api, mount):
+    """Every inode the kernel was handed is forgotten again: after SIGHUP
+    takes back the root's entries, the kernel lets all below go."""
+    m = mount(api, expect_stderr=[r"^mixpeekfs: info: sighup: "])
+    for v in ("all", "by-status/failed", "by-connection"):
+        for n in os.listdir(m.p(BUCKET, v)):
+            os.stat(m.p(BUCKET, v, n))
+    held = stats(m)["inodes"]
+    assert held["held"] > len(api.store.syncs(BUCKET))
+    m.proc.send_signal(signal.SIGHUP)
+    # what is left: /.mixpeekfs and its stats.json, which this reads
+    wait_for(lambda: stats(m)["inodes"]["held"] <= 2, "the kernel to forget", proc=m.proc)
+    assert stats(m)["ops"]["forget"] > 0
+
+
+def test_stats_json_counts_ops_but_its_own(api, mount):
+    m = mount(api)
+    first = stats(m)
+    for _ in range(5):
+        stats(m)
+    again = stats(m)
+    assert delta(first["ops"], again["ops"]) == {k: 0 for k in first["ops"]}
+    os.stat(m.p(BUCKET, "all"))
+    assert json.dumps(delta(again["ops"], stats(m)["ops"])) != json.dumps({k: 0 for k in first["ops"]})
