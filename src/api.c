@@ -4,8 +4,6 @@
 #include "mpfs/api.h"
 
 #include <errno.h>
-#include <malloc.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mpfs/arena.h"
 #include "mpfs/http.h"
 #include "mpfs/retry.h"
 #include "mpfs/stats.h"
@@ -40,11 +39,6 @@ struct mpfs_api {
 	struct mpfs_clock clock;
 	struct mpfs_retry *retry;
 	struct mpfs_http *http;
-	/* Parsed pages alive at once, one for each core: a page of 1,000
-	 * syncs parses into a tree several times its size, and pages arrive
-	 * together. */
-	sem_t parse_gate;
-	int gate_made;
 };
 
 /* The lines after the Authorization one; ns NULL: none. */
@@ -144,16 +138,12 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
 	    .seed = (unsigned int)time(NULL) ^ (unsigned int)getpid(),
 	};
 	long connect = cfg->connect_timeout > 0 ? cfg->connect_timeout : 10;
-	long cores;
 	size_t n;
 
 	if (!api) {
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return NULL;
 	}
-	cores = sysconf(_SC_NPROCESSORS_ONLN);
-	sem_init(&api->parse_gate, 0, cores > 1 ? (unsigned int)cores : 1);
-	api->gate_made = 1;
 	api->timeout_ms = cfg->timeout * 1000;
 	api->connect_ms =
 	    (connect < cfg->timeout ? connect : cfg->timeout) * 1000;
@@ -199,8 +189,6 @@ void mpfs_api_free(struct mpfs_api *api)
 	}
 	mpfs_http_free(api->http);
 	mpfs_retry_free(api->retry);
-	if (api->gate_made)
-		sem_destroy(&api->parse_gate);
 	free(api);
 }
 
@@ -255,33 +243,19 @@ static int transient(const struct mpfs_err *err)
 	return err->kind == MPFS_E_SERVER;
 }
 
-/* One try: 0 and the answer, or -1 with err set. */
-static void gate_enter(sem_t *gate)
+/* A page's tree is gone: its slot is free for the next. */
+static void page_done(void *arena)
 {
-	while (gate && sem_wait(gate) != 0 && errno == EINTR)
-		;
+	mpfs_arena_give(arena);
 }
 
-static void gate_leave(void *gate)
-{
-	if (gate)
-		sem_post(gate);
-}
-
-/* A parsed page is done with: its tree, several times the page's size,
- * goes back to the system, not to an arena to wait there. */
-static void page_done(void *gate)
-{
-	gate_leave(gate);
-	malloc_trim(0);
-}
-
-/* One try. With a gate, the answer is parsed once the gate is entered, and
- * on success the caller leaves it. */
+/* One try. With arena (a list page), the answer is parsed into a slot of
+ * its own (see arena.h), which the caller gives back once done with the
+ * tree. */
 static int try_once(struct mpfs_api *api, const char *method, const char *url,
-		    const char *body, const struct curl_slist *hdr, sem_t *gate,
-		    double deadline, int last, json_t **out, long *retry_after,
-		    struct mpfs_err *err)
+		    const char *body, const struct curl_slist *hdr,
+		    struct mpfs_arena **arena, double deadline, int last,
+		    json_t **out, long *retry_after, struct mpfs_err *err)
 {
 	long left = (long)((deadline - mpfs_retry_now(api->retry)) * 1000);
 	struct mpfs_http_resp resp;
@@ -310,13 +284,16 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		mpfs_http_resp_release(&resp);
 		return -1;
 	}
-	gate_enter(gate);
+	if (arena)
+		*arena = mpfs_arena_take();
 	*out = json_loadb(resp.body, resp.len, 0, &jerr);
+	mpfs_arena_stop();
 	mpfs_http_resp_release(&resp);
 	if (json_is_object(*out))
 		return 0;
 	json_decref(*out);
-	gate_leave(gate);
+	if (arena)
+		mpfs_arena_give(*arena);
 	*out = NULL;
 	mpfs_err_set(err, MPFS_E_MALFORMED, "answer is not a JSON object: %s",
 		     jerr.text);
@@ -325,10 +302,10 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 
 /* One call: tries until an answer, the retries are used up or the timeout
  * (for the whole call) is near; fails at once while the breaker is open.
- * *out: new reference to the JSON object; with a gate, see try_once. */
+ * *out: new reference to the JSON object; with arena, see try_once. */
 static int call(struct mpfs_api *api, const char *method, const char *path,
 		const char *body, const struct curl_slist *hdr,
-		sem_t *parse_gate, json_t **out, struct mpfs_err *err)
+		struct mpfs_arena **arena, json_t **out, struct mpfs_err *err)
 {
 	double deadline =
 	    mpfs_retry_now(api->retry) + (double)api->timeout_ms / 1000.0;
@@ -364,7 +341,7 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		if (tries > 1)
 			mpfs_stats_retry();
 		mpfs_stats_request(method, path);
-		r = try_once(api, method, url, body, hdr, parse_gate, deadline,
+		r = try_once(api, method, url, body, hdr, arena, deadline,
 			     attempt >= api->retries, out, &retry_after, err);
 		mpfs_retry_done(api->retry,
 				r == 0 ? MPFS_TRY_OK : outcome_of(err));
@@ -475,6 +452,7 @@ static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 		     struct mpfs_err *err)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
+	struct mpfs_arena *arena = NULL;
 	json_t *root = NULL;
 	int r;
 
@@ -482,16 +460,16 @@ static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return -1;
 	}
-	r = call(api, "POST", path, text, hdr, &api->parse_gate, &root, err);
+	r = call(api, "POST", path, text, hdr, &arena, &root, err);
 	free(text);
 	if (r == 0) {
 		r = page_of(root, page, err);
 		json_decref(root);
 		if (r == 0) {
 			page->released = page_done;
-			page->released_ctx = &api->parse_gate;
+			page->released_ctx = arena;
 		} else {
-			gate_leave(&api->parse_gate);
+			mpfs_arena_give(arena);
 		}
 	}
 	return r;

@@ -6,13 +6,14 @@
 #include "mpfs/cache.h"
 
 #include <pthread.h>
-#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mpfs/clock.h"
+#include "mpfs/hmap.h"
 
 struct cache_entry {
+	struct mpfs_hnode node; /* hash: of the key */
 	char *key;
 	void *value;
 	double stamp;
@@ -25,16 +26,14 @@ struct mpfs_cache {
 	double grace;
 	struct mpfs_cache_ops ops;
 	mpfs_clock_fn now;
-	pthread_mutex_t lock; /* guards root, count, next_prune */
-	void *root;	      /* tsearch tree of struct cache_entry */
-	size_t count;
+	pthread_mutex_t lock; /* guards map, next_prune */
+	struct mpfs_hmap map; /* of struct cache_entry */
 	size_t next_prune;
 };
 
-static int cmp_entry(const void *a, const void *b)
+static int same_key(const struct mpfs_hnode *node, const void *key)
 {
-	return strcmp(((const struct cache_entry *)a)->key,
-		      ((const struct cache_entry *)b)->key);
+	return strcmp(((const struct cache_entry *)node)->key, key) == 0;
 }
 
 struct mpfs_cache *mpfs_cache_new(double ttl, const struct mpfs_cache_ops *ops,
@@ -61,24 +60,16 @@ static void entry_free(struct mpfs_cache *c, struct cache_entry *e)
 	free(e);
 }
 
-static struct mpfs_cache *freeing; /* tdestroy has no context argument */
-
-static void entry_free_node(void *p)
+static void free_node(void *ctx, struct mpfs_hnode *node)
 {
-	entry_free(freeing, p);
+	entry_free(ctx, (struct cache_entry *)node);
 }
 
 void mpfs_cache_clear(struct mpfs_cache *c)
 {
-	static pthread_mutex_t freeing_lock = PTHREAD_MUTEX_INITIALIZER;
-
 	pthread_mutex_lock(&c->lock);
-	pthread_mutex_lock(&freeing_lock);
-	freeing = c;
-	tdestroy(c->root, entry_free_node);
-	pthread_mutex_unlock(&freeing_lock);
-	c->root = NULL;
-	c->count = 0;
+	mpfs_hmap_each(&c->map, free_node, c);
+	mpfs_hmap_release(&c->map);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -103,26 +94,22 @@ static int kept(struct mpfs_cache *c, double stamp, double now)
 
 static void remove_entry(struct mpfs_cache *c, struct cache_entry *e)
 {
-	tdelete(e, &c->root, cmp_entry);
-	c->count--;
+	mpfs_hmap_remove(&c->map, &e->node);
 	entry_free(c, e);
 }
 
 struct prune_walk {
 	struct mpfs_cache *c;
 	double now;
-	struct cache_entry **stale;
-	size_t n;
 };
 
-static void collect_stale(const void *node, VISIT which, void *ctx)
+static void prune_one(void *ctx, struct mpfs_hnode *node)
 {
 	struct prune_walk *w = ctx;
-	struct cache_entry *e = *(struct cache_entry *const *)node;
+	struct cache_entry *e = (struct cache_entry *)node;
 
-	if ((which == postorder || which == leaf) &&
-	    !kept(w->c, e->stamp, w->now))
-		w->stale[w->n++] = e;
+	if (!kept(w->c, e->stamp, w->now))
+		remove_entry(w->c, e);
 }
 
 /* Drops expired entries once the map has doubled since the last prune, so
@@ -131,16 +118,10 @@ static void prune(struct mpfs_cache *c, double now)
 {
 	struct prune_walk w = {.c = c, .now = now};
 
-	if (c->count < c->next_prune)
+	if (c->map.count < c->next_prune)
 		return;
-	w.stale = malloc(c->count * sizeof(*w.stale));
-	if (w.stale) {
-		twalk_r(c->root, collect_stale, &w);
-		for (size_t i = 0; i < w.n; i++)
-			remove_entry(c, w.stale[i]);
-		free(w.stale);
-	}
-	c->next_prune = 2 * c->count + 256;
+	mpfs_hmap_each(&c->map, prune_one, &w);
+	c->next_prune = 2 * c->map.count + 256;
 }
 
 /* The entry under key, fresh or in its grace; one past both is removed,
@@ -148,9 +129,8 @@ static void prune(struct mpfs_cache *c, double now)
 static struct cache_entry *find(struct mpfs_cache *c, const char *key,
 				double now)
 {
-	struct cache_entry probe = {.key = (char *)key};
-	void *node = tfind(&probe, &c->root, cmp_entry);
-	struct cache_entry *e = node ? *(struct cache_entry **)node : NULL;
+	struct cache_entry *e = (struct cache_entry *)mpfs_hmap_find(
+	    &c->map, mpfs_hmap_hash_str(key), same_key, key);
 
 	if (e && !kept(c, e->stamp, now)) {
 		remove_entry(c, e);
@@ -221,7 +201,6 @@ static void insert(struct mpfs_cache *c, const char *key, void *value,
 		   double now)
 {
 	struct cache_entry *e = malloc(sizeof(*e));
-	void *node;
 
 	if (!e)
 		return;
@@ -229,12 +208,9 @@ static void insert(struct mpfs_cache *c, const char *key, void *value,
 	e->value = c->ops.ref(value);
 	e->stamp = now;
 	e->prev = NULL;
-	node = e->key ? tsearch(e, &c->root, cmp_entry) : NULL;
-	if (!node) {
+	e->node.hash = e->key ? mpfs_hmap_hash_str(e->key) : 0;
+	if (!e->key || mpfs_hmap_add(&c->map, &e->node))
 		entry_free(c, e); /* out of memory: simply not cached */
-		return;
-	}
-	c->count++;
 }
 
 /* Puts value in e's place; the old value is kept as prev for its grace.
@@ -300,29 +276,4 @@ void *mpfs_cache_put_new(struct mpfs_cache *c, const char *key, void *value)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return won;
-}
-
-struct each_walk {
-	void (*fn)(void *ctx, const char *key, void *value);
-	void *ctx;
-};
-
-static void visit_entry(const void *node, VISIT which, void *ctx)
-{
-	struct each_walk *w = ctx;
-	struct cache_entry *e = *(struct cache_entry *const *)node;
-
-	if (which == postorder || which == leaf)
-		w->fn(w->ctx, e->key, e->value);
-}
-
-void mpfs_cache_each(struct mpfs_cache *c,
-		     void (*fn)(void *ctx, const char *key, void *value),
-		     void *ctx)
-{
-	struct each_walk w = {fn, ctx};
-
-	pthread_mutex_lock(&c->lock);
-	twalk_r(c->root, visit_entry, &w);
-	pthread_mutex_unlock(&c->lock);
 }

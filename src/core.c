@@ -94,6 +94,11 @@ int mpfs_core_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
 	return 0;
 }
 
+void mpfs_core_stop(struct mpfs_core *core)
+{
+	mpfs_notifier_stop(core->notifier);
+}
+
 void mpfs_core_free(struct mpfs_core *core)
 {
 	if (!core)

@@ -1,14 +1,16 @@
-/* inode.c - the kernel's inodes: a tsearch tree keyed by node id.
+/* inode.c - the kernel's inodes: a hash map keyed by node id.
  *
  * Lock order: t->lock only. */
 #include "mpfs/inode.h"
 
 #include <pthread.h>
-#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpfs/hmap.h"
+
 struct inode {
+	struct mpfs_hnode node; /* hash: the node id */
 	uint64_t ino;
 	uint64_t nlookup;
 	uint64_t given;	 /* the version the kernel holds; 0: none */
@@ -18,18 +20,14 @@ struct inode {
 };
 
 struct mpfs_inodes {
-	pthread_mutex_t lock; /* guards root, count, lookups */
-	void *root;
-	size_t count;
+	pthread_mutex_t lock; /* guards map, lookups */
+	struct mpfs_hmap map; /* of struct inode */
 	uint64_t lookups;
 };
 
-static int cmp_ino(const void *a, const void *b)
+static int same_ino(const struct mpfs_hnode *node, const void *key)
 {
-	uint64_t x = ((const struct inode *)a)->ino;
-	uint64_t y = ((const struct inode *)b)->ino;
-
-	return x < y ? -1 : x > y;
+	return ((const struct inode *)node)->ino == *(const uint64_t *)key;
 }
 
 struct mpfs_inodes *mpfs_inodes_new(void)
@@ -41,11 +39,18 @@ struct mpfs_inodes *mpfs_inodes_new(void)
 	return t;
 }
 
+static void free_node(void *ctx, struct mpfs_hnode *node)
+{
+	(void)ctx;
+	free(node);
+}
+
 void mpfs_inodes_free(struct mpfs_inodes *t)
 {
 	if (!t)
 		return;
-	tdestroy(t->root, free);
+	mpfs_hmap_each(&t->map, free_node, NULL);
+	mpfs_hmap_release(&t->map);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -53,10 +58,7 @@ void mpfs_inodes_free(struct mpfs_inodes *t)
 /* The inode of ino, or NULL. Lock held. */
 static struct inode *find(struct mpfs_inodes *t, uint64_t ino)
 {
-	struct inode probe = {.ino = ino};
-	void *node = tfind(&probe, &t->root, cmp_ino);
-
-	return node ? *(struct inode **)node : NULL;
+	return (struct inode *)mpfs_hmap_find(&t->map, ino, same_ino, &ino);
 }
 
 /* The kernel was given version digest of in: 1 when that is old. Lock
@@ -83,11 +85,9 @@ int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path,
 		len = strlen(path);
 		in = calloc(1, sizeof(*in) + len + 1);
 		if (in) {
-			in->ino = ino;
+			in->ino = in->node.hash = ino;
 			memcpy(in->path, path, len + 1);
-			if (tsearch(in, &t->root, cmp_ino)) {
-				t->count++;
-			} else {
+			if (mpfs_hmap_add(&t->map, &in->node)) {
 				free(in);
 				in = NULL;
 			}
@@ -117,8 +117,7 @@ void mpfs_inodes_forget(struct mpfs_inodes *t, uint64_t ino, uint64_t n)
 		in->nlookup -= n;
 		t->lookups -= n;
 		if (in->nlookup == 0) {
-			tdelete(in, &t->root, cmp_ino);
-			t->count--;
+			mpfs_hmap_remove(&t->map, &in->node);
 			free(in);
 		}
 	}
@@ -204,7 +203,7 @@ size_t mpfs_inodes_count(struct mpfs_inodes *t, uint64_t *lookups)
 	size_t n;
 
 	pthread_mutex_lock(&t->lock);
-	n = t->count;
+	n = t->map.count;
 	if (lookups)
 		*lookups = t->lookups;
 	pthread_mutex_unlock(&t->lock);
@@ -218,13 +217,11 @@ struct copy {
 	int failed;
 };
 
-static void copy_one(const void *node, VISIT which, void *ctx)
+static void copy_one(void *ctx, struct mpfs_hnode *node)
 {
-	const struct inode *in = *(struct inode *const *)node;
+	const struct inode *in = (const struct inode *)node;
 	struct copy *c = ctx;
 
-	if (which != postorder && which != leaf)
-		return;
 	c->paths[c->n] = strdup(in->path);
 	if (!c->paths[c->n]) {
 		c->failed = 1;
@@ -241,11 +238,11 @@ int mpfs_inodes_each(struct mpfs_inodes *t,
 	size_t n;
 
 	pthread_mutex_lock(&t->lock);
-	n = t->count;
+	n = t->map.count;
 	c.inos = malloc((n ? n : 1) * sizeof(*c.inos));
 	c.paths = malloc((n ? n : 1) * sizeof(*c.paths));
 	if (c.inos && c.paths)
-		twalk_r(t->root, copy_one, &c);
+		mpfs_hmap_each(&t->map, copy_one, &c);
 	else
 		c.failed = 1;
 	pthread_mutex_unlock(&t->lock);

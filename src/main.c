@@ -14,12 +14,17 @@
 #include <unistd.h>
 
 #include "mpfs/api.h"
+#include "mpfs/arena.h"
 #include "mpfs/core.h"
 #include "mpfs/fs.h"
 #include "mpfs/http.h"
 #include "mpfs/log.h"
 #include "mpfs/opts.h"
 #include "mpfs/sig.h"
+
+/* Address space for one page's parse tree: a page of 1,000 syncs takes
+ * about 8 MiB; a larger one goes on with malloc. */
+#define ARENA_SIZE (64UL << 20)
 
 #ifndef MPFS_VERSION
 #define MPFS_VERSION "unknown"
@@ -222,6 +227,10 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	if (mpfs_sig_install()) /* after libfuse's: SIGHUP is ours */
 		goto out_signals;
 	r = loop(se, cmd) ? 1 : 0;
+	/* The loop reset the session; marked ended again, a notification
+	 * still under way fails quietly. None follows. */
+	fuse_session_exit(se);
+	mpfs_core_stop(fs.core);
 	mpfs_sig_stop();
 out_signals:
 	fuse_remove_signal_handlers(se);
@@ -243,14 +252,17 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts cmd = {0};
 	struct mpfs_opts o = {0};
+	long cores;
 	int r = 1;
 
 	/* Page bodies (up to megabytes) are mapped and unmapped whole, never
-	 * left behind in an arena; the parse trees of pages, which are many
-	 * times their size, are given back as each page is done with (see
-	 * api.c). glibc's arena per thread stands: threads that parse do not
-	 * wait for one another's allocations. */
+	 * left behind in malloc's heap; the parse trees of pages, many times
+	 * their size, live in slots of their own, one per core (arena.h). */
 	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	if (mpfs_arenas_init(cores > 1 ? (int)cores : 1, ARENA_SIZE))
+		fprintf(stderr, "mixpeekfs: no memory for parsing: pages are "
+				"parsed with malloc\n");
 
 	if (mpfs_opts_parse(&args, &o))
 		goto out;
@@ -282,5 +294,6 @@ out:
 	free(cmd.mountpoint);
 	mpfs_opts_release(&o);
 	fuse_opt_free_args(&args);
+	mpfs_arenas_cleanup();
 	return r;
 }

@@ -147,22 +147,44 @@ int mpfs_notifier_start(struct mpfs_notifier *n,
 	return r ? -1 : 0;
 }
 
+void mpfs_notifier_stop(struct mpfs_notifier *n)
+{
+	struct item *dropped;
+
+	pthread_mutex_lock(&n->lock);
+	n->stop = 1;
+	dropped = n->head;
+	n->head = n->tail = NULL;
+	n->n = 0;
+	n->flooded = 0;
+	pthread_cond_broadcast(&n->more);
+	pthread_cond_broadcast(&n->idle);
+	pthread_mutex_unlock(&n->lock);
+	while (dropped) {
+		struct item *it = dropped;
+
+		dropped = it->next;
+		item_free(it);
+	}
+}
+
+int mpfs_notifier_stopped(struct mpfs_notifier *n)
+{
+	int stop;
+
+	pthread_mutex_lock(&n->lock);
+	stop = n->stop;
+	pthread_mutex_unlock(&n->lock);
+	return stop;
+}
+
 void mpfs_notifier_free(struct mpfs_notifier *n)
 {
 	if (!n)
 		return;
-	pthread_mutex_lock(&n->lock);
-	n->stop = 1;
-	pthread_cond_broadcast(&n->more);
-	pthread_mutex_unlock(&n->lock);
+	mpfs_notifier_stop(n);
 	if (n->started)
 		pthread_join(n->thread, NULL);
-	while (n->head) {
-		struct item *it = n->head;
-
-		n->head = it->next;
-		item_free(it);
-	}
 	pthread_mutex_destroy(&n->lock);
 	pthread_cond_destroy(&n->more);
 	pthread_cond_destroy(&n->idle);

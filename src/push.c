@@ -52,7 +52,9 @@ static void push_run(void *arg)
 	    mpfs_notifier_ops(p->core->notifier, &ctx);
 	int r = 0;
 
-	for (size_t i = p->from; i < p->to && r >= 0; i++) {
+	for (size_t i = p->from;
+	     i < p->to && r >= 0 && !mpfs_notifier_stopped(p->core->notifier);
+	     i++) {
 		/* Entries the kernel was given: held, nothing is fetched. */
 		if (mpfs_listing_get(p->l, i, &listed, &err) != 1)
 			break;

@@ -47,12 +47,6 @@ void *mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value);
  * caller racing to put gets the same one. Returns a new reference. */
 void *mpfs_cache_put_new(struct mpfs_cache *c, const char *key, void *value);
 
-/* Calls fn for every key and value held, fresh or not, with the lock held:
- * fn must not call into this cache, nor block. */
-void mpfs_cache_each(struct mpfs_cache *c,
-		     void (*fn)(void *ctx, const char *key, void *value),
-		     void *ctx);
-
 /* Forgets every value. */
 void mpfs_cache_clear(struct mpfs_cache *c);
 

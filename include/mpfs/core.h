@@ -52,6 +52,9 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
  * daemon runs (FUSE's init). Returns 0 or -1. */
 int mpfs_core_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
 		    void *ctx);
+/* No more kernel notifications: the session is ending (before unmount).
+ * mpfs_core_free then waits for the thread. */
+void mpfs_core_stop(struct mpfs_core *core);
 void mpfs_core_free(struct mpfs_core *core);
 
 /* The entry name in directory parent: its attributes, st_ino its inode,

@@ -42,8 +42,14 @@ int mpfs_notifier_start(struct mpfs_notifier *n,
 			const struct mpfs_notify_ops *ops, void *ctx,
 			void (*flood)(void *flood_ctx), void *flood_ctx);
 
-/* Stops the thread; what is still queued is dropped (the kernel is going
- * away), each push released. NULL is a no-op. */
+/* No more calls: what is queued is dropped (the kernel is going away) and
+ * a push under way ends at its next file. Does not wait for the thread. */
+void mpfs_notifier_stop(struct mpfs_notifier *n);
+
+/* Whether the notifier was stopped: a push checks between files. */
+int mpfs_notifier_stopped(struct mpfs_notifier *n);
+
+/* Stops, then waits for the thread and frees the queue. NULL is a no-op. */
 void mpfs_notifier_free(struct mpfs_notifier *n);
 
 void mpfs_notifier_inval_inode(struct mpfs_notifier *n, uint64_t ino);

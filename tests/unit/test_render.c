@@ -169,6 +169,29 @@ static void test_xattr_fields(void)
 	json_decref(json);
 }
 
+/* An object larger than the renderer's buffer renders the same way. */
+static void test_large(void)
+{
+	char *big = malloc(40001);
+	struct mpfs_err err;
+	json_t *json;
+	struct mpfs_obj *obj;
+	char *want;
+
+	memset(big, 'x', 40000);
+	big[40000] = '\0';
+	json = json_pack("{s:s, s:s}", "sync_config_id", "s1", "note", big);
+	obj = mpfs_obj_new(json, "sync_config_id", ".json", 0, 0, &err);
+	want = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	CHECK(obj && obj->size == strlen(want) + 1);
+	CHECK(obj && memcmp(obj->data, want, obj->size - 1) == 0 &&
+	      obj->data[obj->size - 1] == '\n');
+	free(want);
+	free(big);
+	mpfs_obj_unref(obj);
+	json_decref(json);
+}
+
 int main(void)
 {
 	test_pretty();
@@ -176,5 +199,6 @@ int main(void)
 	test_obj_fields();
 	test_time();
 	test_digest();
+	test_large();
 	return check_done();
 }

@@ -1,0 +1,39 @@
+/* arena.h - where the parse trees of list pages live. A page of 1,000
+ * syncs parses into a tree several times its size, of tens of thousands of
+ * small blocks; taken from malloc, they cost more than the parsing, and
+ * freed they leave the heap in holes. So each page is parsed into a slot
+ * of its own: jansson's allocations on the parsing thread are bumped off
+ * the slot, its frees there cost nothing, and the slot is reused whole for
+ * the next page, its memory kept in place. A tree that outgrows its slot
+ * goes on with malloc.
+ *
+ * Slots are few, one per core: taking one waits for a free one, which
+ * bounds the trees alive at once, and so the memory they hold.
+ *
+ * jansson's allocator is process-wide: mpfs_arenas_init installs it once,
+ * before any thread. Without it (unit tests, fuzzers) there are no slots,
+ * nothing waits, and pages are parsed with malloc. */
+#ifndef MPFS_ARENA_H
+#define MPFS_ARENA_H
+
+#include <stddef.h>
+
+struct mpfs_arena;
+
+/* slots of size bytes each (address space; only what is used is memory).
+ * Returns 0, or -1 when the space cannot be had. */
+int mpfs_arenas_init(int slots, size_t size);
+void mpfs_arenas_cleanup(void);
+
+/* Waits for a free slot; jansson's allocations on this thread come from
+ * it until mpfs_arena_stop. NULL when there are no slots. */
+struct mpfs_arena *mpfs_arena_take(void);
+
+/* This thread allocates from malloc again; the tree stays valid. */
+void mpfs_arena_stop(void);
+
+/* The tree of the slot is gone (its json_decref done): the slot is free
+ * for the next page. NULL is a no-op. */
+void mpfs_arena_give(struct mpfs_arena *a);
+
+#endif

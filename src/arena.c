@@ -1,0 +1,125 @@
+/* arena.c - bump-allocated slots for jansson's parse trees.
+ *
+ * Lock order: lock only; nothing is called with it held. */
+#include "mpfs/arena.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#define ALIGN 16
+
+struct mpfs_arena {
+	char *base;
+	size_t used, size;
+	int busy;
+};
+
+static struct {
+	pthread_mutex_t lock; /* guards the slots' busy */
+	pthread_cond_t freed;
+	struct mpfs_arena *slots;
+	int n;
+	char *start, *end; /* the slots' memory, one mapping */
+} arenas = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, NULL, NULL};
+
+static _Thread_local struct mpfs_arena *current;
+
+static void *arena_malloc(size_t size)
+{
+	struct mpfs_arena *a = current;
+	size_t need = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+
+	if (a && need >= size && a->size - a->used >= need) {
+		void *p = a->base + a->used;
+
+		a->used += need;
+		return p;
+	}
+	return malloc(size);
+}
+
+static void arena_free(void *p)
+{
+	if ((char *)p >= arenas.start && (char *)p < arenas.end)
+		return; /* goes with its slot */
+	free(p);
+}
+
+int mpfs_arenas_init(int slots, size_t size)
+{
+	void *mem;
+
+	size = (size + 4095) & ~(size_t)4095;
+	arenas.slots = calloc((size_t)slots, sizeof(*arenas.slots));
+	mem = arenas.slots
+		  ? mmap(NULL, size * (size_t)slots, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+		  : MAP_FAILED;
+	if (mem == MAP_FAILED) {
+		free(arenas.slots);
+		arenas.slots = NULL;
+		return -1;
+	}
+	for (int i = 0; i < slots; i++) {
+		arenas.slots[i].base = (char *)mem + size * (size_t)i;
+		arenas.slots[i].size = size;
+	}
+	arenas.n = slots;
+	arenas.start = mem;
+	arenas.end = (char *)mem + size * (size_t)slots;
+	json_set_alloc_funcs(arena_malloc, arena_free);
+	return 0;
+}
+
+void mpfs_arenas_cleanup(void)
+{
+	if (!arenas.slots)
+		return;
+	json_set_alloc_funcs(malloc, free);
+	munmap(arenas.start, (size_t)(arenas.end - arenas.start));
+	free(arenas.slots);
+	arenas.slots = NULL;
+	arenas.n = 0;
+	arenas.start = arenas.end = NULL;
+}
+
+struct mpfs_arena *mpfs_arena_take(void)
+{
+	struct mpfs_arena *a = NULL;
+
+	if (!arenas.n)
+		return NULL;
+	pthread_mutex_lock(&arenas.lock);
+	for (;;) {
+		for (int i = 0; i < arenas.n && !a; i++)
+			if (!arenas.slots[i].busy)
+				a = &arenas.slots[i];
+		if (a)
+			break;
+		pthread_cond_wait(&arenas.freed, &arenas.lock);
+	}
+	a->busy = 1;
+	a->used = 0;
+	pthread_mutex_unlock(&arenas.lock);
+	current = a;
+	return a;
+}
+
+void mpfs_arena_stop(void)
+{
+	current = NULL;
+}
+
+void mpfs_arena_give(struct mpfs_arena *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&arenas.lock);
+	a->busy = 0;
+	pthread_cond_signal(&arenas.freed);
+	pthread_mutex_unlock(&arenas.lock);
+}
