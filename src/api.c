@@ -250,12 +250,13 @@ static void page_done(void *arena)
 }
 
 /* One try. With arena (a list page), the answer is parsed into a slot of
- * its own (see arena.h), which the caller gives back once done with the
- * tree. */
+ * its own (see arena.h; urgent: before pages fetched ahead), which the
+ * caller gives back once done with the tree. */
 static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		    const char *body, const struct curl_slist *hdr,
-		    struct mpfs_arena **arena, double deadline, int last,
-		    json_t **out, long *retry_after, struct mpfs_err *err)
+		    struct mpfs_arena **arena, int urgent, double deadline,
+		    int last, json_t **out, long *retry_after,
+		    struct mpfs_err *err)
 {
 	long left = (long)((deadline - mpfs_retry_now(api->retry)) * 1000);
 	struct mpfs_http_resp resp;
@@ -285,7 +286,7 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		return -1;
 	}
 	if (arena)
-		*arena = mpfs_arena_take();
+		*arena = mpfs_arena_take(urgent);
 	*out = json_loadb(resp.body, resp.len, 0, &jerr);
 	mpfs_arena_stop();
 	mpfs_http_resp_release(&resp);
@@ -305,7 +306,8 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
  * *out: new reference to the JSON object; with arena, see try_once. */
 static int call(struct mpfs_api *api, const char *method, const char *path,
 		const char *body, const struct curl_slist *hdr,
-		struct mpfs_arena **arena, json_t **out, struct mpfs_err *err)
+		struct mpfs_arena **arena, int urgent, json_t **out,
+		struct mpfs_err *err)
 {
 	double deadline =
 	    mpfs_retry_now(api->retry) + (double)api->timeout_ms / 1000.0;
@@ -341,8 +343,9 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		if (tries > 1)
 			mpfs_stats_retry();
 		mpfs_stats_request(method, path);
-		r = try_once(api, method, url, body, hdr, arena, deadline,
-			     attempt >= api->retries, out, &retry_after, err);
+		r = try_once(api, method, url, body, hdr, arena, urgent,
+			     deadline, attempt >= api->retries, out,
+			     &retry_after, err);
 		mpfs_retry_done(api->retry,
 				r == 0 ? MPFS_TRY_OK : outcome_of(err));
 		if (r == 0)
@@ -448,8 +451,8 @@ int mpfs_api_parse_page(const char *body, size_t len, struct mpfs_page *page,
 }
 
 static int list_call(struct mpfs_api *api, const char *path, json_t *body,
-		     const struct curl_slist *hdr, struct mpfs_page *page,
-		     struct mpfs_err *err)
+		     const struct curl_slist *hdr, int urgent,
+		     struct mpfs_page *page, struct mpfs_err *err)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 	struct mpfs_arena *arena = NULL;
@@ -460,7 +463,7 @@ static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return -1;
 	}
-	r = call(api, "POST", path, text, hdr, &arena, &root, err);
+	r = call(api, "POST", path, text, hdr, &arena, urgent, &root, err);
 	free(text);
 	if (r == 0) {
 		r = page_of(root, page, err);
@@ -486,7 +489,8 @@ int mpfs_api_list_buckets(struct mpfs_api *api, const struct mpfs_page_req *req,
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return -1;
 	}
-	r = list_call(api, "/v1/buckets/list", body, &api->auth_ns, page, err);
+	r = list_call(api, "/v1/buckets/list", body, &api->auth_ns, req->urgent,
+		      page, err);
 	json_decref(body);
 	return r;
 }
@@ -527,7 +531,7 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 		mpfs_err_set(err, MPFS_E_INVALID, "request path too long");
 		goto out;
 	}
-	r = list_call(api, path, body, &api->auth_ns, page, err);
+	r = list_call(api, path, body, &api->auth_ns, req->urgent, page, err);
 	goto out;
 nomem:
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
@@ -554,7 +558,7 @@ static int get(struct mpfs_api *api, const struct curl_slist *hdr,
 				    id2 ? b : "") >= sizeof(path)) {
 		mpfs_err_set(err, MPFS_E_INVALID, "request path too long");
 	} else {
-		r = call(api, "GET", path, NULL, hdr, NULL, out, err);
+		r = call(api, "GET", path, NULL, hdr, NULL, 0, out, err);
 	}
 	free(a);
 	free(b);

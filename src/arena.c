@@ -18,13 +18,14 @@ struct mpfs_arena {
 };
 
 static struct {
-	pthread_mutex_t lock; /* guards the slots' busy */
+	pthread_mutex_t lock; /* guards the slots' busy, urgent */
 	pthread_cond_t freed;
 	struct mpfs_arena *slots;
 	int n;
+	int urgent;	   /* urgent takers waiting */
 	char *start, *end; /* the slots' memory, one mapping */
-} arenas = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, NULL, NULL};
+} arenas = {.lock = PTHREAD_MUTEX_INITIALIZER,
+	    .freed = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local struct mpfs_arena *current;
 
@@ -87,21 +88,24 @@ void mpfs_arenas_cleanup(void)
 	arenas.start = arenas.end = NULL;
 }
 
-struct mpfs_arena *mpfs_arena_take(void)
+struct mpfs_arena *mpfs_arena_take(int urgent)
 {
 	struct mpfs_arena *a = NULL;
 
 	if (!arenas.n)
 		return NULL;
 	pthread_mutex_lock(&arenas.lock);
+	arenas.urgent += urgent;
 	for (;;) {
 		for (int i = 0; i < arenas.n && !a; i++)
 			if (!arenas.slots[i].busy)
 				a = &arenas.slots[i];
-		if (a)
+		if (a && (urgent || !arenas.urgent))
 			break;
+		a = NULL;
 		pthread_cond_wait(&arenas.freed, &arenas.lock);
 	}
+	arenas.urgent -= urgent;
 	a->busy = 1;
 	a->used = 0;
 	pthread_mutex_unlock(&arenas.lock);
@@ -120,6 +124,6 @@ void mpfs_arena_give(struct mpfs_arena *a)
 		return;
 	pthread_mutex_lock(&arenas.lock);
 	a->busy = 0;
-	pthread_cond_signal(&arenas.freed);
+	pthread_cond_broadcast(&arenas.freed); /* the urgent first */
 	pthread_mutex_unlock(&arenas.lock);
 }

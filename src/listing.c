@@ -187,14 +187,20 @@ static struct mpfs_obj *object_of(struct mpfs_listing *l, json_t *item,
 	return obj;
 }
 
-/* Fetches the page a slot asks for and renders its items into s, a copy
- * of the slot owned by the caller. Called without the lock. */
-static void fetch_slot(struct mpfs_listing *l, struct slot *s)
+static void chain_early(struct mpfs_listing *l, struct slot *slot,
+			const struct mpfs_page *page);
+
+/* Fetches the page slot asks for and renders its items into s, a copy of
+ * the slot owned by the caller. Called without the lock. */
+static void fetch_slot(struct mpfs_listing *l, struct slot *slot,
+		       struct slot *s, int urgent)
 {
 	struct mpfs_page page = {
 	    .items = NULL, .next_cursor = NULL, .total = -1};
-	struct mpfs_page_req req = {
-	    .limit = s->limit, .offset = s->offset, .cursor = s->cursor};
+	struct mpfs_page_req req = {.limit = s->limit,
+				    .offset = s->offset,
+				    .cursor = s->cursor,
+				    .urgent = urgent};
 	struct mpfs_err err;
 	size_t i, n;
 	json_t *item;
@@ -205,6 +211,7 @@ static void fetch_slot(struct mpfs_listing *l, struct slot *s)
 		mpfs_err_set(&err, MPFS_E_MALFORMED, "page without items");
 	if (err.kind != MPFS_OK)
 		goto failed;
+	chain_early(l, slot, &page);
 	n = json_array_size(page.items);
 	s->objs = calloc(n ? n : 1, sizeof(*s->objs));
 	if (!s->objs) {
@@ -296,17 +303,26 @@ static int can_plan_ahead(struct mpfs_listing *l)
 	       l->next_offset < l->total && l->next_offset <= l->cfg.max_offset;
 }
 
-/* The cursor that continues the listing after s, a page just fetched:
- * an offset page that reaches past the offset bound, or a cursor page,
- * that came with items and a cursor other than its own. Lock held. */
-static const char *chain_cursor(struct mpfs_listing *l, const struct slot *s)
+/* The cursor that continues the listing after s, a page just fetched
+ * with raw items and next_cursor: an offset page that reaches past the
+ * offset bound, or a cursor page, that came with items and a cursor other
+ * than its own. */
+static const char *chain_cursor(struct mpfs_listing *l, const struct slot *s,
+				long raw, const char *next)
 {
-	if (s->raw == 0 || !s->next_cursor)
+	if (raw == 0 || !next)
 		return NULL;
 	if (s->cursor)
-		return strcmp(s->next_cursor, s->cursor) ? s->next_cursor
-							 : NULL;
-	return s->offset + s->raw > l->cfg.max_offset ? s->next_cursor : NULL;
+		return strcmp(next, s->cursor) ? next : NULL;
+	return s->offset + raw > l->cfg.max_offset ? next : NULL;
+}
+
+/* Whether a page is on the critical path: the one readers wait for, or
+ * one the cursor chain goes on from. Lock held. */
+static int urgent(struct mpfs_listing *l, const struct slot *s)
+{
+	return s == l->head || s->cursor ||
+	       s->offset + s->limit > l->cfg.max_offset;
 }
 
 static void run_job(void *arg);
@@ -370,13 +386,43 @@ static void fetch_ahead(struct mpfs_listing *l, int want)
 			break;
 }
 
+/* An eager listing whose tail, slot, has a page with raw items and next:
+ * the cursor page after it is planned (and fetched ahead), up to
+ * MAX_AHEAD pages not merged. Lock held. */
+static void chain(struct mpfs_listing *l, struct slot *slot, long raw,
+		  const char *next)
+{
+	char *copy;
+
+	if (!l->eager || slot != l->tail || l->nslots >= MAX_AHEAD || l->done ||
+	    l->broken.kind != MPFS_OK ||
+	    !(next = chain_cursor(l, slot, raw, next)))
+		return;
+	copy = strdup(next);
+	if (!copy)
+		return;
+	free(l->cursor);
+	l->cursor = copy;
+	l->by_cursor = 1;
+	plan(l, 0);
+	fetch_ahead(l, 0);
+}
+
+/* A page arrived, not rendered yet: its cursor, if it continues the
+ * chain, is sent on now rather than after a thousand renderings. */
+static void chain_early(struct mpfs_listing *l, struct slot *slot,
+			const struct mpfs_page *page)
+{
+	pthread_mutex_lock(&l->lock);
+	chain(l, slot, (long)json_array_size(page->items), page->next_cursor);
+	pthread_mutex_unlock(&l->lock);
+}
+
 /* Publishes the result of a fetch of slot; lock held. An eager listing
  * goes on: the cursor chain from the tail, and more fetches ahead. */
 static void finished(struct mpfs_listing *l, struct slot *slot,
 		     struct slot *result)
 {
-	const char *next;
-
 	slot->objs = result->objs;
 	slot->nobjs = result->nobjs;
 	slot->raw = result->raw;
@@ -388,17 +434,7 @@ static void finished(struct mpfs_listing *l, struct slot *slot,
 	pthread_cond_broadcast(&l->changed);
 	if (!l->eager || slot->state != SLOT_DONE)
 		return;
-	if (slot == l->tail && l->nslots < MAX_AHEAD && !l->done &&
-	    l->broken.kind == MPFS_OK && (next = chain_cursor(l, slot))) {
-		char *copy = strdup(next);
-
-		if (copy) {
-			free(l->cursor);
-			l->cursor = copy;
-			l->by_cursor = 1;
-			plan(l, 0);
-		}
-	}
+	chain(l, slot, slot->raw, slot->next_cursor);
 	fetch_ahead(l, 0);
 }
 
@@ -411,8 +447,12 @@ static void run_slot(struct mpfs_listing *l, struct slot *slot, int spawned,
 	struct slot result = {.limit = slot->limit,
 			      .offset = slot->offset,
 			      .cursor = slot->cursor};
+	int hurry;
 
-	fetch_slot(l, &result);
+	pthread_mutex_lock(&l->lock);
+	hurry = urgent(l, slot);
+	pthread_mutex_unlock(&l->lock);
+	fetch_slot(l, slot, &result, hurry);
 	pthread_mutex_lock(&l->lock);
 	if (spawned)
 		l->inflight--;
@@ -472,7 +512,7 @@ static int take_objects(struct mpfs_listing *l, struct slot *s,
 /* What follows the last planned page, s, once merged. Lock held. */
 static void after_last(struct mpfs_listing *l, struct slot *s)
 {
-	const char *next = chain_cursor(l, s);
+	const char *next = chain_cursor(l, s, s->raw, s->next_cursor);
 	long end = s->offset + s->raw;
 
 	if (next) {

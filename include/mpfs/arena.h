@@ -26,8 +26,9 @@ int mpfs_arenas_init(int slots, size_t size);
 void mpfs_arenas_cleanup(void);
 
 /* Waits for a free slot; jansson's allocations on this thread come from
- * it until mpfs_arena_stop. NULL when there are no slots. */
-struct mpfs_arena *mpfs_arena_take(void);
+ * it until mpfs_arena_stop. An urgent page (one a reader waits for) goes
+ * before the others waiting. NULL when there are no slots. */
+struct mpfs_arena *mpfs_arena_take(int urgent);
 
 /* This thread allocates from malloc again; the tree stays valid. */
 void mpfs_arena_stop(void);

@@ -10,6 +10,8 @@ struct mpfs_page_req {
 	long limit;
 	long offset;	    /* used when cursor is NULL */
 	const char *cursor; /* borrowed */
+	int urgent; /* a reader, or the cursor chain, waits for it: parsed
+		       before pages fetched ahead */
 };
 
 struct mpfs_page {

@@ -19,6 +19,7 @@ struct script {
 	int calls;
 	long limits[32];
 	long offsets[32];
+	int urgent[32];
 	int cursor_calls;
 	int fail_call;	    /* this call number fails (1-based), 0: none */
 	int drift_after;    /* after this call, insert "new" at the front */
@@ -45,6 +46,7 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 	if (s->calls <= 32) {
 		s->limits[s->calls - 1] = req->limit;
 		s->offsets[s->calls - 1] = req->cursor ? -1 : req->offset;
+		s->urgent[s->calls - 1] = req->urgent;
 	}
 	s->cursor_calls += req->cursor != NULL;
 	if (s->calls == s->fail_call ||
@@ -436,6 +438,41 @@ static void test_parallel_then_cursor(void)
 	mpfs_listing_unref(l);
 }
 
+/* The pages readers or the cursor chain wait for are urgent (parsed
+ * first). The page that crosses the offset bound is fetched in the first
+ * wave, whatever its place, and the chain goes on from it. */
+static void test_urgent_and_the_chain_first(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024], want[1024];
+	int crossing = -1, first_cursor = -1;
+
+	fill(&s, 64);
+	want_all(&s, want, sizeof(want));
+	/* offsets 0 (4), 3, 12, 21 (reaching past the bound, 30), then by
+	 * cursor */
+	l = parallel(&s, 4, 10, 30, 2);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	settle();
+	CHECK_STR(all, want);
+	CHECK(s.urgent[0] == 1);
+	for (int i = 1; i < s.calls && i < 32; i++) {
+		int crosses =
+		    s.offsets[i] >= 0 && s.offsets[i] + s.limits[i] > 30;
+
+		if (crosses)
+			crossing = i;
+		else if (s.offsets[i] == -1 && first_cursor < 0)
+			first_cursor = i;
+		if (s.offsets[i] == -1 || crosses)
+			CHECK(s.urgent[i] == 1);
+	}
+	CHECK(crossing == 1 || crossing == 2); /* in the first wave of 2 */
+	CHECK(first_cursor > crossing);
+	mpfs_listing_unref(l);
+}
+
 static void test_parallel_failure(void)
 {
 	struct script s = {0};
@@ -612,6 +649,7 @@ int main(void)
 	test_empty();
 	test_parallel();
 	test_parallel_then_cursor();
+	test_urgent_and_the_chain_first();
 	test_parallel_failure();
 	test_interrupted_fetch();
 	test_endless_apis_are_bounded();
