@@ -189,6 +189,18 @@ void *mpfs_cache_get_replaced(struct mpfs_cache *c, const char *key,
 	return lookup(c, key, REPLACED, age);
 }
 
+void mpfs_cache_drop(struct mpfs_cache *c, const char *key)
+{
+	struct cache_entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = (struct cache_entry *)mpfs_hmap_find(
+	    &c->map, mpfs_hmap_hash_str(key), same_key, key);
+	if (e)
+		remove_entry(c, e);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void mpfs_cache_set_grace(struct mpfs_cache *c, double grace)
 {
 	pthread_mutex_lock(&c->lock);

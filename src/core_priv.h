@@ -116,6 +116,8 @@ void jobs_wait(struct mpfs_core *core);
 /* object.c */
 struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest);
 struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj);
+/* A sync gone from a view: whatever is held of it is out of date. */
+void object_forget(struct mpfs_core *core, const char *bucket, const char *id);
 /* The newest object held for a listed one: obj itself, or a version a
  * GET brought since. New reference. */
 struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,

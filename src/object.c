@@ -73,6 +73,14 @@ struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj)
 	return mpfs_obj_ref(obj);
 }
 
+void object_forget(struct mpfs_core *core, const char *bucket, const char *id)
+{
+	char key[KEY_SIZE];
+
+	object_key(key, sizeof(key), bucket, id);
+	mpfs_cache_drop(core->objects, key);
+}
+
 struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,
 				struct mpfs_obj *obj)
 {

@@ -267,10 +267,11 @@ static void gone_release(void *arg)
 	free(g);
 }
 
-/* On the notifier's thread: each name the listing it replaced showed and
- * it does not is taken back from the kernel (its entry in the directory;
- * a sync gone from all/ altogether, its inode too), so that no one reads
- * a file the API no longer has. */
+/* On the notifier's thread: each sync the listing it replaced showed and
+ * it does not (deleted, or changed so that it no longer matches) is out of
+ * date wherever it is held: its object is dropped, and the kernel's entry
+ * of it in the directory and its inode are taken back, so that no one
+ * reads a file the API no longer has. */
 static void gone_run(void *arg)
 {
 	struct gone *g = arg;
@@ -278,17 +279,13 @@ static void gone_run(void *arg)
 	struct mpfs_listing *old;
 	struct mpfs_obj *obj;
 	struct mpfs_err err;
-	struct mpfs_node node;
 	void *ctx;
 	const struct mpfs_notify_ops *ops =
 	    mpfs_notifier_ops(core->notifier, &ctx);
 	char path[PATH_SIZE];
-	int all = mpfs_path_parse(g->v->path, &node) == 0 &&
-		  node.type == MPFS_NODE_VIEW &&
-		  node.filter.kind == MPFS_FILTER_ALL;
+	int held =
+	    mpfs_inodes_path(core->inodes, g->v->ino, path, sizeof(path)) == 0;
 
-	if (mpfs_inodes_path(core->inodes, g->v->ino, path, sizeof(path)))
-		return; /* the kernel holds no entry of the directory */
 	old = mpfs_cache_get_replaced(core->listings, g->v->path, NULL);
 	if (!old || old == g->l) {
 		mpfs_listing_unref(old);
@@ -298,10 +295,11 @@ static void gone_run(void *arg)
 		if (mpfs_listing_get(old, i, &obj, &err) != 1)
 			break;
 		if (!mpfs_listing_has(g->l, obj->id)) {
-			ops->inval_entry(ctx, g->v->ino, obj->name);
-			if (all)
-				kernel_inval(
-				    core, mpfs_sync_ino(g->v->bucket, obj->id));
+			object_forget(core, g->v->bucket, obj->id);
+			if (held) /* else the kernel has no entry of it */
+				ops->inval_entry(ctx, g->v->ino, obj->name);
+			kernel_inval(core,
+				     mpfs_sync_ino(g->v->bucket, obj->id));
 		}
 		mpfs_obj_unref(obj);
 	}

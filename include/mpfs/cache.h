@@ -47,6 +47,9 @@ void *mpfs_cache_put(struct mpfs_cache *c, const char *key, void *value);
  * caller racing to put gets the same one. Returns a new reference. */
 void *mpfs_cache_put_new(struct mpfs_cache *c, const char *key, void *value);
 
+/* Forgets the value under key, and the one it replaced. */
+void mpfs_cache_drop(struct mpfs_cache *c, const char *key);
+
 /* Forgets every value. */
 void mpfs_cache_clear(struct mpfs_cache *c);
 

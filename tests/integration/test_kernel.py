@@ -242,3 +242,27 @@ def test_stats_json_counts_ops_but_its_own(api, mount):
     assert delta(first["ops"], again["ops"]) == {k: 0 for k in first["ops"]}
     os.stat(m.p(BUCKET, "all"))
     assert json.dumps(delta(again["ops"], stats(m)["ops"])) != json.dumps({k: 0 for k in first["ops"]})
+
+
+def test_a_sync_gone_from_a_refreshed_listing_is_taken_back(api, mount):
+    """A name the kernel still holds (its entry looked up after the
+    listing, so valid for ttl more) is taken back as soon as a refreshed
+    listing of its directory lacks it, not when its own entry times out."""
+    m = mount(api, "ttl=2", expect_stderr=[r"^mixpeekfs: info: stat '/bkt_marketing/by-status/failed/"
+                                           r"sync_\w+\.json': GET .+: http 404: "])
+    o = api.store.syncs(BUCKET, status="FAILED")[2]
+    view = m.p(BUCKET, "by-status", "failed")
+    path = os.path.join(view, o["sync_config_id"] + ".json")
+    assert os.path.basename(path) in os.listdir(view)
+    listed = time.monotonic()
+    ttl_passed(listed, 2)
+    os.stat(path)  # looked up anew: the kernel keeps it 2 s more
+    api.store.delete_sync(BUCKET, o["sync_config_id"])
+    try:
+        relisted = time.monotonic()
+        assert os.path.basename(path) not in os.listdir(view)
+        wait_for(lambda: not os.path.exists(path), "the kernel to let the name go", deadline=1.0)
+        assert time.monotonic() < relisted + 1.5  # well before its entry timed out
+        assert run("cat", path, check=False).returncode != 0
+    finally:
+        api.store.add_sync(BUCKET, o)
