@@ -3,9 +3,9 @@
  * small blocks; taken from malloc, they cost more than the parsing, and
  * freed they leave the heap in holes. So each page is parsed into a slot
  * of its own: jansson's allocations on the parsing thread are bumped off
- * the slot, its frees there cost nothing, and the slot is reused whole for
- * the next page, its memory kept in place. A tree that outgrows its slot
- * goes on with malloc.
+ * the slot, its frees there cost nothing, and once the tree is gone the
+ * slot's memory goes back to the system whole, the slot to the next page.
+ * A tree that outgrows its slot goes on with malloc.
  *
  * Slots are few, one per core: taking one waits for a free one, which
  * bounds the trees alive at once, and so the memory they hold.
