@@ -110,7 +110,7 @@ int bucket_exists(struct mpfs_core *core, const char *bucket,
 		  struct mpfs_err *err);
 int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 		struct mpfs_err *err);
-int jobs_init(struct mpfs_core *core);
+void jobs_init(struct mpfs_core *core);
 void jobs_wait(struct mpfs_core *core);
 
 /* object.c */

@@ -66,11 +66,10 @@ struct job {
 	void *arg;
 };
 
-int jobs_init(struct mpfs_core *core)
+void jobs_init(struct mpfs_core *core)
 {
 	pthread_mutex_init(&core->jobs_lock, NULL);
 	pthread_cond_init(&core->jobs_done, NULL);
-	return 0;
 }
 
 /* Waits for every page fetch on a thread of its own to end. */
