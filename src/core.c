@@ -335,7 +335,19 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 	}
 	child_path(dir, name, path, sizeof(path));
 	if (mpfs_path_parse(path, &node)) {
-		not_found(err, "path");
+		struct mpfs_filter f;
+		const char *why;
+
+		/* A where/ name that is no filter: say why. */
+		if (mpfs_path_parse(dir, &node) == 0 &&
+		    node.type == MPFS_NODE_WHERE &&
+		    mpfs_where_parse(name, &f, &why)) {
+			mpfs_err_clear(err);
+			mpfs_err_set(err, MPFS_E_NOT_FOUND,
+				     "no such filter: %s", why);
+		} else {
+			not_found(err, "path");
+		}
 		return -1;
 	}
 	if (node_attr(core, &node, st, &obj, err))

@@ -53,20 +53,23 @@ struct conn_names {
 	struct mpfs_dir *dir;
 	void *seen; /* tsearch tree of connection ids */
 	int failed;
+	int where; /* names as where/ has them: connection_id=<id> */
 };
 
 static int add_conn(void *ctx, struct mpfs_obj *obj)
 {
 	struct conn_names *c = ctx;
+	struct mpfs_terms t = {.conn = obj->connection_id, .is_active = -1};
 	char name[MPFS_NAME_MAX + 1];
 
 	if (!obj->connection_id || !*obj->connection_id ||
 	    tfind(obj->connection_id, &c->seen,
 		  (int (*)(const void *, const void *))strcmp))
 		return 0;
-	if (mpfs_name_encode(obj->connection_id, name, sizeof(name)) >=
-	    sizeof(name))
-		return 0;
+	if ((c->where ? mpfs_where_name(&t, name, sizeof(name))
+		      : mpfs_name_encode(obj->connection_id, name,
+					 sizeof(name))) >= sizeof(name))
+		return 0; /* no name can show it */
 	if (!tsearch(obj->connection_id, &c->seen,
 		     (int (*)(const void *, const void *))strcmp) ||
 	    add_name(c->dir, name)) {
@@ -81,17 +84,18 @@ static void no_free(void *p)
 	(void)p;
 }
 
-/* by-connection/: the connections the bucket's syncs use. */
+/* by-connection/, or the connection_id= names of where/: the connections
+ * the bucket's syncs use. */
 static int conn_dir(struct mpfs_core *core, const struct mpfs_node *node,
 		    struct mpfs_dir *dir, struct mpfs_err *err)
 {
-	struct mpfs_node all = *node;
-	struct conn_names c = {.dir = dir};
+	struct mpfs_node all = {.type = MPFS_NODE_VIEW};
+	struct conn_names c = {.dir = dir,
+			       .where = node->type == MPFS_NODE_WHERE};
 	struct mpfs_listing *l;
 	int r;
 
-	all.filter.kind = MPFS_FILTER_ALL;
-	all.filter.value[0] = '\0';
+	snprintf(all.bucket, sizeof(all.bucket), "%s", node->bucket);
 	l = listing_of(core, &all);
 	if (!l) {
 		nomem(err);
@@ -165,6 +169,20 @@ static int dir_content(struct mpfs_core *core, struct mpfs_dir *dir,
 		break;
 	case MPFS_NODE_CONNS:
 		return conn_dir(core, &dir->node, dir, err);
+	case MPFS_NODE_WHERE:
+		/* the single-key names; any combination can be looked up */
+		for (size_t i = 0; i < mpfs_statuses_count && r == 0; i++) {
+			struct mpfs_terms t = {.status = mpfs_statuses[i],
+					       .is_active = -1};
+
+			mpfs_where_name(&t, name, sizeof(name));
+			r = add_name(dir, name);
+		}
+		r = r ? r : add_name(dir, "is_active=true");
+		r = r ? r : add_name(dir, "is_active=false");
+		if (r == 0)
+			return conn_dir(core, &dir->node, dir, err);
+		break;
 	case MPFS_NODE_VIEW:
 		dir->listing = listing_of(core, &dir->node);
 		r = dir->listing ? 0 : -1;
@@ -209,7 +227,8 @@ int mpfs_core_opendir(struct mpfs_core *core, uint64_t ino,
 	dir->ino = ino;
 	dir->parent_ino = ino == MPFS_ROOT_INO ? ino : parent_ino(dir->path);
 	/* Fixed names may be kept; a listing, while it is the same. */
-	*cached = dir->node.type != MPFS_NODE_CONNS;
+	*cached = dir->node.type != MPFS_NODE_CONNS &&
+		  dir->node.type != MPFS_NODE_WHERE;
 	if (dir_content(core, dir, err)) {
 		mpfs_core_releasedir(core, dir);
 		return -1;

@@ -97,22 +97,17 @@ struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,
 	return mpfs_obj_ref(obj);
 }
 
+/* Whether a sync is in a view: every term of its filter holds. */
 static int matches(const struct mpfs_filter *f, const struct mpfs_obj *obj)
 {
-	switch (f->kind) {
-	case MPFS_FILTER_ALL:
-		return 1;
-	case MPFS_FILTER_ACTIVE:
-		return obj->is_active == 1;
-	case MPFS_FILTER_INACTIVE:
-		return obj->is_active == 0;
-	case MPFS_FILTER_STATUS:
-		return obj->status && strcasecmp(obj->status, f->value) == 0;
-	case MPFS_FILTER_CONNECTION:
-		return obj->connection_id &&
-		       strcmp(obj->connection_id, f->value) == 0;
-	}
-	return 0;
+	struct mpfs_terms t;
+
+	mpfs_filter_terms(f, &t);
+	return (!t.status ||
+		(obj->status && strcasecmp(obj->status, t.status) == 0)) &&
+	       (!t.conn || (obj->connection_id &&
+			    strcmp(obj->connection_id, t.conn) == 0)) &&
+	       (t.is_active < 0 || obj->is_active == t.is_active);
 }
 
 /* The object under key kept past its ttl, for a refresh that failed. */

@@ -12,6 +12,7 @@ const char *const mpfs_view_dirs[MPFS_VIEW_KINDS] = {
     [MPFS_FILTER_INACTIVE] = "inactive",
     [MPFS_FILTER_STATUS] = "by-status",
     [MPFS_FILTER_CONNECTION] = "by-connection",
+    [MPFS_FILTER_WHERE] = "where",
 };
 
 const char *const mpfs_statuses[] = {
@@ -46,19 +47,21 @@ void mpfs_status_api_value(const char *name, char *out, size_t size)
 		*p = (char)toupper((unsigned char)*p);
 }
 
-static int must_escape(unsigned char c)
+/* extra: more bytes to escape (a where/ value's ',' and '='), or NULL. */
+static int must_escape(unsigned char c, const char *extra)
 {
-	return c == '/' || c == '%' || c < 0x20 || c == 0x7F;
+	return c == '/' || c == '%' || c < 0x20 || c == 0x7F ||
+	       (extra && c && strchr(extra, c));
 }
 
-size_t mpfs_name_encode(const char *id, char *out, size_t size)
+static size_t encode(const char *id, const char *extra, char *out, size_t size)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	int dots = strcmp(id, ".") == 0 || strcmp(id, "..") == 0;
 	size_t n = 0;
 
 	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-		if (dots || must_escape(*p)) {
+		if (dots || must_escape(*p, extra)) {
 			if (n + 3 < size) {
 				out[n] = '%';
 				out[n + 1] = hex[*p >> 4];
@@ -76,6 +79,11 @@ size_t mpfs_name_encode(const char *id, char *out, size_t size)
 	return n;
 }
 
+size_t mpfs_name_encode(const char *id, char *out, size_t size)
+{
+	return encode(id, NULL, out, size);
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -85,7 +93,7 @@ static int hexval(char c)
 	return -1;
 }
 
-int mpfs_name_decode(const char *name, char *out, size_t size)
+static int decode(const char *name, const char *extra, char *out, size_t size)
 {
 	char check[MPFS_NAME_MAX + 1];
 	size_t n = 0;
@@ -109,10 +117,126 @@ int mpfs_name_decode(const char *name, char *out, size_t size)
 		return -1;
 	out[n] = '\0';
 	/* One name per id: refuse "%41" for "A" and the like. */
-	if (mpfs_name_encode(out, check, sizeof(check)) >= sizeof(check) ||
+	if (encode(out, extra, check, sizeof(check)) >= sizeof(check) ||
 	    strcmp(check, name) != 0)
 		return -1;
 	return 0;
+}
+
+int mpfs_name_decode(const char *name, char *out, size_t size)
+{
+	return decode(name, NULL, out, size);
+}
+
+/* ---- where/ ---- */
+
+#define WHERE_EXTRA ",="
+
+void mpfs_filter_terms(const struct mpfs_filter *f, struct mpfs_terms *t)
+{
+	t->status = f->kind == MPFS_FILTER_STATUS ? f->value : NULL;
+	t->conn = f->kind == MPFS_FILTER_CONNECTION ? f->value : NULL;
+	t->is_active = f->kind == MPFS_FILTER_ACTIVE	 ? 1
+		       : f->kind == MPFS_FILTER_INACTIVE ? 0
+							 : -1;
+	if (f->kind == MPFS_FILTER_WHERE) {
+		t->status = f->status[0] ? f->status : NULL;
+		t->conn = f->conn[0] ? f->conn : NULL;
+		t->is_active = f->is_active;
+	}
+}
+
+/* One key=value of a where/ name, from s to end (not NUL-terminated). */
+static int where_pair(const char *s, const char *end, struct mpfs_filter *f,
+		      const char **why)
+{
+	const char *eq = memchr(s, '=', (size_t)(end - s));
+	char value[MPFS_NAME_MAX + 1], *into;
+	size_t klen;
+
+	if (s == end) {
+		*why = "an empty pair";
+		return -1;
+	}
+	if (!eq || eq == s || eq + 1 == end) {
+		*why = "a pair that is not key=value";
+		return -1;
+	}
+	klen = (size_t)(eq - s);
+	memcpy(value, eq + 1, (size_t)(end - eq - 1));
+	value[end - eq - 1] = '\0';
+	if (klen == 9 && strncmp(s, "is_active", 9) == 0) {
+		if (f->is_active >= 0)
+			goto repeated;
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			*why = "is_active is neither true nor false";
+			return -1;
+		}
+		f->is_active = value[0] == 't';
+		return 0;
+	}
+	if (klen == 6 && strncmp(s, "status", 6) == 0)
+		into = f->status;
+	else if (klen == 13 && strncmp(s, "connection_id", 13) == 0)
+		into = f->conn;
+	else {
+		*why = "an unknown key (status, connection_id, is_active)";
+		return -1;
+	}
+	if (*into)
+		goto repeated;
+	if (decode(value, WHERE_EXTRA, into, MPFS_NAME_MAX + 1)) {
+		*why = "a value that is not %-encoded as names are";
+		return -1;
+	}
+	return 0;
+repeated:
+	*why = "a key given twice";
+	return -1;
+}
+
+int mpfs_where_parse(const char *name, struct mpfs_filter *f, const char **why)
+{
+	const char *s = name, *end;
+
+	memset(f, 0, sizeof(*f));
+	f->kind = MPFS_FILTER_WHERE;
+	f->is_active = -1;
+	if (strlen(name) > MPFS_NAME_MAX) {
+		*why = "a name too long";
+		return -1;
+	}
+	snprintf(f->value, sizeof(f->value), "%s", name);
+	for (;;) {
+		end = strchr(s, ',');
+		if (!end)
+			end = s + strlen(s);
+		if (where_pair(s, end, f, why))
+			return -1;
+		if (!*end)
+			return 0;
+		s = end + 1;
+	}
+}
+
+size_t mpfs_where_name(const struct mpfs_terms *t, char *out, size_t size)
+{
+	char conn[3 * MPFS_NAME_MAX + 1], status[3 * MPFS_NAME_MAX + 1];
+	int n;
+
+	if (t->conn)
+		encode(t->conn, WHERE_EXTRA, conn, sizeof(conn));
+	if (t->status)
+		encode(t->status, WHERE_EXTRA, status, sizeof(status));
+	n = snprintf(out, size, "%s%s%s%s%s%s%s",
+		     t->conn ? "connection_id=" : "", t->conn ? conn : "",
+		     t->conn && (t->is_active >= 0 || t->status) ? "," : "",
+		     t->is_active < 0 ? ""
+		     : t->is_active   ? "is_active=true"
+				      : "is_active=false",
+		     t->is_active >= 0 && t->status ? "," : "",
+		     t->status ? "status=" : "", t->status ? status : "");
+	return n < 0 ? 0 : (size_t)n;
 }
 
 /* Splits the next component off *p into comp; 0 at the end of the path. */
@@ -220,7 +344,8 @@ void mpfs_view_path(const struct mpfs_node *node, char *out, size_t size)
 		mpfs_name_encode(f->value, v, sizeof(v));
 		value = v; /* status names are ours, never %-encoded */
 	}
-	if (f->kind == MPFS_FILTER_STATUS || f->kind == MPFS_FILTER_CONNECTION)
+	if (f->kind == MPFS_FILTER_STATUS ||
+	    f->kind == MPFS_FILTER_CONNECTION || f->kind == MPFS_FILTER_WHERE)
 		snprintf(out, size, "/%s/%s/%s", b, dir, value);
 	else
 		snprintf(out, size, "/%s/%s", b, dir);
@@ -241,11 +366,16 @@ size_t mpfs_node_path(const struct mpfs_node *node, char *out, size_t size)
 		n = snprintf(out, size, "/%s", b);
 		break;
 	case MPFS_NODE_STATUSES:
+		n = snprintf(out, size, "/%s/%s", b,
+			     mpfs_view_dirs[MPFS_FILTER_STATUS]);
+		break;
 	case MPFS_NODE_CONNS:
 		n = snprintf(out, size, "/%s/%s", b,
-			     mpfs_view_dirs[node->type == MPFS_NODE_STATUSES
-						? MPFS_FILTER_STATUS
-						: MPFS_FILTER_CONNECTION]);
+			     mpfs_view_dirs[MPFS_FILTER_CONNECTION]);
+		break;
+	case MPFS_NODE_WHERE:
+		n = snprintf(out, size, "/%s/%s", b,
+			     mpfs_view_dirs[MPFS_FILTER_WHERE]);
 		break;
 	case MPFS_NODE_VIEW:
 		mpfs_view_path(node, dir, sizeof(dir));
@@ -308,8 +438,19 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node)
 	if (kind == MPFS_VIEW_KINDS)
 		return -1;
 	f->kind = (enum mpfs_filter_kind)kind;
-	if (f->kind == MPFS_FILTER_STATUS ||
-	    f->kind == MPFS_FILTER_CONNECTION) {
+	f->is_active = -1;
+	if (f->kind == MPFS_FILTER_WHERE) {
+		const char *why;
+
+		if (n == 2) {
+			node->type = MPFS_NODE_WHERE;
+			return 0;
+		}
+		if (mpfs_where_parse(comp[2], f, &why))
+			return -1;
+		file_at = 3;
+	} else if (f->kind == MPFS_FILTER_STATUS ||
+		   f->kind == MPFS_FILTER_CONNECTION) {
 		int status = f->kind == MPFS_FILTER_STATUS;
 
 		if (n == 2) {

@@ -126,38 +126,42 @@ static int spawn(void *ctx, void (*fn)(void *arg), void *arg)
 	return -1;
 }
 
-static const char *const kinds[] = {"all", "active", "inactive", "status",
-				    "conn"};
-
 const char *view_key(const struct mpfs_node *node, char *key, size_t size)
 {
-	if (node)
-		mpfs_view_path(node, key, size);
-	else
+	struct mpfs_node canonical;
+	struct mpfs_terms t;
+
+	if (!node) {
 		snprintf(key, size, "/");
+		return key;
+	}
+	if (node->filter.kind == MPFS_FILTER_WHERE) {
+		/* every spelling of one filter: one listing */
+		canonical = *node;
+		mpfs_filter_terms(&node->filter, &t);
+		mpfs_where_name(&t, canonical.filter.value,
+				sizeof(canonical.filter.value));
+		node = &canonical;
+	}
+	mpfs_view_path(node, key, size);
 	return key;
 }
 
 /* The filter a view sends: the node's, in the API's words. */
 static void view_filter(struct view *v, const struct mpfs_node *node)
 {
+	struct mpfs_terms t;
+
 	snprintf(v->bucket, sizeof(v->bucket), "%s", node->bucket);
-	switch (node->filter.kind) {
-	case MPFS_FILTER_ALL:
-		break;
-	case MPFS_FILTER_ACTIVE:
-	case MPFS_FILTER_INACTIVE:
-		v->filter.is_active = node->filter.kind == MPFS_FILTER_ACTIVE;
-		break;
-	case MPFS_FILTER_STATUS:
-		mpfs_status_api_value(node->filter.value, v->status,
-				      sizeof(v->status));
+	mpfs_filter_terms(&node->filter, &t);
+	v->filter.is_active = t.is_active;
+	if (t.status) {
+		mpfs_status_api_value(t.status, v->status, sizeof(v->status));
 		v->filter.status = v->status;
-		break;
-	case MPFS_FILTER_CONNECTION:
-		snprintf(v->conn, sizeof(v->conn), "%s", node->filter.value);
+	}
+	if (t.conn) {
+		snprintf(v->conn, sizeof(v->conn), "%s", t.conn);
 		v->filter.connection_id = v->conn;
-		break;
 	}
 }
 
@@ -196,9 +200,9 @@ struct mpfs_listing *listing_of(struct mpfs_core *core,
 	v->filter.is_active = -1;
 	if (node) {
 		view_filter(v, node);
-		snprintf(what, sizeof(what), "syncs of '%s' %s '%s'",
-			 node->bucket, kinds[node->filter.kind],
-			 node->filter.value);
+		/* "syncs of 'b1' by-status/failed": the view, from its key */
+		snprintf(what, sizeof(what), "syncs of '%s' %s", node->bucket,
+			 strchr(key + 1, '/') + 1);
 	} else {
 		cfg.id_key = "bucket_id";
 		cfg.suffix = "";
@@ -404,35 +408,34 @@ static int uses_conn(void *ctx, struct mpfs_obj *obj)
 
 static char exists_marker;
 
+/* Whether connection conn exists, for a directory of node's bucket. */
 static int conn_exists(struct mpfs_core *core, const struct mpfs_node *node,
-		       struct mpfs_err *err)
+		       const char *conn, struct mpfs_err *err)
 {
-	struct mpfs_node all = *node;
+	struct mpfs_node all = {.type = MPFS_NODE_VIEW};
 	char key[PATH_SIZE];
 	struct mpfs_listing *l;
 	json_t *json;
 	int complete = 0;
 
 	/* A connection the bucket's syncs use exists: ask no one. */
-	all.filter.kind = MPFS_FILTER_ALL;
-	all.filter.value[0] = '\0';
+	snprintf(all.bucket, sizeof(all.bucket), "%s", node->bucket);
 	l = mpfs_cache_get(core->listings, view_key(&all, key, sizeof(key)));
 	if (l) {
 		mpfs_listing_count(l, &complete);
 		if (complete &&
-		    each_entry(l, uses_conn, (void *)node->filter.value, err) ==
-			1) {
+		    each_entry(l, uses_conn, (void *)conn, err) == 1) {
 			mpfs_listing_unref(l);
 			return 0;
 		}
 		mpfs_listing_unref(l);
 	}
-	if (mpfs_cache_get(core->conns, node->filter.value))
+	if (mpfs_cache_get(core->conns, conn))
 		return 0;
-	if (mpfs_api_get_connection(core->api, node->filter.value, &json, err))
+	if (mpfs_api_get_connection(core->api, conn, &json, err))
 		return -1;
 	json_decref(json);
-	mpfs_cache_put(core->conns, node->filter.value, &exists_marker);
+	mpfs_cache_put(core->conns, conn, &exists_marker);
 	/* (a marker: nothing to release) */
 	return 0;
 }
@@ -445,32 +448,30 @@ static int is_listed_status(const char *name)
 	return 0;
 }
 
+/* A view exists when its connection does, and its status is one of
+ * by-status/'s or one the API takes (asked with one page). */
 int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 		struct mpfs_err *err)
 {
 	struct mpfs_listing *l;
 	struct mpfs_obj *obj = NULL;
+	struct mpfs_terms t;
 	int r;
 
-	switch (node->filter.kind) {
-	case MPFS_FILTER_CONNECTION:
-		return conn_exists(core, node, err);
-	case MPFS_FILTER_STATUS:
-		if (is_listed_status(node->filter.value))
-			return 0;
-		/* Any other name is the API's to judge: ask for one page. */
-		l = listing_of(core, node);
-		if (!l) {
-			nomem(err);
-			return -1;
-		}
-		r = mpfs_listing_get(l, 0, &obj, err);
-		mpfs_obj_unref(obj);
-		mpfs_listing_unref(l);
-		if (r < 0 && err->kind == MPFS_E_INVALID)
-			err->kind = MPFS_E_NOT_FOUND;
-		return r < 0 ? -1 : 0;
-	default:
+	mpfs_filter_terms(&node->filter, &t);
+	if (t.conn && conn_exists(core, node, t.conn, err))
+		return -1;
+	if (!t.status || is_listed_status(t.status))
 		return 0;
+	l = listing_of(core, node);
+	if (!l) {
+		nomem(err);
+		return -1;
 	}
+	r = mpfs_listing_get(l, 0, &obj, err);
+	mpfs_obj_unref(obj);
+	mpfs_listing_unref(l);
+	if (r < 0 && err->kind == MPFS_E_INVALID)
+		err->kind = MPFS_E_NOT_FOUND;
+	return r < 0 ? -1 : 0;
 }

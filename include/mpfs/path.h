@@ -18,23 +18,53 @@ enum mpfs_node_type {
 	MPFS_NODE_BUCKET_JSON, /* /<bucket>/bucket.json */
 	MPFS_NODE_META,	       /* /.mixpeekfs */
 	MPFS_NODE_STATS,       /* /.mixpeekfs/stats.json */
+	MPFS_NODE_WHERE,       /* /<bucket>/where */
 };
 
 /* The hidden directory at the root; no bucket can be named so. */
 #define MPFS_META_NAME ".mixpeekfs"
 
+/* (Values are part of the stable inode numbers: new ones go last.) */
 enum mpfs_filter_kind {
 	MPFS_FILTER_ALL,
 	MPFS_FILTER_ACTIVE,
 	MPFS_FILTER_INACTIVE,
 	MPFS_FILTER_STATUS,
 	MPFS_FILTER_CONNECTION,
+	MPFS_FILTER_WHERE, /* where/<key=value,...>: the keys combined */
 };
 
 struct mpfs_filter {
 	enum mpfs_filter_kind kind;
-	char value[MPFS_NAME_MAX + 1]; /* decoded status or connection id */
+	/* STATUS, CONNECTION: the status or the decoded connection id;
+	 * WHERE: the directory's name as given (its spelling) */
+	char value[MPFS_NAME_MAX + 1];
+	/* WHERE: each key given, decoded; "" (is_active -1) when not */
+	char status[MPFS_NAME_MAX + 1];
+	char conn[MPFS_NAME_MAX + 1];
+	int is_active;
 };
+
+/* What a filter asks of a sync, whatever directory shows it: each NULL
+ * (is_active -1) when any will do. Borrowed from the filter. */
+struct mpfs_terms {
+	const char *status; /* a by-status name, or any other as given */
+	const char *conn;
+	int is_active;
+};
+
+void mpfs_filter_terms(const struct mpfs_filter *f, struct mpfs_terms *t);
+
+/* Parses the name of a where/ directory, "key=value[,key=value...]" with
+ * keys status, connection_id and is_active (true or false), values
+ * %-encoded as names are, with ',' and '=' as %2C and %3D, into f (kind
+ * WHERE; value is name). Returns 0, or -1 and *why. */
+int mpfs_where_parse(const char *name, struct mpfs_filter *f, const char **why);
+
+/* The canonical name of the terms: the keys in one order, so that every
+ * spelling of one filter has one name ("connection_id=c,status=failed").
+ * Writes at most size bytes, NUL-terminated; returns the whole length. */
+size_t mpfs_where_name(const struct mpfs_terms *t, char *out, size_t size);
 
 struct mpfs_node {
 	enum mpfs_node_type type;
@@ -44,8 +74,8 @@ struct mpfs_node {
 };
 
 /* The directories of a bucket's views, by filter kind: "all", "active",
- * "inactive", "by-status", "by-connection". */
-#define MPFS_VIEW_KINDS 5
+ * "inactive", "by-status", "by-connection", "where". */
+#define MPFS_VIEW_KINDS 6
 extern const char *const mpfs_view_dirs[MPFS_VIEW_KINDS];
 
 /* The TaskStatusEnum values as by-status/ lists them (lower case). */
@@ -62,8 +92,8 @@ void mpfs_status_api_value(const char *name, char *out, size_t size);
 int mpfs_path_parse(const char *path, struct mpfs_node *node);
 
 /* The directory of the view a VIEW or SYNC node is in, as mpfs_path_parse
- * reads it: "/b1/all", "/b1/by-status/failed". Writes at most size bytes,
- * NUL-terminated. */
+ * reads it: "/b1/all", "/b1/by-status/failed", "/b1/where/<its
+ * spelling>". Writes at most size bytes, NUL-terminated. */
 void mpfs_view_path(const struct mpfs_node *node, char *out, size_t size);
 
 /* The path of any node, as mpfs_path_parse reads it: "/", "/b1",

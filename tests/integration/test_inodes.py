@@ -25,10 +25,16 @@ def test_same_sync_same_inode_in_every_view(api, mount):
 
 
 def test_find_samefile_sees_one_file(api, mount):
+    """Every view that lists the sync, where/'s one-key views among them
+    (the combinations where/ does not list are not walked)."""
     m = mount(api)
     o = api.store.syncs(BUCKET, status="FAILED")[0]
     found = run("find", m.p(BUCKET), "-samefile", m.p(BUCKET, "all", o["sync_config_id"] + ".json")).stdout
-    assert sorted(found.splitlines()) == sorted(m.p(p) for p in views_of(o))
+    sid = o["sync_config_id"] + ".json"
+    where = [f"where/status={o['status'].lower()}", f"where/connection_id={o['connection_id']}",
+             f"where/is_active={'true' if o['is_active'] else 'false'}"]
+    assert sorted(found.splitlines()) == sorted([m.p(p) for p in views_of(o)] +
+                                                [m.p(BUCKET, w, sid) for w in where])
 
 
 def test_inodes_survive_a_remount(api, mount):

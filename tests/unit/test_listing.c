@@ -450,9 +450,9 @@ static void test_urgent_and_the_chain_first(void)
 
 	fill(&s, 64);
 	want_all(&s, want, sizeof(want));
-	/* offsets 0 (4), 3, 12, 21 (reaching past the bound, 30), then by
-	 * cursor */
-	l = parallel(&s, 4, 10, 30, 2);
+	/* offsets 0, 3, 6, ..., 27, 30 (reaching past the bound, 30), then
+	 * by cursor: pages of 4, two fetched at once */
+	l = parallel(&s, 4, 4, 30, 2);
 	CHECK(read_all(l, all, sizeof(all)) == 0);
 	settle();
 	CHECK_STR(all, want);
@@ -468,7 +468,9 @@ static void test_urgent_and_the_chain_first(void)
 		if (s.offsets[i] == -1 || crosses)
 			CHECK(s.urgent[i] == 1);
 	}
-	CHECK(crossing == 1 || crossing == 2); /* in the first wave of 2 */
+	/* after the first page and the one read ahead, in the first wave of
+	 * two (threads record their calls in either order), not tenth */
+	CHECK(crossing >= 1 && crossing <= 4);
 	CHECK(first_cursor > crossing);
 	mpfs_listing_unref(l);
 }

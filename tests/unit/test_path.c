@@ -1,4 +1,6 @@
 /* Paths to nodes, and the %-encoding of names. */
+#include <string.h>
+
 #include "check.h"
 #include "mpfs/path.h"
 
@@ -196,6 +198,89 @@ static void test_inodes(void)
 			CHECK(ino_of(dirs[i]) != ino_of(dirs[j]));
 	}
 	CHECK(ino_of("//b1//all/") == ino_of("/b1/all"));
+	/* directories keep their numbers too */
+	CHECK(ino_of("/b1/by-status/failed") == 0xddf8a30a1b43433eULL);
+	CHECK(ino_of("/b1/by-connection/c%2Fx") == 0x58de223f0937b176ULL);
+	CHECK(ino_of("/.mixpeekfs/stats.json") == 0x84db807b5028935ULL);
+	/* where/: one sync, one inode; each spelling of a filter its own
+	 * directory (a directory has one name) */
+	CHECK(ino_of("/b1/where/status=failed/s1.json") ==
+	      mpfs_sync_ino("b1", "s1"));
+	CHECK(ino_of("/b1/where/status=failed,is_active=true") !=
+	      ino_of("/b1/where/is_active=true,status=failed"));
+	CHECK(ino_of("/b1/where") > 1 &&
+	      ino_of("/b1/where") != ino_of("/b1/where/status=failed"));
+}
+
+static void test_where(void)
+{
+	struct mpfs_filter f;
+	struct mpfs_terms t;
+	struct mpfs_node n;
+	const char *why = NULL;
+	char name[256];
+	static const char *const bad[][2] = {
+	    {"", "empty pair"},
+	    {"status=failed,", "empty pair"},
+	    {",status=failed", "empty pair"},
+	    {"status=failed,,is_active=true", "empty pair"},
+	    {"status", "not key=value"},
+	    {"status=", "not key=value"},
+	    {"=failed", "not key=value"},
+	    {"color=red", "unknown key"},
+	    {"status=failed,status=completed", "given twice"},
+	    {"is_active=true,is_active=true", "given twice"},
+	    {"is_active=yes", "neither true nor false"},
+	    {"connection_id=a%2x", "not %-encoded"},
+	    {"connection_id=a%2c", "not %-encoded"}, /* upper-case hex */
+	    {"connection_id=%61", "not %-encoded"},  /* one name a value */
+	};
+
+	CHECK(mpfs_where_parse("status=failed,connection_id=conn%2C1%3Dx,"
+			       "is_active=false",
+			       &f, &why) == 0);
+	CHECK(f.kind == MPFS_FILTER_WHERE);
+	mpfs_filter_terms(&f, &t);
+	CHECK_STR(t.status, "failed");
+	CHECK_STR(t.conn, "conn,1=x");
+	CHECK(t.is_active == 0);
+	/* the canonical name: keys in one order, values encoded again */
+	mpfs_where_name(&t, name, sizeof(name));
+	CHECK_STR(name, "connection_id=conn%2C1%3Dx,is_active=false,"
+			"status=failed");
+	CHECK(mpfs_where_parse("is_active=true", &f, &why) == 0);
+	mpfs_filter_terms(&f, &t);
+	CHECK(!t.status && !t.conn && t.is_active == 1);
+	mpfs_where_name(&t, name, sizeof(name));
+	CHECK_STR(name, "is_active=true");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		CHECK(mpfs_where_parse(bad[i][0], &f, &why) == -1 && why &&
+		      strstr(why, bad[i][1]));
+		if (!why || !strstr(why, bad[i][1]))
+			printf("#   '%s': %s\n", bad[i][0], why ? why : "-");
+	}
+	/* in paths */
+	CHECK(mpfs_path_parse("/b1/where", &n) == 0 &&
+	      n.type == MPFS_NODE_WHERE);
+	CHECK(mpfs_path_parse("/b1/where/status=failed", &n) == 0 &&
+	      n.type == MPFS_NODE_VIEW && n.filter.kind == MPFS_FILTER_WHERE);
+	CHECK_STR(n.filter.value, "status=failed");
+	CHECK(mpfs_path_parse("/b1/where/status=x/s1.json", &n) == 0 &&
+	      n.type == MPFS_NODE_SYNC);
+	CHECK(mpfs_path_parse("/b1/where/bogus", &n) < 0);
+	mpfs_node_path(&n, name, sizeof(name));
+	CHECK(mpfs_path_parse("/b1/where/status=x,is_active=true/s1.json",
+			      &n) == 0);
+	mpfs_node_path(&n, name, sizeof(name));
+	CHECK_STR(name, "/b1/where/status=x,is_active=true/s1.json");
+	/* the other views' terms */
+	CHECK(mpfs_path_parse("/b1/inactive", &n) == 0);
+	mpfs_filter_terms(&n.filter, &t);
+	CHECK(!t.status && !t.conn && t.is_active == 0);
+	CHECK(mpfs_path_parse("/b1/by-connection/c%2Fx", &n) == 0);
+	mpfs_filter_terms(&n.filter, &t);
+	CHECK(!t.status && t.conn && strcmp(t.conn, "c/x") == 0);
 }
 
 int main(void)
@@ -204,6 +289,7 @@ int main(void)
 	test_own_nodes();
 	test_view_path();
 	test_inodes();
+	test_where();
 	test_escape();
 	test_status_value();
 	return check_done();
