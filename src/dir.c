@@ -234,7 +234,7 @@ int mpfs_core_opendir(struct mpfs_core *core, uint64_t ino,
 		return -1;
 	}
 	if (dir->listing)
-		*cached = mpfs_listing_reopen(dir->listing);
+		*cached = mpfs_listing_reopen(dir->listing, dir->ino);
 	*out = dir;
 	return 0;
 }

@@ -75,7 +75,7 @@ struct mpfs_listing {
 	long skipped;
 	long skipped_told;
 	long pages;
-	int opened; /* a directory handle opened it */
+	uint64_t opened[4]; /* directories whose handles opened it */
 };
 
 static int cmp_id(const void *a, const void *b)
@@ -676,13 +676,19 @@ int mpfs_listing_has(struct mpfs_listing *l, const char *id)
 	return r;
 }
 
-int mpfs_listing_reopen(struct mpfs_listing *l)
+int mpfs_listing_reopen(struct mpfs_listing *l, uint64_t dir)
 {
+	size_t n = sizeof(l->opened) / sizeof(l->opened[0]), i;
 	int again;
 
 	pthread_mutex_lock(&l->lock);
-	again = l->opened && l->done;
-	l->opened = 1;
+	for (i = 0; i < n && l->opened[i] != dir; i++)
+		;
+	again = i < n && l->done;
+	if (i == n) { /* the oldest goes: its next open reads anew */
+		memmove(l->opened + 1, l->opened, (n - 1) * sizeof(*l->opened));
+		l->opened[0] = dir;
+	}
 	pthread_mutex_unlock(&l->lock);
 	return again;
 }

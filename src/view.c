@@ -126,24 +126,36 @@ static int spawn(void *ctx, void (*fn)(void *arg), void *arg)
 	return -1;
 }
 
+/* Every spelling of one filter is one listing: where/ with one key is
+ * the fixed view of that key (where/status=failed is by-status/failed),
+ * and with more, its keys in one order. */
 const char *view_key(const struct mpfs_node *node, char *key, size_t size)
 {
-	struct mpfs_node canonical;
+	struct mpfs_node c;
 	struct mpfs_terms t;
+	int keys;
 
 	if (!node) {
 		snprintf(key, size, "/");
 		return key;
 	}
-	if (node->filter.kind == MPFS_FILTER_WHERE) {
-		/* every spelling of one filter: one listing */
-		canonical = *node;
-		mpfs_filter_terms(&node->filter, &t);
-		mpfs_where_name(&t, canonical.filter.value,
-				sizeof(canonical.filter.value));
-		node = &canonical;
+	c = *node;
+	mpfs_filter_terms(&node->filter, &t);
+	keys = !!t.status + !!t.conn + (t.is_active >= 0);
+	if (keys > 1) {
+		mpfs_where_name(&t, c.filter.value, sizeof(c.filter.value));
+	} else {
+		c.filter.kind = t.status	   ? MPFS_FILTER_STATUS
+				: t.conn	   ? MPFS_FILTER_CONNECTION
+				: t.is_active == 1 ? MPFS_FILTER_ACTIVE
+				: t.is_active == 0 ? MPFS_FILTER_INACTIVE
+						   : MPFS_FILTER_ALL;
+		snprintf(c.filter.value, sizeof(c.filter.value), "%s",
+			 t.status ? t.status
+			 : t.conn ? t.conn
+				  : "");
 	}
-	mpfs_view_path(node, key, size);
+	mpfs_view_path(&c, key, size);
 	return key;
 }
 

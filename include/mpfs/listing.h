@@ -78,10 +78,12 @@ int mpfs_listing_has(struct mpfs_listing *l, const char *id);
 /* Entries held now, and whether the listing is complete; no fetch. */
 size_t mpfs_listing_count(struct mpfs_listing *l, int *complete);
 
-/* Called when a directory handle opens the listing: returns 1 if an earlier
- * handle opened it too and it is complete, so what the kernel read through
- * that handle is still the listing's content. */
-int mpfs_listing_reopen(struct mpfs_listing *l);
+/* Called when a directory handle of directory dir (its inode) opens the
+ * listing: returns 1 if an earlier handle of the same directory opened it
+ * too and it is complete, so what the kernel read through that handle is
+ * still the listing's content. (Directories that are spellings of one
+ * filter share a listing; each has its own copy in the kernel.) */
+int mpfs_listing_reopen(struct mpfs_listing *l, uint64_t dir);
 
 /* Items the API sent without a usable id, skipped since the last call. */
 long mpfs_listing_take_skipped(struct mpfs_listing *l);

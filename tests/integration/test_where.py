@@ -122,6 +122,19 @@ def test_order_does_not_matter(api, mount):
         assert os.stat(os.path.join(a, n)).st_nlink == 4
 
 
+def test_one_key_is_the_fixed_view(api, mount):
+    """where/status=failed is by-status/failed by another name: one
+    listing; likewise is_active= and connection_id=."""
+    m = mount(api)
+    for where, fixed in (("status=failed", "by-status/failed"), ("is_active=false", "inactive"),
+                         ("connection_id=conn_s3_prod", "by-connection/conn_s3_prod")):
+        api.reset_log()
+        a = sorted(os.listdir(m.p(BUCKET, "where", where)))
+        b = sorted(os.listdir(m.p(BUCKET, fixed)))
+        assert a == b and a
+        assert len(list_requests(api, BUCKET)) == 1, where
+
+
 BAD = [
     ("unknown key", "color=red", "an unknown key"),
     ("repeated key", "status=failed,status=completed", "a key given twice"),

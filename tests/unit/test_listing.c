@@ -371,6 +371,29 @@ static void test_items_without_id(void)
 	mpfs_listing_unref(l);
 }
 
+/* What the kernel read through a directory is the listing's content when
+ * the same directory opened the complete listing before; another directory
+ * sharing the listing has no such copy. */
+static void test_reopen_by_directory(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[256];
+
+	fill(&s, 3);
+	l = listing(&s, 10, 10, 10000);
+	CHECK(mpfs_listing_reopen(l, 7) == 0);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	CHECK(mpfs_listing_reopen(l, 7) == 1);
+	CHECK(mpfs_listing_reopen(l, 8) == 0); /* another spelling */
+	CHECK(mpfs_listing_reopen(l, 8) == 1);
+	CHECK(mpfs_listing_reopen(l, 7) == 1);
+	for (uint64_t d = 20; d < 24; d++) /* four more: 7 and 8 are out */
+		CHECK(mpfs_listing_reopen(l, d) == 0);
+	CHECK(mpfs_listing_reopen(l, 7) == 0);
+	mpfs_listing_unref(l);
+}
+
 static void test_empty(void)
 {
 	struct script s = {0};
@@ -649,6 +672,7 @@ int main(void)
 	test_failure_then_retry();
 	test_items_without_id();
 	test_empty();
+	test_reopen_by_directory();
 	test_parallel();
 	test_parallel_then_cursor();
 	test_urgent_and_the_chain_first();
