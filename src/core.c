@@ -50,6 +50,16 @@ static const struct mpfs_cache_ops obj_ops = {obj_ref, obj_unref, NULL};
 static const struct mpfs_cache_ops marker_ops = {marker_ref, marker_unref,
 						 NULL};
 
+static double keep_for(const struct mpfs_core_cfg *cfg)
+{
+	return cfg->stale > cfg->ttl ? cfg->stale : cfg->ttl;
+}
+
+int servable(const struct mpfs_core *core, double age)
+{
+	return age < core->cfg.ttl + core->cfg.stale;
+}
+
 /* Kernel notifications queued at most: a push takes at most half. */
 #define NOTIFY_QUEUE 8192
 
@@ -79,9 +89,12 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 		mpfs_core_free(core);
 		return NULL;
 	}
-	mpfs_cache_set_grace(core->listings, cfg->stale);
-	mpfs_cache_set_grace(core->objects, cfg->stale);
-	mpfs_cache_set_grace(core->bucket_objs, cfg->stale);
+	/* Kept past ttl as long as they may be served stale, and at least a
+	 * ttl more: an object past its ttl is still known to have come with
+	 * a listing, and is had again through it (see object.c). */
+	mpfs_cache_set_grace(core->listings, keep_for(cfg));
+	mpfs_cache_set_grace(core->objects, keep_for(cfg));
+	mpfs_cache_set_grace(core->bucket_objs, keep_for(cfg));
 	return core;
 }
 
@@ -282,14 +295,16 @@ static int own_file_stat(struct mpfs_core *core, const struct mpfs_node *node,
 }
 
 /* What a node is, in attributes; *out: the object of a file that has
- * versions (a sync, bucket.json), a new reference, else NULL. */
+ * versions (a sync, bucket.json), a new reference, else NULL. by_name: a
+ * lookup, where a sync is only if it matches the view; an inode the kernel
+ * holds is the sync whatever view it was found in. */
 static int node_attr(struct mpfs_core *core, const struct mpfs_node *node,
-		     struct stat *st, struct mpfs_obj **out,
+		     int by_name, struct stat *st, struct mpfs_obj **out,
 		     struct mpfs_err *err)
 {
 	*out = NULL;
 	if (node->type == MPFS_NODE_SYNC) {
-		if (sync_obj(core, node, out, err))
+		if (sync_obj(core, node, by_name, out, err))
 			return -1;
 		sync_stat(core, *out, st);
 		st->st_ino = mpfs_node_ino(node);
@@ -350,14 +365,10 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 		}
 		return -1;
 	}
-	if (node_attr(core, &node, st, &obj, err))
+	if (node_attr(core, &node, 1, st, &obj, err))
 		return -1;
-	/* A sync is one inode in every view: it goes by its path in all/. */
-	if (node.type == MPFS_NODE_SYNC) {
-		node.filter.kind = MPFS_FILTER_ALL;
-		node.filter.value[0] = '\0';
-		mpfs_node_path(&node, path, sizeof(path));
-	}
+	/* A sync is one inode in every view; it goes by the path it was first
+	 * found at, whose view refreshes it. */
 	r = mpfs_inodes_ref(core->inodes, (uint64_t)st->st_ino, path,
 			    obj ? obj->digest : 0);
 	mpfs_obj_unref(obj);
@@ -384,7 +395,7 @@ int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
 	struct mpfs_obj *obj;
 
 	if (ino_node(core, ino, path, sizeof(path), &node, err) ||
-	    node_attr(core, &node, st, &obj, err))
+	    node_attr(core, &node, 0, st, &obj, err))
 		return -1;
 	if (obj)
 		kernel_given(core, ino, obj, 0);
@@ -409,7 +420,7 @@ int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 			   ? -1
 			   : bucket_obj(core, node.bucket, obj, err);
 	case MPFS_NODE_SYNC:
-		return sync_obj(core, &node, obj, err);
+		return sync_obj(core, &node, 0, obj, err);
 	default:
 		mpfs_err_set(err, MPFS_E_IS_DIR, "is a directory");
 		return -1;

@@ -61,6 +61,7 @@ struct view {
 	struct mpfs_stats_listing stats; /* while pages are to come */
 	atomic_long pushed;		 /* bytes pushed into the page cache */
 	struct mpfs_listing *listing;	 /* whose ctx this is (borrowed) */
+	atomic_int refreshing;		 /* its pages are fetched ahead */
 	uint64_t ino;			 /* of the directory */
 };
 
@@ -70,6 +71,9 @@ void dir_stat(struct mpfs_core *core, struct stat *st);
 void sync_stat(struct mpfs_core *core, const struct mpfs_obj *obj,
 	       struct stat *st);
 void not_found(struct mpfs_err *err, const char *what);
+/* Whether a value held age seconds may still be served (ttl + stale=):
+ * caches keep values longer than that. */
+int servable(const struct mpfs_core *core, double age);
 void nomem(struct mpfs_err *err);
 /* The kernel holds another version of ino than digest: take it back. */
 void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest);
@@ -110,6 +114,14 @@ int bucket_exists(struct mpfs_core *core, const char *bucket,
 		  struct mpfs_err *err);
 int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 		struct mpfs_err *err);
+/* The listing of the view of node (a sync: the view it is in), fresh; one
+ * not complete goes on being fetched, all of it, on a thread of its own,
+ * once for everyone who asks. New reference, or NULL. */
+struct mpfs_listing *listing_refresh(struct mpfs_core *core,
+				     const struct mpfs_node *node);
+/* Whether the view of node has a listing held, fresh or stale, that has
+ * entries or is complete. */
+int view_listed(struct mpfs_core *core, const struct mpfs_node *node);
 void jobs_init(struct mpfs_core *core);
 void jobs_wait(struct mpfs_core *core);
 
@@ -122,9 +134,9 @@ void object_forget(struct mpfs_core *core, const char *bucket, const char *id);
  * GET brought since. New reference. */
 struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,
 				struct mpfs_obj *obj);
-/* The object a sync path shows, from the cache or a GET, if it matches
- * the node's filter. */
-int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
+/* The object a sync node shows (with match: only if it matches the node's
+ * view), fresh from the cache, else revalidated (see object.c). */
+int sync_obj(struct mpfs_core *core, const struct mpfs_node *node, int match,
 	     struct mpfs_obj **out, struct mpfs_err *err);
 int bucket_obj(struct mpfs_core *core, const char *bucket,
 	       struct mpfs_obj **out, struct mpfs_err *err);

@@ -318,10 +318,7 @@ static void listed_entry(struct mpfs_core *core, const struct mpfs_dir *dir,
 	mpfs_obj_unref(obj);
 	sync_stat(core, e->obj, &e->st);
 	e->st.st_ino = mpfs_sync_ino(dir->node.bucket, e->obj->id);
-	node.type = MPFS_NODE_SYNC;
-	snprintf(node.bucket, sizeof(node.bucket), "%s", dir->node.bucket);
-	snprintf(node.sync_id, sizeof(node.sync_id), "%s", e->obj->id);
-	mpfs_node_path(&node, e->path, sizeof(e->path));
+	child_path(dir->path, e->name, e->path, sizeof(e->path));
 }
 
 /* The root's entries after the bucket listing: the names' links, found

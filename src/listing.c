@@ -58,7 +58,7 @@ struct mpfs_listing {
 	pthread_cond_t changed; /* a slot finished */
 	struct mpfs_obj **items;
 	size_t count, cap;
-	void *ids;	   /* tsearch tree of the ids in items (borrowed) */
+	void *ids;	   /* tsearch tree of the objects in items, by id */
 	struct slot *head; /* planned pages, in order */
 	struct slot *tail;
 	int nslots;
@@ -80,7 +80,17 @@ struct mpfs_listing {
 
 static int cmp_id(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	return strcmp(((const struct mpfs_obj *)a)->id,
+		      ((const struct mpfs_obj *)b)->id);
+}
+
+/* The object of id in the listing, or NULL. Lock held. */
+static struct mpfs_obj *held(struct mpfs_listing *l, const char *id)
+{
+	struct mpfs_obj probe = {.id = id};
+	void *node = tfind(&probe, &l->ids, cmp_id);
+
+	return node ? *(struct mpfs_obj **)node : NULL;
 }
 
 struct mpfs_listing *mpfs_listing_new(const struct mpfs_listing_cfg *cfg)
@@ -496,9 +506,9 @@ static int take_objects(struct mpfs_listing *l, struct slot *s,
 
 		if (!obj)
 			continue;
-		if (tfind(obj->id, &l->ids, cmp_id)) {
+		if (held(l, obj->id)) {
 			mpfs_obj_unref(obj); /* seen on an earlier page */
-		} else if (tsearch(obj->id, &l->ids, cmp_id)) {
+		} else if (tsearch(obj, &l->ids, cmp_id)) {
 			l->items[l->count++] = obj;
 		} else {
 			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
@@ -671,9 +681,36 @@ int mpfs_listing_has(struct mpfs_listing *l, const char *id)
 	int r;
 
 	pthread_mutex_lock(&l->lock);
-	r = tfind(id, &l->ids, cmp_id) != NULL;
+	r = held(l, id) != NULL;
 	pthread_mutex_unlock(&l->lock);
 	return r;
+}
+
+int mpfs_listing_find(struct mpfs_listing *l, const char *id,
+		      struct mpfs_obj **obj, struct mpfs_err *err)
+{
+	for (;;) {
+		struct mpfs_obj *o;
+		size_t count;
+		int done, r;
+
+		pthread_mutex_lock(&l->lock);
+		o = held(l, id);
+		if (o)
+			*obj = mpfs_obj_ref(o);
+		count = l->count;
+		done = l->done;
+		pthread_mutex_unlock(&l->lock);
+		if (o)
+			return 1;
+		if (done)
+			return 0;
+		r = mpfs_listing_get(l, count, &o, err); /* a page more */
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			mpfs_obj_unref(o);
+	}
 }
 
 int mpfs_listing_reopen(struct mpfs_listing *l, uint64_t dir)

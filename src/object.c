@@ -55,6 +55,7 @@ struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest)
 	obj = mpfs_cache_get_stale(v->core->objects, key, NULL);
 	if (obj && obj->digest == digest) {
 		/* Listed again, unchanged: fresh for another ttl. */
+		atomic_store(&obj->listed, 1);
 		mpfs_obj_unref(mpfs_cache_put(v->core->objects, key, obj));
 		return obj;
 	}
@@ -68,6 +69,7 @@ struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj)
 	char key[KEY_SIZE];
 
 	object_key(key, sizeof(key), v->bucket, obj->id);
+	atomic_store(&obj->listed, 1);
 	put_newest(v->core->objects, key, obj);
 	kernel_newest(v->core, mpfs_sync_ino(v->bucket, obj->id), obj->digest);
 	return mpfs_obj_ref(obj);
@@ -111,8 +113,9 @@ static int matches(const struct mpfs_filter *f, const struct mpfs_obj *obj)
 }
 
 /* The object under key kept past its ttl, for a refresh that failed. */
-static struct mpfs_obj *stale_obj(struct mpfs_cache *c, const char *key,
-				  const char *what, const struct mpfs_err *err)
+static struct mpfs_obj *stale_obj(struct mpfs_core *core, struct mpfs_cache *c,
+				  const char *key, const char *what,
+				  const struct mpfs_err *err)
 {
 	struct mpfs_obj *obj;
 	double age;
@@ -120,6 +123,10 @@ static struct mpfs_obj *stale_obj(struct mpfs_cache *c, const char *key,
 	if (!stale_ok(err))
 		return NULL;
 	obj = mpfs_cache_get_stale(c, key, &age);
+	if (obj && !servable(core, age)) {
+		mpfs_obj_unref(obj);
+		return NULL;
+	}
 	if (obj)
 		log_stale(what, err, age);
 	return obj;
@@ -136,7 +143,7 @@ static struct mpfs_obj *fetched(struct mpfs_core *core, struct mpfs_cache *c,
 	struct mpfs_obj *obj;
 
 	if (!json)
-		return stale_obj(c, key, what, err);
+		return stale_obj(core, c, key, what, err);
 	obj = mpfs_obj_new(json, id_key, ".json", core->cfg.mount_time, 0, err);
 	json_decref(json);
 	if (obj) {
@@ -146,20 +153,66 @@ static struct mpfs_obj *fetched(struct mpfs_core *core, struct mpfs_cache *c,
 	return obj;
 }
 
-int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
+/* A sync's object that is not fresh, had again through the listing of its
+ * view when a listing brought it (or the view's listing is held), so that
+ * readers cost one refresh of the view each ttl, never a request a file:
+ * the first to ask starts the refresh of every page, everyone waits for
+ * the page that holds their object. (With ttl 0 nothing is kept to
+ * refresh: each open asks for its object.) 1 and *out; 0 when no listing
+ * can tell (a GET does), or, *gone set, when the refreshed listing does
+ * not have it; -1 with err set. A refresh that fails serves the copy held,
+ * within stale=. */
+static int revalidate(struct mpfs_core *core, const struct mpfs_node *node,
+		      const char *key, struct mpfs_obj **out, int *gone,
+		      struct mpfs_err *err)
+{
+	double age = 0;
+	struct mpfs_obj *stale = mpfs_cache_get_stale(core->objects, key, &age);
+	struct mpfs_listing *l = NULL;
+	int r;
+
+	*gone = 0;
+	if (core->cfg.ttl <= 0 ||
+	    (stale ? !atomic_load(&stale->listed) : !view_listed(core, node))) {
+		mpfs_obj_unref(stale);
+		return 0;
+	}
+	l = listing_refresh(core, node);
+	r = l ? mpfs_listing_find(l, node->sync_id, out, err)
+	      : (nomem(err), -1);
+	mpfs_listing_unref(l);
+	if (r < 0 && stale && servable(core, age) && stale_ok(err)) {
+		log_stale("sync", err, age);
+		*out = stale;
+		return 1;
+	}
+	mpfs_obj_unref(stale);
+	*gone = r == 0;
+	return r;
+}
+
+int sync_obj(struct mpfs_core *core, const struct mpfs_node *node, int match,
 	     struct mpfs_obj **out, struct mpfs_err *err)
 {
 	char key[KEY_SIZE];
 	struct mpfs_obj *obj;
 	json_t *json;
+	int gone = 0, r = 1;
 
 	object_key(key, sizeof(key), node->bucket, node->sync_id);
 	obj = mpfs_cache_get(core->objects, key);
 	mpfs_stats_cache(obj != NULL);
-	if (!obj) {
-		int r = mpfs_api_get_sync(core->api, node->bucket,
-					  node->sync_id, &json, err);
-
+	if (!obj)
+		r = revalidate(core, node, key, &obj, &gone, err);
+	if (r < 0)
+		return -1;
+	if (gone && match) {
+		not_found(err, "sync in this view");
+		return -1;
+	}
+	if (!obj) { /* never listed, or gone from the view it was seen in */
+		r = mpfs_api_get_sync(core->api, node->bucket, node->sync_id,
+				      &json, err);
 		obj =
 		    fetched(core, core->objects, key,
 			    mpfs_sync_ino(node->bucket, node->sync_id), "sync",
@@ -167,7 +220,7 @@ int sync_obj(struct mpfs_core *core, const struct mpfs_node *node,
 		if (!obj)
 			return -1;
 	}
-	if (!matches(&node->filter, obj)) {
+	if (match && !matches(&node->filter, obj)) {
 		mpfs_obj_unref(obj);
 		not_found(err, "sync in this view");
 		return -1;

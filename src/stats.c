@@ -11,9 +11,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mpfs/clock.h"
+
 #define KINDS (MPFS_E_NO_ATTR + 1)
 
 static atomic_ulong requests[MPFS_EP_COUNT];
+
+/* The last minute's requests: a slot a second, each counting the second
+ * it holds. */
+#define MINUTE 60
+static pthread_mutex_t minute_lock = PTHREAD_MUTEX_INITIALIZER;
+static long minute_sec[MINUTE]; /* guarded by minute_lock */
+static unsigned long minute_n[MINUTE][MPFS_EP_COUNT]; /* guarded too */
 static atomic_ulong ops[MPFS_OP_COUNT];
 static atomic_ulong retries, bytes, hits, misses, drops, pushed, pushed_bytes;
 static atomic_ulong errors[KINDS];
@@ -121,8 +130,41 @@ static void changed(void)
 
 void mpfs_stats_request(const char *method, const char *path)
 {
-	atomic_fetch_add(&requests[mpfs_stats_endpoint_of(method, path)], 1);
+	enum mpfs_stats_endpoint ep = mpfs_stats_endpoint_of(method, path);
+	long sec = (long)mpfs_clock_monotonic();
+	int i = (int)(sec % MINUTE);
+
+	atomic_fetch_add(&requests[ep], 1);
+	pthread_mutex_lock(&minute_lock);
+	if (minute_sec[i] != sec) {
+		memset(minute_n[i], 0, sizeof(minute_n[i]));
+		minute_sec[i] = sec;
+	}
+	minute_n[i][ep]++;
+	pthread_mutex_unlock(&minute_lock);
 	changed();
+}
+
+/* The requests of the last 60 seconds, by endpoint and in all. */
+static json_t *last_minute(void)
+{
+	unsigned long n[MPFS_EP_COUNT] = {0}, total = 0;
+	long now = (long)mpfs_clock_monotonic();
+	json_t *o = json_object();
+
+	pthread_mutex_lock(&minute_lock);
+	for (int i = 0; i < MINUTE; i++)
+		if (minute_sec[i] > now - MINUTE)
+			for (int ep = 0; ep < MPFS_EP_COUNT; ep++)
+				n[ep] += minute_n[i][ep];
+	pthread_mutex_unlock(&minute_lock);
+	for (int ep = 0; ep < MPFS_EP_COUNT; ep++) {
+		total += n[ep];
+		json_object_set_new(o, ep_names[ep],
+				    json_integer((json_int_t)n[ep]));
+	}
+	json_object_set_new(o, "total", json_integer((json_int_t)total));
+	return o;
 }
 
 void mpfs_stats_op(enum mpfs_stats_op op)
@@ -285,6 +327,7 @@ json_t *mpfs_stats_json(void)
 	}
 	json_object_set_new(err, "total", json_integer(failed));
 	json_object_set_new(root, "requests", req);
+	json_object_set_new(root, "requests_last_minute", last_minute());
 	json_object_set_new(root, "retries", json_integer(get(&retries)));
 	json_object_set_new(root, "errors", err);
 	json_object_set_new(root, "cache",
@@ -314,6 +357,10 @@ void mpfs_stats_reset(void)
 		atomic_store(&errors[i], 0);
 	for (int i = 0; i < MPFS_OP_COUNT; i++)
 		atomic_store(&ops[i], 0);
+	pthread_mutex_lock(&minute_lock);
+	memset(minute_sec, 0, sizeof(minute_sec));
+	memset(minute_n, 0, sizeof(minute_n));
+	pthread_mutex_unlock(&minute_lock);
 	atomic_store(&retries, 0);
 	atomic_store(&bytes, 0);
 	atomic_store(&hits, 0);

@@ -265,6 +265,73 @@ int each_entry(struct mpfs_listing *l,
 	return r;
 }
 
+/* ---- refreshes ---- */
+
+/* The view a node is in: itself, or a sync's directory. */
+static void view_of(const struct mpfs_node *node, struct mpfs_node *view)
+{
+	*view = *node;
+	view->type = MPFS_NODE_VIEW;
+	view->sync_id[0] = '\0';
+}
+
+static void refresh_run(void *arg)
+{
+	struct mpfs_listing *l = arg;
+	struct mpfs_obj *obj = NULL;
+	struct mpfs_err err;
+
+	mpfs_err_clear(&err);
+	/* every page, as a cold listing is fetched */
+	if (mpfs_listing_get(l, (size_t)-1, &obj, &err) < 0)
+		mpfs_log(MPFS_LOG_WARN, "refresh of %s: %s: %s",
+			 mpfs_listing_what(l), err.op, err.msg);
+	mpfs_obj_unref(obj);
+	report_skipped(l);
+	mpfs_listing_unref(l);
+}
+
+struct mpfs_listing *listing_refresh(struct mpfs_core *core,
+				     const struct mpfs_node *node)
+{
+	struct mpfs_node view;
+	struct mpfs_listing *l;
+	struct view *v;
+	int complete;
+
+	view_of(node, &view);
+	l = listing_of(core, &view);
+	if (!l)
+		return NULL;
+	v = mpfs_listing_ctx(l);
+	mpfs_listing_count(l, &complete);
+	if (!complete && !atomic_exchange(&v->refreshing, 1)) {
+		mpfs_listing_ref(l);
+		if (spawn(v, refresh_run, l)) {
+			atomic_store(&v->refreshing, 0); /* a reader will */
+			mpfs_listing_unref(l);
+		}
+	}
+	return l;
+}
+
+int view_listed(struct mpfs_core *core, const struct mpfs_node *node)
+{
+	struct mpfs_node view;
+	struct mpfs_listing *l;
+	char key[PATH_SIZE];
+	int complete = 0;
+	size_t n = 0;
+
+	view_of(node, &view);
+	l = mpfs_cache_get_stale(core->listings,
+				 view_key(&view, key, sizeof(key)), NULL);
+	if (l)
+		n = mpfs_listing_count(l, &complete);
+	mpfs_listing_unref(l);
+	return n > 0 || complete;
+}
+
 /* ---- names gone from a refreshed view ---- */
 
 /* A view's listing, complete, that replaced another. */
@@ -370,6 +437,10 @@ struct mpfs_listing *stale_listing(struct mpfs_core *core, const char *key,
 	if (!stale_ok(err))
 		return NULL;
 	l = mpfs_cache_get_replaced(core->listings, key, &age);
+	if (l && !servable(core, age)) {
+		mpfs_listing_unref(l);
+		return NULL;
+	}
 	if (l)
 		log_stale(mpfs_listing_what(l), err, age);
 	return l;

@@ -49,7 +49,7 @@ static int xattr_obj(struct mpfs_core *core, uint64_t ino,
 	    mpfs_inodes_path(core->inodes, ino, path, sizeof(path)) ||
 	    mpfs_path_parse(path, &node) || node.type != MPFS_NODE_SYNC)
 		return 0;
-	return sync_obj(core, &node, obj, err);
+	return sync_obj(core, &node, 0, obj, err);
 }
 
 int mpfs_core_listxattr(struct mpfs_core *core, uint64_t ino, char **out,

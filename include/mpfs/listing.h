@@ -72,6 +72,11 @@ void mpfs_listing_unref(struct mpfs_listing *l);
 int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		     struct mpfs_obj **obj, struct mpfs_err *err);
 
+/* The entry of id: 1 and a new reference in *obj, fetching pages until it
+ * is there; 0 when the listing ends without it; -1 with err set. */
+int mpfs_listing_find(struct mpfs_listing *l, const char *id,
+		      struct mpfs_obj **obj, struct mpfs_err *err);
+
 /* Whether the entries held now include id; no fetch. */
 int mpfs_listing_has(struct mpfs_listing *l, const char *id);
 

@@ -20,6 +20,9 @@ struct mpfs_obj {
 	/* Set once a newer version of the same object is held (by the
 	 * core's caches): who holds this one may look for that. */
 	atomic_int superseded;
+	/* Set once a listing has brought it: it is had again through a
+	 * listing, never by a GET of its own. */
+	atomic_int listed;
 	const char *id;	  /* the API id, as received */
 	const char *name; /* its file name: encoded id + suffix */
 	char *data;	  /* pretty JSON and a final newline */

@@ -1,9 +1,9 @@
 /* stats.h - counters an operator reads in /.mixpeekfs/stats.json: requests
- * by endpoint, retries, errors by kind, cache hits and misses, bytes
- * received, the listings in progress, FUSE operations by kind and files
- * pushed into the page cache. Process-wide and lock-free but for the list
- * of listings; knows no FUSE. Each hook is one call at the place the event
- * happens. */
+ * by endpoint (in all, and in the last minute), retries, errors by kind, cache
+ * hits and misses, bytes received, the listings in progress, FUSE operations by
+ * kind and files pushed into the page cache. Process-wide and lock-free but for
+ * the list of listings; knows no FUSE. Each hook is one call at the place the
+ * event happens. */
 #ifndef MPFS_STATS_H
 #define MPFS_STATS_H
 

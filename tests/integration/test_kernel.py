@@ -245,24 +245,26 @@ def test_stats_json_counts_ops_but_its_own(api, mount):
 
 
 def test_a_sync_gone_from_a_refreshed_listing_is_taken_back(api, mount):
-    """A name the kernel still holds (its entry looked up after the
-    listing, so valid for ttl more) is taken back as soon as a refreshed
-    listing of its directory lacks it, not when its own entry times out."""
-    m = mount(api, "ttl=2", expect_stderr=[r"^mixpeekfs: info: stat '/bkt_marketing/by-status/failed/"
-                                           r"sync_\w+\.json': GET .+: http 404: "])
+    """A sync deleted upstream goes as soon as a refreshed listing lacks it,
+    in every view that shows it, not when the kernel's entries of it time
+    out: here its entry in by-status/failed, handed out 2 s after all/'s
+    listing, is valid until 2 s after all/ is listed anew."""
+    m = mount(api, "ttl=4", expect_stderr=[
+        r"^mixpeekfs: info: stat '/bkt_marketing/all/sync_\w+\.json': GET .+: http 404: "])
     o = api.store.syncs(BUCKET, status="FAILED")[2]
-    view = m.p(BUCKET, "by-status", "failed")
-    path = os.path.join(view, o["sync_config_id"] + ".json")
-    assert os.path.basename(path) in os.listdir(view)
+    name = o["sync_config_id"] + ".json"
+    failed = m.p(BUCKET, "by-status", "failed", name)
     listed = time.monotonic()
-    ttl_passed(listed, 2)
-    os.stat(path)  # looked up anew: the kernel keeps it 2 s more
+    assert name in os.listdir(m.p(BUCKET, "all"))
+    wait_for(lambda: time.monotonic() > listed + 2, "2 s")
+    assert name in os.listdir(m.p(BUCKET, "by-status", "failed"))  # entry valid 4 s more
     api.store.delete_sync(BUCKET, o["sync_config_id"])
     try:
+        ttl_passed(listed, 4)
         relisted = time.monotonic()
-        assert os.path.basename(path) not in os.listdir(view)
-        wait_for(lambda: not os.path.exists(path), "the kernel to let the name go", deadline=1.0)
+        assert name not in os.listdir(m.p(BUCKET, "all"))
+        wait_for(lambda: not os.path.exists(failed), "the kernel to let it go", deadline=1.0)
         assert time.monotonic() < relisted + 1.5  # well before its entry timed out
-        assert run("cat", path, check=False).returncode != 0
+        assert run("cat", failed, check=False).returncode != 0
     finally:
         api.store.add_sync(BUCKET, o)

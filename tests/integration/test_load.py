@@ -181,7 +181,10 @@ def test_32_readers_with_faults(api, mount):
         BREAKER_OPEN, r"^mixpeekfs: error: (stat|open|opendir|readdir) '/bkt_\w+/[^']*': (GET|POST) .+",
         r"^mixpeekfs: info: stat '/bkt_\w+/[^']*': (GET|POST) .+: http 404",
         # stale on error: the last good copy served while the API fails
-        r"^mixpeekfs: warn: .+: (GET|POST) .+; serving what was fetched \d+ s ago$"])
+        r"^mixpeekfs: warn: .+: (GET|POST) .+; serving what was fetched \d+ s ago$",
+        # a view's refresh that a reader started and the API failed
+        r"^mixpeekfs: warn: refresh of syncs of '\w+' \S+: (POST .+: )?.+$",
+        r"^mixpeekfs: info: stat '/bkt_\w+/[^']*': no such sync in this view$"])
     pid = m.proc.pid
     load = Load(m, api)
     load.run(WARMUP, faults=True)

@@ -48,6 +48,8 @@ static void test_counters(void)
 	mpfs_stats_cache(1);
 	mpfs_stats_cache(0);
 	mpfs_stats_cache(0);
+	mpfs_stats_op(MPFS_OP_READ);
+	mpfs_stats_push(1234);
 	mpfs_stats_listing_fetch(&sl, "/b1/all");
 	mpfs_stats_listing_page(&sl, 1, 100, 250);
 	mpfs_stats_listing_fetch(&sl, "/ignored/the/second/time");
@@ -55,7 +57,12 @@ static void test_counters(void)
 	CHECK(num(s, "requests", "sync_list") == 2);
 	CHECK(num(s, "requests", "bucket_get") == 1);
 	CHECK(num(s, "requests", "total") == 3);
+	/* all within the last minute */
+	CHECK(num(s, "requests_last_minute", "sync_list") == 2);
+	CHECK(num(s, "requests_last_minute", "total") == 3);
 	CHECK(json_integer_value(json_object_get(s, "retries")) == 1);
+	CHECK(num(s, "ops", "read") == 1 && num(s, "ops", "lookup") == 0);
+	CHECK(num(s, "push", "files") == 1 && num(s, "push", "bytes") == 1234);
 	CHECK(num(s, "errors", "server") == 1 &&
 	      num(s, "errors", "total") == 1);
 	CHECK(json_integer_value(json_object_get(s, "bytes_received")) == 1000);
