@@ -1,6 +1,7 @@
 /* cache.c - TTL lifetimes over reference-counted values. A value taken from
  * here stays valid for its holder after it expires or is replaced: expiry
- * only drops the cache's own reference.
+ * only drops the cache's own reference. Entries are kept in the order they
+ * were last used, for eviction.
  *
  * Lock order: c->lock only; values are never made under it. */
 #include "mpfs/cache.h"
@@ -13,7 +14,9 @@
 #include "mpfs/hmap.h"
 
 struct cache_entry {
-	struct mpfs_hnode node; /* hash: of the key */
+	struct mpfs_hnode node;		   /* hash: of the key */
+	struct cache_entry *older, *newer; /* by last use */
+	double used;
 	char *key;
 	void *value;
 	double stamp;
@@ -26,10 +29,42 @@ struct mpfs_cache {
 	double grace;
 	struct mpfs_cache_ops ops;
 	mpfs_clock_fn now;
-	pthread_mutex_t lock; /* guards map, next_prune */
+	pthread_mutex_t lock; /* guards map, the use order, the counts */
 	struct mpfs_hmap map; /* of struct cache_entry */
+	struct cache_entry *oldest, *newest;
 	size_t next_prune;
+	unsigned long evictions;
 };
+
+/* e out of the use order. Lock held. */
+static void unlink_use(struct mpfs_cache *c, struct cache_entry *e)
+{
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		c->oldest = e->newer;
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		c->newest = e->older;
+	e->older = e->newer = NULL;
+}
+
+/* e used now: the newest. Lock held. */
+static void touch(struct mpfs_cache *c, struct cache_entry *e, double now)
+{
+	if (c->newest != e) {
+		if (c->oldest == e || e->older || e->newer)
+			unlink_use(c, e);
+		e->older = c->newest;
+		if (c->newest)
+			c->newest->newer = e;
+		else
+			c->oldest = e;
+		c->newest = e;
+	}
+	e->used = now;
+}
 
 static int same_key(const struct mpfs_hnode *node, const void *key)
 {
@@ -70,6 +105,7 @@ void mpfs_cache_clear(struct mpfs_cache *c)
 	pthread_mutex_lock(&c->lock);
 	mpfs_hmap_each(&c->map, free_node, c);
 	mpfs_hmap_release(&c->map);
+	c->oldest = c->newest = NULL;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -94,6 +130,7 @@ static int kept(struct mpfs_cache *c, double stamp, double now)
 
 static void remove_entry(struct mpfs_cache *c, struct cache_entry *e)
 {
+	unlink_use(c, e);
 	mpfs_hmap_remove(&c->map, &e->node);
 	entry_free(c, e);
 }
@@ -164,6 +201,7 @@ static void *lookup(struct mpfs_cache *c, const char *key, enum which which,
 	if (e && which == FRESH && !fresh(c, e, now))
 		e = NULL;
 	if (e && (which != REPLACED || e->prev)) {
+		touch(c, e, now);
 		value = c->ops.ref(which == REPLACED ? e->prev : e->value);
 		if (age)
 			*age = now -
@@ -220,9 +258,13 @@ static void insert(struct mpfs_cache *c, const char *key, void *value,
 	e->value = c->ops.ref(value);
 	e->stamp = now;
 	e->prev = NULL;
+	e->older = e->newer = NULL;
 	e->node.hash = e->key ? mpfs_hmap_hash_str(e->key) : 0;
-	if (!e->key || mpfs_hmap_add(&c->map, &e->node))
+	if (!e->key || mpfs_hmap_add(&c->map, &e->node)) {
 		entry_free(c, e); /* out of memory: simply not cached */
+		return;
+	}
+	touch(c, e, now);
 }
 
 /* Puts value in e's place; the old value is kept as prev for its grace.
@@ -230,6 +272,7 @@ static void insert(struct mpfs_cache *c, const char *key, void *value,
 static void replace(struct mpfs_cache *c, struct cache_entry *e, void *value,
 		    double now)
 {
+	touch(c, e, now);
 	if (e->value == value) { /* the same again: fresh again */
 		e->stamp = now;
 		return;
@@ -288,4 +331,44 @@ void *mpfs_cache_put_new(struct mpfs_cache *c, const char *key, void *value)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return won;
+}
+
+double mpfs_cache_oldest(struct mpfs_cache *c)
+{
+	double used;
+
+	pthread_mutex_lock(&c->lock);
+	used = c->oldest ? c->oldest->used : -1;
+	pthread_mutex_unlock(&c->lock);
+	return used;
+}
+
+int mpfs_cache_evict_oldest(struct mpfs_cache *c)
+{
+	struct cache_entry *e;
+	int r = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (e = c->oldest; e; e = e->newer)
+		if (!c->ops.busy || !c->ops.busy(e->value))
+			break;
+	if (e) {
+		remove_entry(c, e);
+		c->evictions++;
+		r = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+size_t mpfs_cache_count(struct mpfs_cache *c, unsigned long *evictions)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->map.count;
+	if (evictions)
+		*evictions = c->evictions;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }

@@ -4,6 +4,7 @@
  *
  * Caches: listings by view, objects by bucket and sync id (shared by every
  * view that shows them), bucket objects, connections known to exist. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +45,17 @@ static int listing_usable(void *v)
 	return mpfs_listing_count(v, &complete) > 0 || complete;
 }
 
+/* A listing a directory handle reads (or a fetch fills) is not torn away
+ * from its readers by an eviction. */
+static int listing_busy(void *v)
+{
+	return mpfs_listing_shared(v);
+}
+
 static const struct mpfs_cache_ops listing_ops = {listing_ref, listing_unref,
-						  listing_usable};
-static const struct mpfs_cache_ops obj_ops = {obj_ref, obj_unref, NULL};
-static const struct mpfs_cache_ops marker_ops = {marker_ref, marker_unref,
+						  listing_usable, listing_busy};
+static const struct mpfs_cache_ops obj_ops = {obj_ref, obj_unref, NULL, NULL};
+static const struct mpfs_cache_ops marker_ops = {marker_ref, marker_unref, NULL,
 						 NULL};
 
 static double keep_for(const struct mpfs_core_cfg *cfg)
@@ -59,6 +67,10 @@ int servable(const struct mpfs_core *core, double age)
 {
 	return age < core->cfg.ttl + core->cfg.stale;
 }
+
+/* Page fetches waiting for a worker, at most: past that, a reader fetches
+ * the page it needs itself. */
+#define FETCH_QUEUE 64
 
 /* Kernel notifications queued at most: a push takes at most half. */
 #define NOTIFY_QUEUE 8192
@@ -77,15 +89,17 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	core->cfg = *cfg;
 	core->stats_ino = mpfs_node_ino(&stats);
 	pthread_mutex_init(&core->stats_lock, NULL);
-	jobs_init(core);
+	pthread_mutex_init(&core->budget_lock, NULL);
 	core->listings = mpfs_cache_new(cfg->ttl, &listing_ops, NULL);
 	core->objects = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->conns = mpfs_cache_new(cfg->ttl, &marker_ops, NULL);
 	core->bucket_objs = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->inodes = mpfs_inodes_new();
 	core->notifier = mpfs_notifier_new(NOTIFY_QUEUE);
+	core->pool = mpfs_pool_new(cfg->max_requests, FETCH_QUEUE);
 	if (!core->listings || !core->objects || !core->conns ||
-	    !core->bucket_objs || !core->inodes || !core->notifier) {
+	    !core->bucket_objs || !core->inodes || !core->notifier ||
+	    !core->pool) {
 		mpfs_core_free(core);
 		return NULL;
 	}
@@ -117,7 +131,7 @@ void mpfs_core_free(struct mpfs_core *core)
 	if (!core)
 		return;
 	mpfs_stats_watch(NULL, NULL);
-	jobs_wait(core);
+	mpfs_pool_free(core->pool); /* the fetches under way end */
 	mpfs_notifier_free(core->notifier);
 	mpfs_obj_unref(core->stats_snap);
 	mpfs_cache_free(core->listings);
@@ -127,7 +141,48 @@ void mpfs_core_free(struct mpfs_core *core)
 	mpfs_inodes_free(core->inodes);
 	mpfs_api_free(core->api);
 	pthread_mutex_destroy(&core->stats_lock);
+	pthread_mutex_destroy(&core->budget_lock);
 	free(core);
+}
+
+/* ---- the memory budget ---- */
+
+size_t held_bytes(void)
+{
+	return mpfs_obj_bytes() + mpfs_listing_bytes();
+}
+
+void core_budget(struct mpfs_core *core)
+{
+	struct mpfs_cache *caches[] = {core->listings, core->objects,
+				       core->bucket_objs};
+	int n = (int)(sizeof(caches) / sizeof(caches[0])), done[3] = {0};
+	size_t evicted = 0;
+
+	if (held_bytes() <= core->cfg.cache_size ||
+	    pthread_mutex_trylock(&core->budget_lock))
+		return; /* within it, or another thread is evicting */
+	while (held_bytes() > core->cfg.cache_size) {
+		double oldest = 0, used;
+		int pick = -1;
+
+		for (int i = 0; i < n; i++) {
+			used = done[i] ? -1 : mpfs_cache_oldest(caches[i]);
+			if (used >= 0 && (pick < 0 || used < oldest)) {
+				pick = i;
+				oldest = used;
+			}
+		}
+		if (pick < 0)
+			break; /* what is left is in use */
+		if (mpfs_cache_evict_oldest(caches[pick]))
+			evicted++;
+		else
+			done[pick] = 1;
+	}
+	pthread_mutex_unlock(&core->budget_lock);
+	if (evicted)
+		malloc_trim(0); /* and the memory goes back to the system */
 }
 
 void dir_stat(struct mpfs_core *core, struct stat *st)

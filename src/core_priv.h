@@ -25,6 +25,7 @@
 #include "mpfs/listing.h"
 #include "mpfs/notify.h"
 #include "mpfs/path.h"
+#include "mpfs/pool.h"
 #include "mpfs/stats.h"
 
 /* Room for any path of the tree: four components, each up to 255 bytes. */
@@ -45,9 +46,8 @@ struct mpfs_core {
 	struct mpfs_obj *stats_snap; /* stats.json as last handed out */
 	size_t stats_size;	     /* its padded size, only grows */
 
-	pthread_mutex_t jobs_lock; /* guards jobs */
-	pthread_cond_t jobs_done;
-	int jobs; /* page fetches running on threads of their own */
+	struct mpfs_pool *pool;	     /* page fetches ahead of readers */
+	pthread_mutex_t budget_lock; /* one thread evicts at a time */
 };
 
 /* One view's fetch context, freed with its listing. */
@@ -61,11 +61,16 @@ struct view {
 	struct mpfs_stats_listing stats; /* while pages are to come */
 	atomic_long pushed;		 /* bytes pushed into the page cache */
 	struct mpfs_listing *listing;	 /* whose ctx this is (borrowed) */
-	atomic_int refreshing;		 /* its pages are fetched ahead */
 	uint64_t ino;			 /* of the directory */
 };
 
 /* core.c */
+/* Bytes the caches' values hold: objects with their rendered bytes, and
+ * listings. */
+size_t held_bytes(void);
+/* Over cfg.cache_size: the least recently used entries go (not a listing
+ * in use), and the memory back to the system. */
+void core_budget(struct mpfs_core *core);
 void dir_stat(struct mpfs_core *core, struct stat *st);
 /* A sync file's attributes, but st_ino. */
 void sync_stat(struct mpfs_core *core, const struct mpfs_obj *obj,
@@ -114,16 +119,13 @@ int bucket_exists(struct mpfs_core *core, const char *bucket,
 		  struct mpfs_err *err);
 int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 		struct mpfs_err *err);
-/* The listing of the view of node (a sync: the view it is in), fresh; one
- * not complete goes on being fetched, all of it, on a thread of its own,
- * once for everyone who asks. New reference, or NULL. */
-struct mpfs_listing *listing_refresh(struct mpfs_core *core,
-				     const struct mpfs_node *node);
+/* The listing of the view of node (a sync: the view it is in): the
+ * cached one while fresh, else a new one. New reference, or NULL. */
+struct mpfs_listing *view_listing(struct mpfs_core *core,
+				  const struct mpfs_node *node);
 /* Whether the view of node has a listing held, fresh or stale, that has
  * entries or is complete. */
 int view_listed(struct mpfs_core *core, const struct mpfs_node *node);
-void jobs_init(struct mpfs_core *core);
-void jobs_wait(struct mpfs_core *core);
 
 /* object.c */
 struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest);

@@ -29,6 +29,7 @@ struct mpfs_http {
 	CURL *pool[POOL_MAX];
 	int pooled;
 	sem_t inflight; /* bounds requests at once */
+	int max_conns;	/* connections kept open, at most */
 };
 
 static void share_lock(CURL *handle, curl_lock_data data,
@@ -155,8 +156,12 @@ struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg,
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
 	pthread_mutex_init(&h->pool_lock, NULL);
-	sem_init(&h->inflight, 0,
-		 cfg->max_inflight > 0 ? (unsigned)cfg->max_inflight : 8);
+	h->max_conns = cfg->max_inflight > 0 ? cfg->max_inflight : 8;
+	if (sem_init(&h->inflight, 0, (unsigned)h->max_conns)) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "cannot make a semaphore");
+		free(h);
+		return NULL;
+	}
 	if (cfg->cacert && load_ca(h, cfg->cacert, err)) {
 		mpfs_http_free(h);
 		return NULL;
@@ -339,6 +344,8 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+	/* the shared connections kept: as many as requests at once */
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, (long)h->max_conns);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");

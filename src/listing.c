@@ -78,6 +78,16 @@ struct mpfs_listing {
 	uint64_t opened[4]; /* directories whose handles opened it */
 };
 
+/* Bytes of every listing's items and index, as the caches' budget counts
+ * them: a pointer and a tree node an entry. */
+#define ENTRY_BYTES (sizeof(void *) + 4 * sizeof(void *))
+static atomic_size_t listing_bytes;
+
+size_t mpfs_listing_bytes(void)
+{
+	return atomic_load(&listing_bytes);
+}
+
 static int cmp_id(const void *a, const void *b)
 {
 	return strcmp(((const struct mpfs_obj *)a)->id,
@@ -155,6 +165,7 @@ void mpfs_listing_unref(struct mpfs_listing *l)
 	if (l->cfg.release)
 		l->cfg.release(l->cfg.ctx);
 	tdestroy(l->ids, no_free);
+	atomic_fetch_sub(&listing_bytes, l->count * ENTRY_BYTES);
 	for (size_t i = 0; i < l->count; i++)
 		mpfs_obj_unref(l->items[i]);
 	free(l->items);
@@ -336,6 +347,7 @@ static int urgent(struct mpfs_listing *l, const struct slot *s)
 }
 
 static void run_job(void *arg);
+static void drop_job(void *arg);
 
 struct job {
 	struct mpfs_listing *l;
@@ -352,7 +364,7 @@ static int spawn_slot(struct mpfs_listing *l, struct slot *s)
 	job->l = mpfs_listing_ref(l);
 	job->s = s;
 	s->state = SLOT_FETCHING;
-	if (l->cfg.spawn(l->cfg.ctx, run_job, job) != 0) {
+	if (l->cfg.spawn(l->cfg.ctx, run_job, drop_job, job) != 0) {
 		s->state = SLOT_QUEUED;
 		mpfs_listing_unref(l); /* not the last: the caller holds one */
 		free(job);
@@ -481,6 +493,15 @@ static void run_job(void *arg)
 	free(job);
 }
 
+/* A fetch never run: the threads stopped (the mount is going). */
+static void drop_job(void *arg)
+{
+	struct job *job = arg;
+
+	mpfs_listing_unref(job->l);
+	free(job);
+}
+
 /* Takes the head slot's objects into the listing, those not seen before.
  * Each taken is cleared from the slot, so that a merge that ran out of
  * memory can be tried again. Lock held. */
@@ -510,6 +531,7 @@ static int take_objects(struct mpfs_listing *l, struct slot *s,
 			mpfs_obj_unref(obj); /* seen on an earlier page */
 		} else if (tsearch(obj, &l->ids, cmp_id)) {
 			l->items[l->count++] = obj;
+			atomic_fetch_add(&listing_bytes, ENTRY_BYTES);
 		} else {
 			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 			return -1;
@@ -674,6 +696,11 @@ size_t mpfs_listing_count(struct mpfs_listing *l, int *complete)
 		*complete = l->done;
 	pthread_mutex_unlock(&l->lock);
 	return n;
+}
+
+int mpfs_listing_shared(struct mpfs_listing *l)
+{
+	return atomic_load(&l->refs) > 1;
 }
 
 int mpfs_listing_has(struct mpfs_listing *l, const char *id)

@@ -183,6 +183,7 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	    .gid = o->gid_n >= 0 ? (gid_t)o->gid_n : getgid(),
 	    .umask = (mode_t)o->umask_n,
 	    .prefetch = o->prefetch_n,
+	    .cache_size = (size_t)o->cache_size_n,
 	    .mount_time = time(NULL),
 	};
 	struct mpfs_fs fs = {.ttl = (double)o->ttl_s,

@@ -72,6 +72,7 @@ struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj)
 	atomic_store(&obj->listed, 1);
 	put_newest(v->core->objects, key, obj);
 	kernel_newest(v->core, mpfs_sync_ino(v->bucket, obj->id), obj->digest);
+	core_budget(v->core);
 	return mpfs_obj_ref(obj);
 }
 
@@ -149,6 +150,7 @@ static struct mpfs_obj *fetched(struct mpfs_core *core, struct mpfs_cache *c,
 	if (obj) {
 		put_newest(c, key, obj);
 		kernel_newest(core, ino, obj->digest);
+		core_budget(core);
 	}
 	return obj;
 }
@@ -156,12 +158,12 @@ static struct mpfs_obj *fetched(struct mpfs_core *core, struct mpfs_cache *c,
 /* A sync's object that is not fresh, had again through the listing of its
  * view when a listing brought it (or the view's listing is held), so that
  * readers cost one refresh of the view each ttl, never a request a file:
- * the first to ask starts the refresh of every page, everyone waits for
- * the page that holds their object. (With ttl 0 nothing is kept to
- * refresh: each open asks for its object.) 1 and *out; 0 when no listing
- * can tell (a GET does), or, *gone set, when the refreshed listing does
- * not have it; -1 with err set. A refresh that fails serves the copy held,
- * within stale=. */
+ * everyone waits for the page that holds their object, fetched once for
+ * all (and past the first page, every page is fetched ahead). (With ttl 0
+ * nothing is kept to refresh: each open asks for its object.) 1 and *out; 0
+ * when no listing can tell (a GET does), or, *gone set, when the refreshed
+ * listing does not have it; -1 with err set. A refresh that fails serves the
+ * copy held, within stale=. */
 static int revalidate(struct mpfs_core *core, const struct mpfs_node *node,
 		      const char *key, struct mpfs_obj **out, int *gone,
 		      struct mpfs_err *err)
@@ -177,7 +179,7 @@ static int revalidate(struct mpfs_core *core, const struct mpfs_node *node,
 		mpfs_obj_unref(stale);
 		return 0;
 	}
-	l = listing_refresh(core, node);
+	l = view_listing(core, node);
 	r = l ? mpfs_listing_find(l, node->sync_id, out, err)
 	      : (nomem(err), -1);
 	mpfs_listing_unref(l);

@@ -42,6 +42,7 @@ static const struct fuse_opt spec[] = {
     OPT("max_response=%s", max_response),
     OPT("connect_timeout=%s", connect_timeout),
     OPT("prefetch=%s", prefetch),
+    OPT("cache_size=%s", cache_size),
     OPT("uid=%s", uid),
     OPT("gid=%s", gid),
     OPT("umask=%s", umask),
@@ -136,6 +137,10 @@ void mpfs_opts_usage(const char *prog)
 	    "                           (default 0: no cap)\n"
 	    "    -o max_response=BYTES  larger answers are an error; K, M, G\n"
 	    "                           suffixes (default 64M)\n"
+	    "    -o cache_size=BYTES    memory for everything cached, least\n"
+	    "                           recently used going first; K, M, G\n"
+	    "                           (default: an eighth of the RAM,\n"
+	    "                           64M to 1G)\n"
 	    "    -o prefetch=BYTES      file bytes of one listing pushed into\n"
 	    "                           the page cache after it; 0: none\n"
 	    "                           (default 64M)\n"
@@ -219,6 +224,21 @@ static int parse_size(const char *name, const char *s, long min, long max,
 	}
 	*out = v * unit;
 	return 0;
+}
+
+/* An eighth of the machine's memory, at least 64 MiB and at most 1 GiB:
+ * little on a laptop, enough on a server for hundreds of thousands of
+ * syncs. */
+static long default_cache_size(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	long size = pages > 0 && page > 0 ? pages / 8 * page : 0;
+
+	if (size < 64L << 20)
+		size = 64L << 20;
+	if (size > 1L << 30)
+		size = 1L << 30;
+	return size;
 }
 
 /* An octal mode mask, 0 to 0777. */
@@ -432,6 +452,7 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	o->retries_n = 4;
 	o->max_response_n = 64L << 20;
 	o->prefetch_n = 64L << 20;
+	o->cache_size_n = default_cache_size();
 	o->uid_n = o->gid_n = -1;
 	if ((o->ttl && parse_long("ttl", o->ttl, 0, 86400 * 365, &o->ttl_s)) ||
 	    (o->page_size &&
@@ -454,6 +475,8 @@ int mpfs_opts_check(struct mpfs_opts *o)
 			&o->max_response_n)) ||
 	    (o->prefetch && parse_size("prefetch", o->prefetch, 0, 1L << 40,
 				       &o->prefetch_n)) ||
+	    (o->cache_size && parse_size("cache_size", o->cache_size, 1L << 20,
+					 1L << 40, &o->cache_size_n)) ||
 	    (o->uid && parse_long("uid", o->uid, 0, 0xfffffffe, &o->uid_n)) ||
 	    (o->gid && parse_long("gid", o->gid, 0, 0xfffffffe, &o->gid_n)) ||
 	    (o->umask && parse_umask(o->umask, &o->umask_n)))
@@ -506,7 +529,7 @@ void mpfs_opts_release(struct mpfs_opts *o)
 			   &o->max_rps,	  &o->max_response, &o->connect_timeout,
 			   &o->log_level, &o->max_requests, &o->stale,
 			   &o->prefetch,  &o->uid,	    &o->gid,
-			   &o->umask};
+			   &o->umask,	  &o->cache_size};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		free(*fields[i]);

@@ -154,6 +154,23 @@ static struct timespec object_mtime(json_t *json, time_t fallback)
 	return t;
 }
 
+/* Bytes of every object alive: what the caches' budget counts. */
+static atomic_size_t live_bytes;
+
+size_t mpfs_obj_bytes(void)
+{
+	return atomic_load(&live_bytes);
+}
+
+/* An object complete: its bytes count from now on, and as much is taken
+ * off when it goes. */
+static struct mpfs_obj *counted(struct mpfs_obj *obj, size_t extra)
+{
+	obj->bytes = sizeof(*obj) + extra + obj->size;
+	atomic_fetch_add(&live_bytes, obj->bytes);
+	return obj;
+}
+
 /* The string fields an object carries, in the order of struct mpfs_obj:
  * copied into one block after it. */
 enum { F_ID, F_STATUS, F_CONN, F_BUCKET, F_UPDATED, F_ERROR, F_NAME, F_N };
@@ -185,7 +202,7 @@ static int text_of(json_t *json, const char *key, int any, struct text *t)
 /* A new object with the fields of json (id is json's id_key) and the
  * encoded name id + suffix; data not set. NULL when out of memory. */
 static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
-				  const char *suffix)
+				  const char *suffix, size_t *extra)
 {
 	struct text t[F_N] = {{0}};
 	const char **dst[F_N];
@@ -206,7 +223,8 @@ static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
 	idlen = mpfs_name_encode(t[F_ID].s, NULL, 0);
 	for (int i = 0; i < F_N; i++)
 		total += t[i].s ? t[i].len + 1 : 0;
-	obj = calloc(1, sizeof(*obj) + total + idlen + strlen(suffix) + 1);
+	*extra = total + idlen + strlen(suffix) + 1;
+	obj = calloc(1, sizeof(*obj) + *extra);
 	if (!obj)
 		goto out;
 	dst[F_ID] = &obj->id;
@@ -241,6 +259,7 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	const char *id = json_string_value(json_object_get(json, id_key));
 	struct mpfs_obj *obj;
 	json_t *active;
+	size_t extra;
 
 	if (!json_is_object(json)) {
 		mpfs_err_set(err, MPFS_E_MALFORMED, "item is not an object");
@@ -251,7 +270,7 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 			     id_key);
 		return NULL;
 	}
-	obj = obj_alloc(json, id_key, suffix);
+	obj = obj_alloc(json, id_key, suffix, &extra);
 	if (!obj)
 		goto nomem;
 	obj->data = mpfs_render_json(json, &obj->size);
@@ -261,7 +280,7 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	obj->mtime = object_mtime(json, fallback_mtime);
 	active = json_object_get(json, "is_active");
 	obj->is_active = json_is_boolean(active) ? json_is_true(active) : -1;
-	return obj;
+	return counted(obj, extra);
 nomem:
 	mpfs_obj_unref(obj);
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory rendering '%s'", id);
@@ -286,7 +305,7 @@ struct mpfs_obj *mpfs_obj_new_live(json_t *json, const char *name, time_t mtime,
 	obj->mtime.tv_sec = mtime;
 	obj->is_active = -1;
 	obj->live = 1;
-	return obj;
+	return counted(obj, len + 1);
 nomem:
 	mpfs_obj_unref(obj);
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory rendering '%s'", name);
@@ -303,6 +322,7 @@ void mpfs_obj_unref(struct mpfs_obj *obj)
 {
 	if (!obj || atomic_fetch_sub(&obj->refs, 1) != 1)
 		return;
+	atomic_fetch_sub(&live_bytes, obj->bytes);
 	free(obj->data);
 	free(obj);
 }

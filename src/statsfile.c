@@ -35,12 +35,30 @@ static int pad_stats(struct mpfs_core *core, struct mpfs_obj *obj,
 	return 0;
 }
 
-/* The figures of the core: the inodes the kernel holds, and the
- * notifications still to be made. */
+/* The figures of the core: the caches' bytes, entries and evictions, the
+ * inodes the kernel holds, and the notifications still to be made. */
 static void core_figures(struct mpfs_core *core, json_t *root)
 {
+	struct mpfs_cache *caches[] = {core->listings, core->objects,
+				       core->bucket_objs, core->conns};
+	json_t *cache = json_object_get(root, "cache");
+	unsigned long evictions = 0, e;
+	size_t entries = 0;
 	uint64_t lookups;
 	size_t held = mpfs_inodes_count(core->inodes, &lookups);
+
+	for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++) {
+		entries += mpfs_cache_count(caches[i], &e);
+		evictions += e;
+	}
+	json_object_set_new(cache, "bytes",
+			    json_integer((json_int_t)held_bytes()));
+	json_object_set_new(cache, "budget",
+			    json_integer((json_int_t)core->cfg.cache_size));
+	json_object_set_new(cache, "entries",
+			    json_integer((json_int_t)entries));
+	json_object_set_new(cache, "evictions",
+			    json_integer((json_int_t)evictions));
 
 	json_object_set_new(root, "inodes",
 			    json_pack("{s:I, s:I}", "held", (json_int_t)held,

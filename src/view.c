@@ -60,75 +60,15 @@ static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
 		       page);
 }
 
-struct job {
-	struct mpfs_core *core;
-	void (*fn)(void *arg);
-	void *arg;
-};
-
-void jobs_init(struct mpfs_core *core)
-{
-	pthread_mutex_init(&core->jobs_lock, NULL);
-	pthread_cond_init(&core->jobs_done, NULL);
-}
-
-/* Waits for every page fetch on a thread of its own to end. */
-void jobs_wait(struct mpfs_core *core)
-{
-	pthread_mutex_lock(&core->jobs_lock);
-	while (core->jobs)
-		pthread_cond_wait(&core->jobs_done, &core->jobs_lock);
-	pthread_mutex_unlock(&core->jobs_lock);
-	pthread_mutex_destroy(&core->jobs_lock);
-	pthread_cond_destroy(&core->jobs_done);
-}
-
-static void *job_main(void *p)
-{
-	struct job job = *(struct job *)p;
-
-	free(p);
-	job.fn(job.arg);
-	pthread_mutex_lock(&job.core->jobs_lock);
-	job.core->jobs--;
-	pthread_cond_broadcast(&job.core->jobs_done);
-	pthread_mutex_unlock(&job.core->jobs_lock);
-	return NULL;
-}
-
-/* Runs a listing's page fetch on a thread of its own, counted so that
- * mpfs_core_free can wait for it. */
-static int spawn(void *ctx, void (*fn)(void *arg), void *arg)
+/* Runs a listing's page fetch on the mount's worker threads. */
+static int spawn(void *ctx, void (*fn)(void *arg), void (*drop)(void *arg),
+		 void *arg)
 {
 	struct view *v = ctx;
-	struct mpfs_core *core = v->core;
-	struct job *job = malloc(sizeof(*job));
-	pthread_attr_t attr;
-	pthread_t tid;
-	int r;
 
-	if (!job)
-		return -1;
-	*job = (struct job){core, fn, arg};
-	pthread_mutex_lock(&core->jobs_lock);
-	core->jobs++;
-	pthread_mutex_unlock(&core->jobs_lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	r = pthread_create(&tid, &attr, job_main, job);
-	pthread_attr_destroy(&attr);
-	if (r == 0)
-		return 0;
-	free(job);
-	pthread_mutex_lock(&core->jobs_lock);
-	core->jobs--;
-	pthread_mutex_unlock(&core->jobs_lock);
-	return -1;
+	return mpfs_pool_run(v->core->pool, fn, drop, arg);
 }
 
-/* Every spelling of one filter is one listing: where/ with one key is
- * the fixed view of that key (where/status=failed is by-status/failed),
- * and with more, its keys in one order. */
 const char *view_key(const struct mpfs_node *node, char *key, size_t size)
 {
 	struct mpfs_node c;
@@ -275,44 +215,13 @@ static void view_of(const struct mpfs_node *node, struct mpfs_node *view)
 	view->sync_id[0] = '\0';
 }
 
-static void refresh_run(void *arg)
-{
-	struct mpfs_listing *l = arg;
-	struct mpfs_obj *obj = NULL;
-	struct mpfs_err err;
-
-	mpfs_err_clear(&err);
-	/* every page, as a cold listing is fetched */
-	if (mpfs_listing_get(l, (size_t)-1, &obj, &err) < 0)
-		mpfs_log(MPFS_LOG_WARN, "refresh of %s: %s: %s",
-			 mpfs_listing_what(l), err.op, err.msg);
-	mpfs_obj_unref(obj);
-	report_skipped(l);
-	mpfs_listing_unref(l);
-}
-
-struct mpfs_listing *listing_refresh(struct mpfs_core *core,
-				     const struct mpfs_node *node)
+struct mpfs_listing *view_listing(struct mpfs_core *core,
+				  const struct mpfs_node *node)
 {
 	struct mpfs_node view;
-	struct mpfs_listing *l;
-	struct view *v;
-	int complete;
 
 	view_of(node, &view);
-	l = listing_of(core, &view);
-	if (!l)
-		return NULL;
-	v = mpfs_listing_ctx(l);
-	mpfs_listing_count(l, &complete);
-	if (!complete && !atomic_exchange(&v->refreshing, 1)) {
-		mpfs_listing_ref(l);
-		if (spawn(v, refresh_run, l)) {
-			atomic_store(&v->refreshing, 0); /* a reader will */
-			mpfs_listing_unref(l);
-		}
-	}
-	return l;
+	return listing_of(core, &view);
 }
 
 int view_listed(struct mpfs_core *core, const struct mpfs_node *node)

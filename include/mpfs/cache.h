@@ -6,12 +6,17 @@
 #ifndef MPFS_CACHE_H
 #define MPFS_CACHE_H
 
+#include <stddef.h>
+
 struct mpfs_cache_ops {
 	void *(*ref)(void *value);
 	void (*unref)(void *value);
 	/* Whether a value is worth keeping for its grace once replaced (a
 	 * listing whose first page never came is not); NULL: every value. */
 	int (*usable)(void *value);
+	/* Whether a value is in use, so that it must not be evicted (a
+	 * listing a directory handle reads); NULL: none is. */
+	int (*busy)(void *value);
 };
 
 typedef double (*mpfs_clock_fn)(void);
@@ -52,5 +57,16 @@ void mpfs_cache_drop(struct mpfs_cache *c, const char *key);
 
 /* Forgets every value. */
 void mpfs_cache_clear(struct mpfs_cache *c);
+
+/* When the least recently used entry was last used (the clock's time), or
+ * -1 when there is none. */
+double mpfs_cache_oldest(struct mpfs_cache *c);
+
+/* Forgets the least recently used entry that is not busy. Returns 1, or 0
+ * when there is none. */
+int mpfs_cache_evict_oldest(struct mpfs_cache *c);
+
+/* Entries held, and evictions so far. */
+size_t mpfs_cache_count(struct mpfs_cache *c, unsigned long *evictions);
 
 #endif

@@ -35,8 +35,9 @@ struct mpfs_core_cfg {
 	char **buckets;	  /* NULL-terminated, or NULL for all buckets */
 	uid_t uid;
 	gid_t gid;
-	mode_t umask;  /* taken from every mode */
-	long prefetch; /* bytes of one listing pushed to the page cache */
+	mode_t umask;	   /* taken from every mode */
+	long prefetch;	   /* bytes of one listing pushed to the page cache */
+	size_t cache_size; /* bytes the caches may hold */
 	time_t mount_time;
 };
 

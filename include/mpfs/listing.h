@@ -34,9 +34,11 @@ typedef struct mpfs_obj *(*mpfs_reuse_fn)(void *ctx, const char *id,
  * reference), for instance an equal one already held elsewhere. */
 typedef struct mpfs_obj *(*mpfs_intern_fn)(void *ctx, struct mpfs_obj *obj);
 
-/* Runs fn(arg) on another thread; returns 0, or -1 if it cannot (then the
+/* Runs fn(arg) on another thread, or drop(arg) instead if it is never
+ * run (the threads stop first); returns 0, or -1 if it cannot (then the
  * page is fetched by the reader that needs it). */
-typedef int (*mpfs_spawn_fn)(void *ctx, void (*fn)(void *arg), void *arg);
+typedef int (*mpfs_spawn_fn)(void *ctx, void (*fn)(void *arg),
+			     void (*drop)(void *arg), void *arg);
 
 struct mpfs_listing_cfg {
 	mpfs_fetch_fn fetch;
@@ -76,6 +78,13 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
  * is there; 0 when the listing ends without it; -1 with err set. */
 int mpfs_listing_find(struct mpfs_listing *l, const char *id,
 		      struct mpfs_obj **obj, struct mpfs_err *err);
+
+/* Whether more than one reference is held (the cache's): a reader or a
+ * fetch has it. */
+int mpfs_listing_shared(struct mpfs_listing *l);
+
+/* Bytes every listing's entries and index hold, together. */
+size_t mpfs_listing_bytes(void);
 
 /* Whether the entries held now include id; no fetch. */
 int mpfs_listing_has(struct mpfs_listing *l, const char *id);

@@ -22,6 +22,7 @@ struct mpfs_opts {
 	char *max_response;
 	char *connect_timeout;
 	char *prefetch;
+	char *cache_size;
 	char *uid;
 	char *gid;
 	char *umask;
@@ -43,6 +44,7 @@ struct mpfs_opts {
 	long max_rps_n;	     /* 0: no cap */
 	long max_response_n; /* bytes */
 	long prefetch_n;     /* bytes */
+	long cache_size_n;   /* bytes */
 	long uid_n, gid_n;   /* -1: the mounting user's */
 	long umask_n;
 	char **bucket_list; /* NULL-terminated, or NULL for all */

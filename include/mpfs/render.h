@@ -37,6 +37,7 @@ struct mpfs_obj {
 	const char *last_error;	 /* a string as it is; another value as JSON */
 	const char *bucket_name; /* BucketResponse */
 	int live;	/* made at each open: read past the page cache */
+	size_t bytes;	/* of memory it holds (mpfs_obj_bytes) */
 	char strings[]; /* where the fields above point */
 };
 
@@ -58,6 +59,9 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
  * anew at each open (live is set). New reference, or NULL with err set. */
 struct mpfs_obj *mpfs_obj_new_live(json_t *json, const char *name, time_t mtime,
 				   struct mpfs_err *err);
+
+/* Bytes every object alive holds, together. */
+size_t mpfs_obj_bytes(void);
 
 /* New reference to the same object. */
 struct mpfs_obj *mpfs_obj_ref(struct mpfs_obj *obj);

@@ -27,7 +27,7 @@ import time
 NAMESPACE_ID = "ns_demo"
 NAMESPACE_NAME = "demo"
 INTERNAL_ID = "int_7f3c2a9e1b5d4c8f0a6e2b1d"
-DATASETS = ("small", "large", "weird")
+DATASETS = ("small", "large", "weird", "many")
 
 STATUSES = ("PENDING", "IN_PROGRESS", "PROCESSING", "COMPLETED",
             "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED", "UNKNOWN",
@@ -506,9 +506,22 @@ def _weird():
     return Store("weird", buckets, _connections([odd]), syncs)
 
 
+def _many():
+    """16 buckets of 6,000 syncs each (about 125 MB of JSON): a namespace
+    larger than a cache of tens of MB."""
+    buckets, syncs = [], {}
+    for i in range(16):
+        bid = "bkt_m%02d" % i
+        buckets.append(_bucket(bid, "many-%02d" % i, "6,000 sync configurations",
+                               "2024-10-01T00:00:00.000000Z", 240000, 240000 * 1048576))
+        syncs[bid] = _gen_syncs(random.Random("many:" + bid), bid, 6000, _ms("2023-01-01T00:00:00Z"))
+    return Store("many", buckets, _connections(), syncs)
+
+
 def load(name):
-    """A fresh Store for a data set name ('small', 'large' or 'weird')."""
-    builders = {"small": _small, "large": _large, "weird": _weird}
+    """A fresh Store for a data set name ('small', 'large', 'weird' or
+    'many')."""
+    builders = {"small": _small, "large": _large, "weird": _weird, "many": _many}
     if name not in builders:
         raise ValueError("unknown dataset %r (choose from %s)" % (name, ", ".join(DATASETS)))
     return builders[name]()

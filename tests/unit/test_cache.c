@@ -43,7 +43,7 @@ static struct val *val_new(int id)
 	return v;
 }
 
-static const struct mpfs_cache_ops ops = {ref, unref, NULL};
+static const struct mpfs_cache_ops ops = {ref, unref, NULL, NULL};
 
 /* A put whose caller has no use for the value it replaced. */
 static void put(struct mpfs_cache *c, const char *key, struct val *v)
@@ -167,11 +167,54 @@ static void test_grace(void)
 	mpfs_cache_free(c);
 }
 
+/* A value held by others than the cache is busy, for the eviction test. */
+static int busy(void *p)
+{
+	return ((struct val *)p)->refs > 1;
+}
+
+static void test_eviction_order(void)
+{
+	static const struct mpfs_cache_ops busy_ops = {ref, unref, NULL, busy};
+	struct mpfs_cache *c = mpfs_cache_new(100, &busy_ops, fake_clock);
+	struct val *held, *got;
+	unsigned long evicted;
+	char key[8];
+
+	for (int i = 0; i < 4; i++) {
+		struct val *v = val_new(i);
+
+		now = i;
+		snprintf(key, sizeof(key), "k%d", i);
+		put(c, key, v);
+		unref(v);
+	}
+	CHECK(live == 4);
+	/* a get makes k0 the newest: k1 (used at 1) is the oldest */
+	now = 10;
+	got = mpfs_cache_get(c, "k0");
+	unref(got);
+	CHECK(mpfs_cache_oldest(c) == 1);
+	held = mpfs_cache_get(c, "k1");		/* newest, and in use: kept */
+	CHECK(mpfs_cache_evict_oldest(c) == 1); /* k2 */
+	CHECK(mpfs_cache_get(c, "k2") == NULL);
+	CHECK(mpfs_cache_evict_oldest(c) == 1); /* k3 */
+	CHECK(mpfs_cache_evict_oldest(c) == 1); /* k0 */
+	CHECK(mpfs_cache_evict_oldest(c) == 0); /* k1 alone, and busy */
+	CHECK(mpfs_cache_count(c, &evicted) == 1 && evicted == 3);
+	CHECK(live == 1);
+	unref(held);
+	CHECK(mpfs_cache_evict_oldest(c) == 1);
+	CHECK(live == 0 && mpfs_cache_oldest(c) == -1);
+	mpfs_cache_free(c);
+}
+
 int main(void)
 {
 	test_ttl();
 	test_put_new_and_replace();
 	test_zero_ttl_and_prune();
 	test_grace();
+	test_eviction_order();
 	return check_done();
 }

@@ -120,12 +120,13 @@ static void *thread_main(void *p)
 	return NULL;
 }
 
-static int spawn(void *ctx, void (*fn)(void *), void *arg)
+static int spawn(void *ctx, void (*fn)(void *), void (*drop)(void *), void *arg)
 {
 	struct thread_arg *t = malloc(sizeof(*t));
 	pthread_t tid;
 
 	(void)ctx;
+	(void)drop; /* every thread here runs */
 	t->fn = fn;
 	t->arg = arg;
 	pthread_mutex_lock(&threads_lock);
