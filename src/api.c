@@ -495,6 +495,31 @@ int mpfs_api_list_buckets(struct mpfs_api *api, const struct mpfs_page_req *req,
 	return r;
 }
 
+/* A filter's value into a list call's body. One that jansson refuses as
+ * not UTF-8 names no status or connection: refused here as the API would
+ * refuse it (MPFS_E_INVALID), not taken for a lack of memory. */
+static int set_filter(json_t *body, const char *key, const char *value,
+		      struct mpfs_err *err)
+{
+	json_t *v = json_string(value);
+
+	if (!v) {
+		v = json_stringn_nocheck(value, strlen(value));
+		if (v)
+			mpfs_err_set(err, MPFS_E_INVALID,
+				     "the %s asked for is not UTF-8", key);
+		else
+			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		json_decref(v);
+		return -1;
+	}
+	if (json_object_set_new(body, key, v)) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 			const struct mpfs_sync_filter *filter,
 			const struct mpfs_page_req *req, struct mpfs_page *page,
@@ -508,13 +533,11 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 
 	if (!b || (req->cursor && !cur) || !body)
 		goto nomem;
-	if (filter->status &&
-	    json_object_set_new(body, "status", json_string(filter->status)))
-		goto nomem;
-	if (filter->connection_id &&
-	    json_object_set_new(body, "connection_id",
-				json_string(filter->connection_id)))
-		goto nomem;
+	if ((filter->status &&
+	     set_filter(body, "status", filter->status, err)) ||
+	    (filter->connection_id &&
+	     set_filter(body, "connection_id", filter->connection_id, err)))
+		goto out;
 	if (filter->is_active >= 0 &&
 	    json_object_set_new(body, "is_active",
 				json_boolean(filter->is_active)))

@@ -53,13 +53,53 @@ int mpfs_log_level_parse(const char *name, enum mpfs_log_level *out)
 	return -1;
 }
 
+/* How many bytes the UTF-8 sequence at s takes, or 0 when it is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = *s >= 0xF0 && *s <= 0xF4   ? 4
+		   : *s >= 0xE0 && *s <= 0xEF ? 3
+		   : *s >= 0xC2 && *s <= 0xDF ? 2
+					      : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* One line, whatever the names in it hold: control bytes and bytes that
+ * are not UTF-8 as \xHH, so that a name cannot break a line or a log
+ * reader. */
+static void clean(const char *in, char *out, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t n = 0, k;
+
+	while (*p && n + 5 < size) {
+		if (*p >= 0x20 && *p < 0x7F) {
+			out[n++] = (char)*p++;
+		} else if (*p >= 0x80 && (k = utf8_len(p)) > 0) {
+			if (n + k + 1 > size)
+				break;
+			memcpy(out + n, p, k);
+			n += k;
+			p += k;
+		} else {
+			n += (size_t)snprintf(out + n, size - n, "\\x%02X",
+					      *p++);
+		}
+	}
+	out[n] = '\0';
+}
+
 static void write_line(enum mpfs_log_level level, const char *fmt, va_list ap)
 {
 	static const int priorities[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
 					 LOG_DEBUG};
-	char line[1024];
+	char raw[1024], line[4 * sizeof(raw)];
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	clean(raw, line, sizeof(line));
 	if (log_syslog)
 		syslog(priorities[level], "%s", line);
 	else

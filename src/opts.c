@@ -384,8 +384,15 @@ static char **split_buckets(const char *list)
 		return NULL;
 	}
 	for (tok = strtok_r(copy, ":", &save); tok;
-	     tok = strtok_r(NULL, ":", &save))
-		out[i++] = strdup(tok);
+	     tok = strtok_r(NULL, ":", &save)) {
+		out[i] = strdup(tok);
+		if (!out[i]) { /* not a shorter list: none */
+			while (i > 0)
+				free(out[--i]);
+			break;
+		}
+		i++;
+	}
 	free(copy);
 	if (i == 0) {
 		free(out);

@@ -13,7 +13,7 @@
 
 #include "mpfs/clock.h"
 
-#define KINDS (MPFS_E_NO_ATTR + 1)
+#define KINDS (MPFS_E_INTERRUPTED + 1)
 
 static atomic_ulong requests[MPFS_EP_COUNT];
 
@@ -59,6 +59,7 @@ static const char *const kind_names[KINDS] = {
     [MPFS_E_TOO_LARGE] = "too_large",
     [MPFS_E_NOMEM] = "nomem",
     [MPFS_E_NO_ATTR] = "no_attr",
+    [MPFS_E_INTERRUPTED] = "interrupted",
 };
 
 /* The path's segments after /v1, up to the query: how many, and whether the
@@ -326,6 +327,9 @@ json_t *mpfs_stats_json(void)
 				    json_integer(get(&errors[i])));
 	}
 	json_object_set_new(err, "total", json_integer(failed));
+	/* calls given up because their caller went away: not the API's */
+	json_object_set_new(err, "interrupted",
+			    json_integer(get(&errors[MPFS_E_INTERRUPTED])));
 	json_object_set_new(root, "requests", req);
 	json_object_set_new(root, "requests_last_minute", last_minute());
 	json_object_set_new(root, "retries", json_integer(get(&retries)));

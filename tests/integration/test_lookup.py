@@ -178,3 +178,24 @@ def test_first_stat_of_a_view_costs_at_most_the_bucket_check(api, mount):
     reqs = api.log()
     assert len(reqs) <= 1
     assert all(r["method"] == "POST" and r["path"] == "/v1/buckets/list" for r in reqs)
+
+
+def test_a_status_that_is_not_utf8_does_not_exist(api, mount):
+    """A name no status can have: ENOENT, nothing sent (not taken for a
+    lack of memory)."""
+    m = mount(api, expect_stderr=[r"^mixpeekfs: info: stat '/bkt_marketing/by-status/.*': "
+                                  r"the status asked for is not UTF-8$"])
+    os.listdir(m.p("bkt_marketing"))
+    api.reset_log()
+    with pytest.raises(OSError) as e:
+        os.stat(os.fsencode(m.p("bkt_marketing", "by-status")) + b"/fail\xffed")
+    assert e.value.errno == errno.ENOENT
+    assert api.log() == []
+
+
+def test_a_name_cannot_break_a_log_line(api, mount):
+    m = mount(api, expect_stderr=[r"^mixpeekfs: info: stat '/bkt_marketing/all/x\\x0Ay\\x1B\[2J\.json': no such path$"])
+    with pytest.raises(OSError) as e:
+        os.stat(m.p("bkt_marketing", "all", "x\ny\x1b[2J.json"))
+    assert e.value.errno == errno.ENOENT
+    assert len(m.stderr().splitlines()) == 1

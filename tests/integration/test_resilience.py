@@ -22,7 +22,7 @@ import urllib.request
 
 import pytest
 
-from conftest import (BREAKER_OPEN, BIN, DEADLINE, base_env, list_requests, render, run, wait_for,
+from conftest import (BREAKER_OPEN, BIN, DEADLINE, base_env, list_requests, render, run, stats, wait_for,
                       works_again)
 
 BUCKET = "bkt_marketing"
@@ -83,21 +83,21 @@ def test_a_hung_try_is_cut_at_half_the_timeout_and_retried(api, mount):
     os.stat(m.p(BUCKET))
     api.reset_log()
     api.add_fault("hang", path_re=r"/syncs/[^/]+$", method="GET", count=1, seconds=30)
-    start = time.monotonic()
     assert open(m.p(BUCKET, "all", sid + ".json"), "rb").read() == render(obj)
-    elapsed = time.monotonic() - start
-    assert [r["fault"] for r in gets(api, sid)] == ["hang", None]
-    assert 0.9 <= elapsed < 2.0
+    # a second try could only fit in timeout=2 if the first was cut at 1 s
+    tries = gets(api, sid)
+    assert [r["fault"] for r in tries] == ["hang", None]
+    assert tries[1]["time"] - tries[0]["time"] >= 0.9
     alive(m, api)
 
 
 def test_retry_after_is_honoured(api, m):
     obj, sid = sync(api, 3)
     api.add_fault("status", path_re=r"/syncs/[^/]+$", method="GET", count=1, status=503, retry_after=2)
-    start = time.monotonic()
     assert open(m.p(BUCKET, "all", sid + ".json"), "rb").read() == render(obj)
-    assert time.monotonic() - start >= 1.95
-    assert [r["status"] for r in gets(api, sid)] == [503, 200]
+    tries = gets(api, sid)
+    assert [r["status"] for r in tries] == [503, 200]
+    assert tries[1]["time"] - tries[0]["time"] >= 1.95  # as the API asked
 
 
 def test_retry_after_past_the_timeout_is_not_waited_for(api, mount):
@@ -108,12 +108,10 @@ def test_retry_after_past_the_timeout_is_not_waited_for(api, mount):
     m.expect(r"^mixpeekfs: error: stat '/%s/all/%s.json': GET /v1/buckets/%s/syncs/%s: http 429: "
              r"Injected fault: HTTP 429$" % (BUCKET, sid, BUCKET, sid))
     api.add_fault("status", path_re=r"/syncs/[^/]+$", method="GET", status=429, retry_after=60)
-    start = time.monotonic()
     with pytest.raises(OSError) as e:
         os.stat(m.p(BUCKET, "all", sid + ".json"))
     assert e.value.errno == errno.EIO
-    assert time.monotonic() - start < 1
-    assert [r["status"] for r in gets(api, sid)] == [429]
+    assert [r["status"] for r in gets(api, sid)] == [429]  # no wait for a try that cannot be
     api.clear_faults()
     alive(m, api)
 
@@ -183,11 +181,11 @@ def test_an_answer_over_max_response_is_eio_and_not_retried(api, mount, declare)
     m.expect(r"^mixpeekfs: error: stat '/%s/all/%s.json': GET .+: answer larger than 65536 bytes$"
              % (BUCKET, sid))
     api.add_fault("huge", path_re=r"/syncs/[^/]+$", method="GET", size=50 << 20, declare=declare)
-    start = time.monotonic()
+    received = stats(m)["bytes_received"]
     with pytest.raises(OSError) as e:
         os.stat(m.p(BUCKET, "all", sid + ".json"))
     assert e.value.errno == errno.EIO
-    assert time.monotonic() - start < 3  # not 50 MiB read and thrown away
+    assert stats(m)["bytes_received"] - received <= 65536 + 65536  # not 50 MiB read and thrown away
     assert len(gets(api, sid)) == 1
     api.clear_faults()
     alive(m, api)
@@ -242,11 +240,10 @@ def test_while_the_api_is_down_requests_fail_at_once(api, m):
     # now closed to everyone: a new request fails at once, unsent
     api.reset_log()
     _, sid = sync(api, 20)
-    start = time.monotonic()
     with pytest.raises(OSError) as e:
         os.stat(m.p(BUCKET, "all", sid + ".json"))
-    assert e.value.errno == errno.EIO and time.monotonic() - start < 0.5
-    assert api.log() == []
+    assert e.value.errno == errno.EIO
+    assert api.log() == []  # failed at once, unsent
     # the API comes back: after the window a try goes out and succeeds
     api.clear_faults()
     alive(m, api)
@@ -291,39 +288,41 @@ def test_connect_timeout_bounds_a_connect_that_never_completes(api, mount, tmp_p
     mnt = tmp_path / "never"
     mnt.mkdir()
     try:
-        start = time.monotonic()
         r = subprocess.run([BIN, "-f", "-o", f"api_url=http://127.0.0.1:{port}", "-o", "connect_timeout=1",
                             "-o", "retries=1", "-o", "timeout=30", "ns_demo", str(mnt)], env=base_env(api),
                            capture_output=True, text=True, timeout=30)
-        elapsed = time.monotonic() - start
     finally:
         for s in socks:
             s.close()
     assert r.returncode != 0 and not os.path.ismount(mnt)
     assert re.match(r"^mixpeekfs: cannot reach the API at http://127\.0\.0\.1:\d+: "
                     r"Failed to connect to 127\.0\.0\.1 port \d+ after 1\d\d\d ms: Timeout was reached after 2 tries$",
-                    r.stderr), r.stderr
-    assert elapsed < 4, elapsed  # two tries of one second, not 30
+                    r.stderr), r.stderr  # two tries of one second each, not 30
     alive(m, api)
 
 
 @pytest.mark.parametrize("how", ["hung-request", "backoff"])
 def test_ctrl_c_frees_the_worker_at_once(api, mount, how):
-    m = mount(api, "timeout=60")
+    """Once ls is killed, its call is given up while the API still hangs
+    (or its Retry-After still runs), not 60 s or 30 s later: stats.json
+    counts it, and the worker serves again."""
+    m = mount(api, "timeout=60", "log_level=debug")
     os.stat(m.p(BUCKET))
     api.reset_log()
-    m.expect(r"^mixpeekfs: info: (opendir|readdir) '/%s/inactive': POST .+: interrupted( after \d tries)?$" % BUCKET)
+    m.expect(r"^mixpeekfs: info: (opendir|readdir) '/%s/inactive': POST .+: interrupted( after \d tries)?$" % BUCKET,
+             r"^mixpeekfs: debug: (GET|POST) /v1/\S+: .+, \d+ bytes, \d+ ms$")
     if how == "hung-request":
         api.add_fault("hang", path_re=r"/syncs/list$", seconds=60)
     else:
         api.add_fault("status", path_re=r"/syncs/list$", status=503, retry_after=30)
     ls = subprocess.Popen(["ls", m.p(BUCKET, "inactive")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: len(list_requests(api, BUCKET)) >= 1, "the listing request")
-    time.sleep(0.2)  # let it settle into the wait being tested (not a sync point)
-    start = time.monotonic()
     ls.send_signal(signal.SIGINT)
     ls.wait(timeout=10)
-    assert time.monotonic() - start < 2.5
+    # the call given up (its request aborted, or its wait for a second
+    # try), well before the 60 s or the 30 s
+    wait_for(lambda: stats(m)["errors"]["interrupted"] >= 1, "the call to be given up", proc=m.proc)
+    assert len(list_requests(api, BUCKET)) == 1
     assert m.proc.poll() is None
     api.clear_faults()
     assert sorted(works_again(lambda: os.listdir(m.p(BUCKET, "inactive")), "the listing")) == \
