@@ -249,6 +249,28 @@ static void page_done(void *arena)
 	mpfs_arena_give(arena);
 }
 
+/* An answer's body as a JSON object; NULL with err set: MPFS_E_NOMEM when
+ * memory ran out while parsing, else MPFS_E_MALFORMED. */
+static json_t *parse_object(const char *body, size_t len, struct mpfs_err *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, 0, &jerr);
+
+	if (json_is_object(root))
+		return root;
+	/* jansson says out of memory, or says nothing at all (some of its
+	 * allocations fail without a word): a parse error always has one. */
+	if (!root && (json_error_code(&jerr) == json_error_out_of_memory ||
+		      !jerr.text[0]))
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+	else
+		mpfs_err_set(err, MPFS_E_MALFORMED,
+			     "answer is not a JSON object%s%s",
+			     root ? "" : ": ", root ? "" : jerr.text);
+	json_decref(root);
+	return NULL;
+}
+
 /* One try. With arena (a list page), the answer is parsed into a slot of
  * its own (see arena.h; urgent: before pages fetched ahead), which the
  * caller gives back once done with the tree. */
@@ -260,7 +282,6 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 {
 	long left = (long)((deadline - mpfs_retry_now(api->retry)) * 1000);
 	struct mpfs_http_resp resp;
-	json_error_t jerr;
 
 	*retry_after = -1;
 	err->http_status = 0;
@@ -287,17 +308,13 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 	}
 	if (arena)
 		*arena = mpfs_arena_take(urgent);
-	*out = json_loadb(resp.body, resp.len, 0, &jerr);
+	*out = parse_object(resp.body, resp.len, err);
 	mpfs_arena_stop();
 	mpfs_http_resp_release(&resp);
-	if (json_is_object(*out))
+	if (*out)
 		return 0;
-	json_decref(*out);
 	if (arena)
 		mpfs_arena_give(*arena);
-	*out = NULL;
-	mpfs_err_set(err, MPFS_E_MALFORMED, "answer is not a JSON object: %s",
-		     jerr.text);
 	return -1;
 }
 
@@ -435,16 +452,11 @@ static int page_of(json_t *root, struct mpfs_page *page, struct mpfs_err *err)
 int mpfs_api_parse_page(const char *body, size_t len, struct mpfs_page *page,
 			struct mpfs_err *err)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(body, len, 0, &jerr);
+	json_t *root = parse_object(body, len, err);
 	int r;
 
-	if (!json_is_object(root)) {
-		json_decref(root);
-		mpfs_err_set(err, MPFS_E_MALFORMED,
-			     "answer is not a JSON object");
+	if (!root)
 		return -1;
-	}
 	r = page_of(root, page, err);
 	json_decref(root);
 	return r;

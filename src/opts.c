@@ -348,69 +348,85 @@ static char *read_key_file(const char *path)
 	*end = '\0';
 	key = *start ? strdup(start) : NULL;
 	explicit_bzero(buf, sizeof(buf));
-	if (!key)
+	if (!*start)
 		fprintf(stderr, "mixpeekfs: key file '%s' holds no key\n",
 			path);
+	else if (!key)
+		fprintf(stderr, "mixpeekfs: out of memory\n");
 	return key;
 }
 
-/* Takes the key from the environment and wipes it there, so that it does
- * not linger in /proc/PID/environ. */
-static char *env_key(void)
+static int out_of_memory(void)
+{
+	fprintf(stderr, "mixpeekfs: out of memory\n");
+	return -1;
+}
+
+/* Takes the key from the environment into *key and wipes it there, so
+ * that it does not linger in /proc/PID/environ. -1 when out of memory;
+ * *key NULL when there is none. */
+static int env_key(char **key)
 {
 	char *value = getenv("MIXPEEK_API_KEY");
-	char *key;
 
+	*key = NULL;
 	if (!value || !*value)
-		return NULL;
-	key = strdup(value);
+		return 0;
+	*key = strdup(value);
 	explicit_bzero(value, strlen(value));
 	unsetenv("MIXPEEK_API_KEY");
-	return key;
+	return *key ? 0 : out_of_memory();
 }
 
-static char **split_buckets(const char *list)
+/* The ids of a ':'-separated list into a NULL-terminated array: every one,
+ * never fewer. -1 when out of memory; *out NULL when the list has none. */
+static int split_buckets(const char *list, char ***out)
 {
 	size_t n = 1, i = 0;
-	char **out, *copy, *save = NULL, *tok;
+	char **v, *copy, *save = NULL, *tok;
 
+	*out = NULL;
 	for (const char *p = list; *p; p++)
 		n += *p == ':';
-	out = calloc(n + 1, sizeof(*out));
+	v = calloc(n + 1, sizeof(*v));
 	copy = strdup(list);
-	if (!out || !copy) {
-		free(out);
-		free(copy);
-		return NULL;
-	}
+	if (!v || !copy)
+		goto nomem;
 	for (tok = strtok_r(copy, ":", &save); tok;
 	     tok = strtok_r(NULL, ":", &save)) {
-		out[i] = strdup(tok);
-		if (!out[i]) { /* not a shorter list: none */
-			while (i > 0)
-				free(out[--i]);
-			break;
-		}
+		v[i] = strdup(tok);
+		if (!v[i])
+			goto nomem;
 		i++;
 	}
 	free(copy);
-	if (i == 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	if (i == 0)
+		free(v);
+	else
+		*out = v;
+	return 0;
+nomem:
+	while (v && i > 0)
+		free(v[--i]);
+	free(v);
+	free(copy);
+	return out_of_memory();
 }
 
-static void default_str(char **field, const char *env, const char *fallback)
+/* *field, unless given, from the environment or else fallback. -1 when
+ * out of memory. */
+static int default_str(char **field, const char *env, const char *fallback)
 {
 	const char *v = env ? getenv(env) : NULL;
 
 	if (*field)
-		return;
+		return 0;
 	if (v && *v)
-		*field = strdup(v);
-	else if (fallback)
-		*field = strdup(fallback);
+		fallback = v;
+	if (!fallback)
+		return 0;
+	*field = strdup(fallback);
+	return *field ? 0 : out_of_memory();
 }
 
 int mpfs_opts_check(struct mpfs_opts *o)
@@ -434,8 +450,10 @@ int mpfs_opts_check(struct mpfs_opts *o)
 				 : "no mountpoint given");
 		return -1;
 	}
-	default_str(&o->namespace, "MIXPEEK_NAMESPACE", NULL);
-	default_str(&o->api_url, "MIXPEEK_API_URL", "https://api.mixpeek.com");
+	if (default_str(&o->namespace, "MIXPEEK_NAMESPACE", NULL) ||
+	    default_str(&o->api_url, "MIXPEEK_API_URL",
+			"https://api.mixpeek.com"))
+		return -1;
 	if (!o->namespace || !*o->namespace) {
 		fprintf(stderr, "mixpeekfs: no namespace: give NAMESPACE, "
 				"-o namespace= or MIXPEEK_NAMESPACE\n");
@@ -489,7 +507,8 @@ int mpfs_opts_check(struct mpfs_opts *o)
 	    (o->umask && parse_umask(o->umask, &o->umask_n)))
 		return -1;
 	if (o->buckets) {
-		o->bucket_list = split_buckets(o->buckets);
+		if (split_buckets(o->buckets, &o->bucket_list))
+			return -1;
 		if (!o->bucket_list) {
 			fprintf(stderr, "mixpeekfs: option buckets=: no "
 					"bucket id given\n");
@@ -512,12 +531,16 @@ int mpfs_opts_check(struct mpfs_opts *o)
 		return -1;
 	}
 	if (o->api_key_file) {
+		char *other;
+
 		o->key = read_key_file(o->api_key_file);
 		if (!o->key)
 			return -1;
-		free(env_key()); /* the file wins; drop the other */
+		env_key(&other); /* the file wins; drop the other */
+		free(other);
 	} else {
-		o->key = env_key();
+		if (env_key(&o->key))
+			return -1;
 		if (!o->key) {
 			fprintf(stderr,
 				"mixpeekfs: no API key: set "
