@@ -13,7 +13,8 @@
  * MAX_AHEAD pages not yet merged. A slot nobody could spawn a thread for is
  * fetched by the reader that reaches it.
  *
- * Lock order: l->lock, then whatever cfg.ended takes. l->lock is released
+ * Lock order: l->lock, then the leaf locks cfg.ended takes (it only queues
+ * work, see listing.h). l->lock is released
  * around every fetch and every rendering; cfg.reuse and cfg.intern are
  * called without it. */
 #include "mpfs/listing.h"

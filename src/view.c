@@ -297,7 +297,8 @@ static void gone_run(void *arg)
 	mpfs_listing_unref(old);
 }
 
-/* Called with the listing's lock held: the work is queued. */
+/* Called with the listing's lock held: the work is queued, never done
+ * here, and the queue never waits. */
 static void take_back_gone(struct view *v)
 {
 	struct gone *g;
@@ -306,11 +307,17 @@ static void take_back_gone(struct view *v)
 	if (!v->bucket[0] || !mpfs_notifier_ops(v->core->notifier, &ctx))
 		return; /* the bucket list; or not serving */
 	g = malloc(sizeof(*g));
-	if (!g)
-		return;
-	*g = (struct gone){v->core, mpfs_listing_ref(v->listing), v};
-	if (mpfs_notifier_push(v->core->notifier, gone_run, gone_release, g))
+	if (g) {
+		*g = (struct gone){v->core, mpfs_listing_ref(v->listing), v};
+		if (!mpfs_notifier_push(v->core->notifier, gone_run,
+					gone_release, g))
+			return;
 		gone_release(g);
+	}
+	mpfs_log(MPFS_LOG_WARN,
+		 "list %s: no room to take back the syncs gone from it now; "
+		 "they go when their ttl ends",
+		 v->path);
 }
 
 /* ---- stale copies ---- */

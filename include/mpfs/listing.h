@@ -50,7 +50,8 @@ struct mpfs_listing_cfg {
 	void (*release)(
 	    void *ctx); /* frees ctx with the listing; may be NULL */
 	/* The listing is complete, or broken for good (complete 0): no page
-	 * follows. Called once, lock held; may be NULL. */
+	 * follows. Called once, with the listing's lock held: it must neither
+	 * wait nor call into the kernel (queue such work). May be NULL. */
 	void (*ended)(void *ctx, int complete);
 	const char *id_key;  /* "sync_config_id" */
 	const char *suffix;  /* ".json" */

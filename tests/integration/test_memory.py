@@ -5,7 +5,7 @@ import os
 import re
 import threading
 
-from conftest import list_requests, stats
+from conftest import list_requests, pushed, stats, wait_for
 from mockapi.server import MockAPI
 
 MiB = 1 << 20
@@ -41,38 +41,61 @@ def threads_and_connections(pid):
     return status_kib(pid, "Threads"), conns
 
 
+def list_every_bucket(api, m):
+    """Lists every bucket's all/, then the first again; returns the cache's
+    stats, VmRSS and VmHWM, and whether the first was listed again."""
+    buckets = sorted(b["bucket_id"] for b in api.store.buckets())
+    assert len(buckets) == 16
+    truth = {b: sorted(o["sync_config_id"] + ".json" for o in api.store.syncs(b)) for b in buckets}
+    for b in buckets:
+        assert sorted(os.listdir(m.p(b, "all"))) == truth[b], b
+    api.reset_log()
+    assert sorted(os.listdir(m.p(buckets[0], "all"))) == truth[buckets[0]]
+    relisted = bool(list_requests(api, buckets[0]))
+    s = stats(m)["cache"]
+    rss, hwm = status_kib(m.proc.pid, "VmRSS") * 1024, status_kib(m.proc.pid, "VmHWM") * 1024
+    print(f"\n16 x 6,000 syncs with cache_size={s['budget'] // MiB}M: cache {s['bytes'] / MiB:.1f} MiB in "
+          f"{s['entries']} entries, {s['evictions']} evictions; VmRSS {rss / MiB:.1f} MiB, "
+          f"VmHWM {hwm / MiB:.1f} MiB")
+    return s, rss, hwm, relisted
+
+
 def test_a_namespace_larger_than_the_cache(mount):
     """16 buckets x 6,000 syncs (116 MB of JSON) through a 32 MiB cache:
     every listing exact, and the daemon's memory bounded by the budget."""
     with MockAPI("many") as api:
         budget = 32 * MiB
         m = mount(api, "cache_size=32M", deadline=30)
-        buckets = sorted(b["bucket_id"] for b in api.store.buckets())
-        assert len(buckets) == 16
-        truth = {b: sorted(o["sync_config_id"] + ".json" for o in api.store.syncs(b)) for b in buckets}
-        for b in buckets:
-            assert sorted(os.listdir(m.p(b, "all"))) == truth[b], b
-        api.reset_log()
-        assert sorted(os.listdir(m.p(buckets[0], "all"))) == truth[buckets[0]]
-        assert list_requests(api, buckets[0])  # it had been let go: listed again
-        s = stats(m)["cache"]
-        rss, hwm = status_kib(m.proc.pid, "VmRSS") * 1024, status_kib(m.proc.pid, "VmHWM") * 1024
-        print(f"\n16 x 6,000 syncs with cache_size=32M: cache {s['bytes'] / MiB:.1f} MiB in "
-              f"{s['entries']} entries, {s['evictions']} evictions; VmRSS {rss / MiB:.1f} MiB, "
-              f"VmHWM {hwm / MiB:.1f} MiB")
+        s, rss, hwm, relisted = list_every_bucket(api, m)
+        assert relisted  # it had been let go: listed again
         assert s["evictions"] > 0 and s["budget"] == budget
         assert rss <= budget + 64 * MiB
         assert hwm <= budget + 160 * MiB
         m.umount(deadline=30)
 
 
+def test_a_namespace_the_cache_holds(mount):
+    """The same namespace under a budget that holds it (1G, the default on
+    a machine with 8 GiB or more): nothing evicted, the first bucket served
+    again from the cache, and the memory that takes, for comparison."""
+    with MockAPI("many") as api:
+        m = mount(api, "cache_size=1G", deadline=30)
+        s, rss, hwm, relisted = list_every_bucket(api, m)
+        assert not relisted
+        assert s["evictions"] == 0 and s["budget"] == 1 << 30
+        assert rss > s["bytes"]
+        m.umount(deadline=30)
+
+
 def test_sighup_gives_the_memory_back(large_api, mount):
     m = mount(large_api, expect_stderr=[r"^mixpeekfs: info: sighup: "])
     assert len(os.listdir(m.p("bkt_12k", "all"))) == 12345
+    pushed(m, 12345)  # no push in flight holds a file's bytes
     before = status_kib(m.proc.pid, "VmRSS")
     m.proc.send_signal(1)
-    from conftest import wait_for
-    wait_for(lambda: stats(m)["cache"]["bytes"] < 2 * MiB, "the caches to empty", proc=m.proc)
+    # said once the memory has been given back
+    wait_for(lambda: "sighup: " in m.stderr(), "the SIGHUP to be done", proc=m.proc)
+    assert stats(m)["cache"]["bytes"] < 2 * MiB
     after = status_kib(m.proc.pid, "VmRSS")
     print(f"\nVmRSS after listing 12,345 syncs: {before / 1024:.1f} MiB; after SIGHUP: {after / 1024:.1f} MiB")
     assert after < before / 2

@@ -29,6 +29,10 @@ struct script {
 	int interrupt_call; /* this call gives up: its caller went away */
 	int hold_call;	    /* this call waits for go, having set held */
 	int held, go;
+	/* offset pages from 6 up to this bound wait until the page crossing
+	 * it has been asked for (or for 10 s: then the test fails) */
+	long wait_crossing;
+	int crossed;
 	pthread_cond_t cond;
 	pthread_mutex_t lock;
 };
@@ -54,6 +58,19 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 		pthread_mutex_unlock(&s->lock);
 		mpfs_err_set(err, MPFS_E_SERVER, "scripted failure");
 		return -1;
+	}
+	if (s->wait_crossing && !req->cursor &&
+	    req->offset + req->limit > s->wait_crossing) {
+		s->crossed = 1;
+		pthread_cond_broadcast(&s->cond);
+	} else if (s->wait_crossing && !req->cursor && req->offset >= 6) {
+		struct timespec deadline;
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 10;
+		while (!s->crossed && pthread_cond_timedwait(&s->cond, &s->lock,
+							     &deadline) == 0)
+			;
 	}
 	if (s->calls == s->hold_call) {
 		s->held = 1;
@@ -475,7 +492,10 @@ static void test_urgent_and_the_chain_first(void)
 	fill(&s, 64);
 	want_all(&s, want, sizeof(want));
 	/* offsets 0, 3, 6, ..., 27, 30 (reaching past the bound, 30), then
-	 * by cursor: pages of 4, two fetched at once */
+	 * by cursor: pages of 4, two fetched at once. The reader, which
+	 * fetches the pages it reaches itself, waits at offset 6 for the
+	 * crossing page, whose thread may be slow to start. */
+	s.wait_crossing = 30;
 	l = parallel(&s, 4, 4, 30, 2);
 	CHECK(read_all(l, all, sizeof(all)) == 0);
 	settle();
