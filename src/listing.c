@@ -48,7 +48,8 @@ struct slot {
 	long skipped; /* of those, without a usable id */
 	char *next_cursor;
 	long total;
-	struct mpfs_err err; /* FAILED */
+	struct mpfs_err err;   /* FAILED */
+	unsigned long failure; /* FAILED: the listing's failures then */
 };
 
 struct mpfs_listing {
@@ -73,6 +74,7 @@ struct mpfs_listing {
 	int full_pages; /* the API gave a whole page: it honours limit */
 	int done;
 	struct mpfs_err broken; /* set: paging cannot go on, ever */
+	unsigned long failures; /* fetches failed so far */
 	long skipped;
 	long skipped_told;
 	long pages;
@@ -454,6 +456,8 @@ static void finished(struct mpfs_listing *l, struct slot *slot,
 	slot->total = result->total;
 	slot->err = result->err;
 	slot->state = result->state;
+	if (slot->state == SLOT_FAILED)
+		slot->failure = ++l->failures;
 	pthread_cond_broadcast(&l->changed);
 	if (!l->eager || slot->state != SLOT_DONE)
 		return;
@@ -618,9 +622,11 @@ static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		     struct mpfs_obj **obj, struct mpfs_err *err)
 {
-	int waited = 0, r = 0;
+	unsigned long seen; /* failures before this call */
+	int r = 0;
 
 	pthread_mutex_lock(&l->lock);
+	seen = l->failures;
 	while (index >= l->count && !l->done) {
 		struct slot *s;
 
@@ -640,10 +646,11 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 			r = -1;
 			break;
 		}
-		/* A new reader tries again; so does one whose fetcher's
-		 * caller went away, as that says nothing of the API. */
+		/* A fetch that failed before this call is tried again; so
+		 * is one whose caller went away, as that says nothing of
+		 * the API. */
 		if (s->state == SLOT_FAILED &&
-		    (!waited || s->err.kind == MPFS_E_INTERRUPTED))
+		    (s->failure <= seen || s->err.kind == MPFS_E_INTERRUPTED))
 			s->state = SLOT_QUEUED;
 		if (s->state == SLOT_QUEUED) {
 			s->state = SLOT_FETCHING;
@@ -654,15 +661,14 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 				r = -1;
 				break;
 			}
-			waited = 1; /* our own failure is final for this call */
-			continue;   /* s may be merged and freed by another */
+			continue; /* s may be merged and freed by another;
+				   * its failure is final for this call */
 		}
 		if (s->state == SLOT_FETCHING) {
 			pthread_cond_wait(&l->changed, &l->lock);
-			waited = 1;
 		} else if (s->state == SLOT_FAILED) {
-			/* Readers that waited for this fetch share its error
-			 * rather than asking the API again at once. */
+			/* It failed while this reader waited: its error is
+			 * shared rather than the API asked again at once. */
 			*err = s->err;
 			r = -1;
 			break;

@@ -311,6 +311,12 @@ static int check_url(const struct mpfs_opts *o)
 	return r;
 }
 
+static int out_of_memory(void)
+{
+	fprintf(stderr, "mixpeekfs: out of memory\n");
+	return -1;
+}
+
 /* Reads the key from a file: the file holds the key alone. */
 static char *read_key_file(const char *path)
 {
@@ -346,20 +352,16 @@ static char *read_key_file(const char *path)
 	     end--)
 		;
 	*end = '\0';
-	key = *start ? strdup(start) : NULL;
-	explicit_bzero(buf, sizeof(buf));
-	if (!*start)
+	if (!*start) {
 		fprintf(stderr, "mixpeekfs: key file '%s' holds no key\n",
 			path);
-	else if (!key)
-		fprintf(stderr, "mixpeekfs: out of memory\n");
+		return NULL;
+	}
+	key = strdup(start);
+	explicit_bzero(buf, sizeof(buf));
+	if (!key)
+		out_of_memory();
 	return key;
-}
-
-static int out_of_memory(void)
-{
-	fprintf(stderr, "mixpeekfs: out of memory\n");
-	return -1;
 }
 
 /* Takes the key from the environment into *key and wipes it there, so

@@ -21,6 +21,14 @@ from mockapi.server import MockAPI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("MIXPEEKFS_BIN", os.path.join(ROOT, "build", "mixpeekfs"))
+
+
+def sanitized():
+    """Whether the mixpeekfs under test is built with the sanitizers: their
+    runtime replaces the allocator (freed memory is held in a quarantine,
+    so RSS says little of mixpeekfs) and the fortified calls."""
+    syms = subprocess.run(["readelf", "-W", "--dyn-syms", BIN], capture_output=True, text=True).stdout
+    return "__asan_init" in syms or "__ubsan_handle" in syms
 DEADLINE = 10.0
 
 

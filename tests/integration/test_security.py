@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import BIN, base_env, run
+from conftest import BIN, base_env, run, sanitized
 from mockapi.server import MockAPI
 from test_mount_errors import WRONG_KEY, env_with, mnt, refuse  # noqa: F401 (mnt is a fixture)
 from tlsutil import make_ca
@@ -54,10 +54,6 @@ def test_plain_http_to_loopback_needs_no_option(api, mount, host):
 
 
 # ---- the key in memory
-
-def sanitized():
-    syms = subprocess.run(["readelf", "-W", "--dyn-syms", BIN], capture_output=True, text=True).stdout
-    return "__asan_init" in syms or "__ubsan_handle" in syms
 
 
 def key_places(pid, key):
@@ -174,8 +170,7 @@ def test_the_binary_is_hardened():
     assert "GNU_RELRO" in readelf("-l")
     syms = readelf("--dyn-syms")
     assert "__stack_chk_fail" in syms
-    sanitized = "__asan_init" in syms or "__ubsan_handle" in syms
-    if not sanitized:  # the sanitizers replace the fortified calls
+    if not sanitized():  # the sanitizers replace the fortified calls
         assert re.search(r"__\w+_chk\b", syms.replace("__stack_chk_fail", ""))
 
 
