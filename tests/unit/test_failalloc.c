@@ -3,7 +3,6 @@
  * a clean out-of-memory error or in the right result, never in a crash, a leak,
  * a wrong value or a listing short of an item. Run under ASan by the sanitized
  * suite. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "mpfs/listing.h"
 #include "mpfs/opts.h"
 #include "mpfs/render.h"
+#include "spawn.h"
 
 #define FAIL(...)                                                              \
 	do {                                                                   \
@@ -214,62 +214,6 @@ struct api {
 	long max_offset;
 	int ahead; /* pages fetched ahead on threads, at most */
 };
-
-/* Threads for pages fetched ahead, counted so that a run ends only when
- * every one has. */
-static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t threads_done = PTHREAD_COND_INITIALIZER;
-static int threads_running;
-
-struct job {
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void *thread_main(void *p)
-{
-	struct job job = *(struct job *)p;
-
-	free(p);
-	job.fn(job.arg);
-	pthread_mutex_lock(&threads_lock);
-	threads_running--;
-	pthread_cond_broadcast(&threads_done);
-	pthread_mutex_unlock(&threads_lock);
-	return NULL;
-}
-
-static int spawn(void *ctx, void (*fn)(void *), void (*drop)(void *), void *arg)
-{
-	struct job *job = malloc(sizeof(*job));
-	pthread_t tid;
-
-	(void)ctx;
-	(void)drop;
-	if (!job)
-		return -1;
-	*job = (struct job){fn, arg};
-	pthread_mutex_lock(&threads_lock);
-	threads_running++;
-	pthread_mutex_unlock(&threads_lock);
-	if (pthread_create(&tid, NULL, thread_main, job)) {
-		free(job);
-		pthread_mutex_lock(&threads_lock);
-		threads_running--;
-		pthread_mutex_unlock(&threads_lock);
-		return -1;
-	}
-	pthread_detach(tid);
-	return 0;
-}
-
-static void settle(void)
-{
-	pthread_mutex_lock(&threads_lock);
-	while (threads_running)
-		pthread_cond_wait(&threads_done, &threads_lock);
-	pthread_mutex_unlock(&threads_lock);
-}
 
 static const char *id_of(int i, char *buf, size_t size)
 {

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "mpfs/listing.h"
+#include "spawn.h"
 
 /* A scripted API: ids[] in order; offset pages up to max_offset, a cursor
  * (the index to continue at) on every page that has more after it. */
@@ -112,60 +113,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Threads for spawned pages, counted so that a test can wait for them. */
-static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t threads_done = PTHREAD_COND_INITIALIZER;
-static int threads_running;
-
-struct thread_arg {
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void *thread_main(void *p)
-{
-	struct thread_arg t = *(struct thread_arg *)p;
-
-	free(p);
-	t.fn(t.arg);
-	pthread_mutex_lock(&threads_lock);
-	threads_running--;
-	pthread_cond_broadcast(&threads_done);
-	pthread_mutex_unlock(&threads_lock);
-	return NULL;
-}
-
-static int spawn(void *ctx, void (*fn)(void *), void (*drop)(void *), void *arg)
-{
-	struct thread_arg *t = malloc(sizeof(*t));
-	pthread_t tid;
-
-	(void)ctx;
-	(void)drop; /* every thread here runs */
-	t->fn = fn;
-	t->arg = arg;
-	pthread_mutex_lock(&threads_lock);
-	threads_running++;
-	pthread_mutex_unlock(&threads_lock);
-	if (pthread_create(&tid, NULL, thread_main, t) != 0) {
-		free(t);
-		pthread_mutex_lock(&threads_lock);
-		threads_running--;
-		pthread_mutex_unlock(&threads_lock);
-		return -1;
-	}
-	pthread_detach(tid);
-	return 0;
-}
-
-static void settle(void)
-{
-	pthread_mutex_lock(&threads_lock);
-	while (threads_running)
-		pthread_cond_wait(&threads_done, &threads_lock);
-	pthread_mutex_unlock(&threads_lock);
 }
 
 /* A listing over the script; inflight > 0: pages fetched ahead on threads. */
