@@ -79,27 +79,3 @@ int mpfs_err_errno(const struct mpfs_err *e)
 	}
 	return EIO;
 }
-
-const char *mpfs_err_kind_name(enum mpfs_err_kind kind)
-{
-	static const char *const names[] = {
-	    [MPFS_OK] = "ok",
-	    [MPFS_E_NOT_FOUND] = "not found",
-	    [MPFS_E_AUTH] = "key rejected",
-	    [MPFS_E_INVALID] = "request refused",
-	    [MPFS_E_TRANSPORT] = "unreachable",
-	    [MPFS_E_SERVER] = "server error",
-	    [MPFS_E_MALFORMED] = "malformed answer",
-	    [MPFS_E_TOO_LARGE] = "answer too large",
-	    [MPFS_E_NOMEM] = "out of memory",
-	    [MPFS_E_NO_ATTR] = "no such attribute",
-	    [MPFS_E_INTERRUPTED] = "interrupted",
-	    [MPFS_E_UNSUPPORTED] = "not supported",
-	    [MPFS_E_NOT_DIR] = "not a directory",
-	    [MPFS_E_IS_DIR] = "is a directory",
-	};
-
-	if ((unsigned)kind < sizeof(names) / sizeof(names[0]) && names[kind])
-		return names[kind];
-	return "error";
-}

@@ -102,14 +102,6 @@ int mpfs_pool_run(struct mpfs_pool *p, void (*fn)(void *arg),
 	return r;
 }
 
-void mpfs_pool_size(struct mpfs_pool *p, int *threads, int *waiting)
-{
-	pthread_mutex_lock(&p->lock);
-	*threads = p->threads;
-	*waiting = p->waiting;
-	pthread_mutex_unlock(&p->lock);
-}
-
 void mpfs_pool_free(struct mpfs_pool *p)
 {
 	struct job *dropped;

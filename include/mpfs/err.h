@@ -49,6 +49,4 @@ enum mpfs_err_kind mpfs_err_kind_of_status(long status);
  * EOPNOTSUPP, ENOTDIR, EISDIR. */
 int mpfs_err_errno(const struct mpfs_err *e);
 
-const char *mpfs_err_kind_name(enum mpfs_err_kind kind);
-
 #endif

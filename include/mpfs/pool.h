@@ -18,9 +18,6 @@ struct mpfs_pool *mpfs_pool_new(int threads, int queue);
 int mpfs_pool_run(struct mpfs_pool *p, void (*fn)(void *arg),
 		  void (*drop)(void *arg), void *arg);
 
-/* Threads running now, and jobs waiting. */
-void mpfs_pool_size(struct mpfs_pool *p, int *threads, int *waiting);
-
 /* Waits for the jobs running to end; those waiting are dropped (their
  * drop called), then the threads. NULL is a no-op. */
 void mpfs_pool_free(struct mpfs_pool *p);
