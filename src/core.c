@@ -152,17 +152,20 @@ size_t held_bytes(void)
 	return mpfs_obj_bytes() + mpfs_listing_bytes();
 }
 
+/* Once over the budget, entries go until an eighth of it is free again:
+ * evictions, and the memory given back, come in batches, not one for each
+ * object a listing brings. */
 void core_budget(struct mpfs_core *core)
 {
 	struct mpfs_cache *caches[] = {core->listings, core->objects,
 				       core->bucket_objs};
 	int n = (int)(sizeof(caches) / sizeof(caches[0])), done[3] = {0};
-	size_t evicted = 0;
+	size_t evicted = 0, low = core->cfg.cache_size / 8 * 7;
 
 	if (held_bytes() <= core->cfg.cache_size ||
 	    pthread_mutex_trylock(&core->budget_lock))
 		return; /* within it, or another thread is evicting */
-	while (held_bytes() > core->cfg.cache_size) {
+	while (held_bytes() > low) {
 		double oldest = 0, used;
 		int pick = -1;
 

@@ -69,7 +69,8 @@ struct view {
  * listings. */
 size_t held_bytes(void);
 /* Over cfg.cache_size: the least recently used entries go (not a listing
- * in use), and the memory back to the system. */
+ * in use) until an eighth of it is free, and the memory back to the
+ * system. */
 void core_budget(struct mpfs_core *core);
 void dir_stat(struct mpfs_core *core, struct stat *st);
 /* A sync file's attributes, but st_ino. */

@@ -54,9 +54,11 @@ def list_every_bucket(api, m):
     relisted = bool(list_requests(api, buckets[0]))
     s = stats(m)["cache"]
     rss, hwm = status_kib(m.proc.pid, "VmRSS") * 1024, status_kib(m.proc.pid, "VmHWM") * 1024
+    with open(f"/proc/{m.proc.pid}/stat") as f:
+        cpu = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13]) / os.sysconf("SC_CLK_TCK")
     print(f"\n16 x 6,000 syncs with cache_size={s['budget'] // MiB}M: cache {s['bytes'] / MiB:.1f} MiB in "
           f"{s['entries']} entries, {s['evictions']} evictions; VmRSS {rss / MiB:.1f} MiB, "
-          f"VmHWM {hwm / MiB:.1f} MiB")
+          f"VmHWM {hwm / MiB:.1f} MiB; daemon CPU {cpu:.1f} s")
     return s, rss, hwm, relisted
 
 
