@@ -7,7 +7,6 @@
  * files among them are pushed into the page cache once the kernel has
  * taken them in: when it asks for the next entries, or closes the
  * directory (a push sent with the reply would find no inode yet). */
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +23,8 @@ struct mpfs_dir {
 	uint64_t ino, parent_ino; /* of "." and ".." */
 	char path[PATH_SIZE];
 	struct mpfs_node node; /* what the directory is */
-	char **tail;	       /* after the listing: the root's links */
-	size_t tail_count;
-	int tail_made;
+	char **tail;	   /* after the listing: the root's links; NULL until */
+	size_t tail_count; /* the listing is complete */
 	/* Listing entries given with attributes, not pushed yet. */
 	size_t push_from, push_to;
 };
@@ -51,37 +49,28 @@ static int add_name(struct mpfs_dir *dir, const char *name)
 
 struct conn_names {
 	struct mpfs_dir *dir;
-	void *seen; /* tsearch tree of connection ids */
 	int failed;
 	int where; /* names as where/ has them: connection_id=<id> */
 };
 
+/* A connection's name, once (add_name keeps names unique). */
 static int add_conn(void *ctx, struct mpfs_obj *obj)
 {
 	struct conn_names *c = ctx;
 	struct mpfs_terms t = {.conn = obj->connection_id, .is_active = -1};
 	char name[MPFS_NAME_MAX + 1];
 
-	if (!obj->connection_id || !*obj->connection_id ||
-	    tfind(obj->connection_id, &c->seen,
-		  (int (*)(const void *, const void *))strcmp))
+	if (!obj->connection_id || !*obj->connection_id)
 		return 0;
 	if ((c->where ? mpfs_where_name(&t, name, sizeof(name))
 		      : mpfs_name_encode(obj->connection_id, name,
 					 sizeof(name))) >= sizeof(name))
 		return 0; /* no name can show it */
-	if (!tsearch(obj->connection_id, &c->seen,
-		     (int (*)(const void *, const void *))strcmp) ||
-	    add_name(c->dir, name)) {
+	if (add_name(c->dir, name)) {
 		c->failed = 1;
 		return 1;
 	}
 	return 0;
-}
-
-static void no_free(void *p)
-{
-	(void)p;
 }
 
 /* by-connection/, or the connection_id= names of where/: the connections
@@ -101,10 +90,8 @@ static int conn_dir(struct mpfs_core *core, const struct mpfs_node *node,
 		nomem(err);
 		return -1;
 	}
-	/* The connection ids are borrowed from objects the listing holds. */
 	r = each_entry(l, add_conn, &c, err);
 	report_skipped(l);
-	tdestroy(c.seen, no_free);
 	mpfs_listing_unref(l);
 	if (c.failed) {
 		nomem(err);
@@ -328,11 +315,8 @@ static int tail_entry(struct mpfs_core *core, struct mpfs_dir *dir, size_t k,
 {
 	if (dir->node.type != MPFS_NODE_ROOT)
 		return 0;
-	if (!dir->tail_made) {
-		if (link_names(core, &dir->tail, &dir->tail_count, err))
-			return -1;
-		dir->tail_made = 1;
-	}
+	if (!dir->tail && link_names(core, &dir->tail, &dir->tail_count, err))
+		return -1;
 	if (k >= dir->tail_count)
 		return 0;
 	e->name = dir->tail[k];

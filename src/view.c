@@ -364,15 +364,11 @@ struct mpfs_listing *stale_listing(struct mpfs_core *core, const char *key,
 
 /* ---- existence ---- */
 
-static int same_name(void *ctx, struct mpfs_obj *obj)
-{
-	return strcmp(obj->id, ctx) == 0;
-}
-
 int bucket_exists(struct mpfs_core *core, const char *bucket,
 		  struct mpfs_err *err)
 {
 	struct mpfs_listing *l;
+	struct mpfs_obj *obj = NULL;
 	char key[2];
 	int r;
 
@@ -388,13 +384,14 @@ int bucket_exists(struct mpfs_core *core, const char *bucket,
 		nomem(err);
 		return -1;
 	}
-	r = each_entry(l, same_name, (void *)bucket, err);
+	r = mpfs_listing_find(l, bucket, &obj, err);
 	mpfs_listing_unref(l);
 	if (r < 0 &&
 	    (l = stale_listing(core, view_key(NULL, key, sizeof(key)), err))) {
-		r = each_entry(l, same_name, (void *)bucket, err);
+		r = mpfs_listing_find(l, bucket, &obj, err);
 		mpfs_listing_unref(l);
 	}
+	mpfs_obj_unref(obj);
 	if (r == 0)
 		not_found(err, "bucket");
 	return r == 1 ? 0 : -1;

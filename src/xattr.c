@@ -101,9 +101,7 @@ int mpfs_core_getxattr(struct mpfs_core *core, uint64_t ino, const char *name,
 		if (strcmp(name + strlen(XATTR_PREFIX), names[i]) != 0)
 			continue;
 		*len = strlen(values[i]);
-		*out = malloc(*len + 1);
-		if (*out)
-			memcpy(*out, values[i], *len + 1);
+		*out = strdup(values[i]);
 		mpfs_obj_unref(obj);
 		if (!*out) {
 			nomem(err);
