@@ -14,15 +14,17 @@
 struct mpfs_arena {
 	char *base;
 	size_t used, size;
+	size_t held; /* bytes given back lazily (MADV_FREE): still counted */
 	int busy;
 };
 
 static struct {
-	pthread_mutex_t lock; /* guards the slots' busy, urgent */
+	pthread_mutex_t lock; /* guards the slots' busy, held; the counts */
 	pthread_cond_t freed;
 	struct mpfs_arena *slots;
 	int n;
-	int urgent;	   /* urgent takers waiting */
+	int waiting;	   /* takers waiting for a slot */
+	int urgent;	   /* urgent takers */
 	char *start, *end; /* the slots' memory, one mapping */
 } arenas = {.lock = PTHREAD_MUTEX_INITIALIZER,
 	    .freed = PTHREAD_COND_INITIALIZER};
@@ -103,7 +105,9 @@ struct mpfs_arena *mpfs_arena_take(int urgent)
 		if (a && (urgent || !arenas.urgent))
 			break;
 		a = NULL;
+		arenas.waiting++;
 		pthread_cond_wait(&arenas.freed, &arenas.lock);
+		arenas.waiting--;
 	}
 	arenas.urgent -= urgent;
 	a->busy = 1;
@@ -120,13 +124,37 @@ void mpfs_arena_stop(void)
 
 void mpfs_arena_give(struct mpfs_arena *a)
 {
+	size_t used;
+	int lazy;
+
 	if (!a)
 		return;
-	/* The tree's memory goes back to the system: between listings the
-	 * slots hold none, and during one no more than the trees alive. */
-	madvise(a->base, (a->used + 4095) & ~(size_t)4095, MADV_DONTNEED);
+	/* The tree's memory goes back to the system; lazily when a page
+	 * waits for the slot, which then reuses what the system has not
+	 * taken back, without a page fault for each 4 KiB of it. */
+	used = (a->used + 4095) & ~(size_t)4095;
 	pthread_mutex_lock(&arenas.lock);
+	lazy = arenas.waiting > 0;
+	pthread_mutex_unlock(&arenas.lock);
+	madvise(a->base, used, lazy ? MADV_FREE : MADV_DONTNEED);
+	pthread_mutex_lock(&arenas.lock);
+	if (lazy && used > a->held)
+		a->held = used;
 	a->busy = 0;
 	pthread_cond_broadcast(&arenas.freed); /* the urgent first */
+	pthread_mutex_unlock(&arenas.lock);
+}
+
+void mpfs_arenas_trim(void)
+{
+	pthread_mutex_lock(&arenas.lock);
+	for (int i = 0; i < arenas.n; i++) {
+		struct mpfs_arena *a = &arenas.slots[i];
+
+		if (!a->busy && a->held) {
+			madvise(a->base, a->held, MADV_DONTNEED);
+			a->held = 0;
+		}
+	}
 	pthread_mutex_unlock(&arenas.lock);
 }

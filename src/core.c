@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core_priv.h"
+#include "mpfs/arena.h"
 #include "mpfs/log.h"
 
 static void *listing_ref(void *v)
@@ -185,7 +186,13 @@ void core_budget(struct mpfs_core *core)
 	}
 	pthread_mutex_unlock(&core->budget_lock);
 	if (evicted)
-		malloc_trim(0); /* and the memory goes back to the system */
+		give_back();
+}
+
+void give_back(void)
+{
+	malloc_trim(0);
+	mpfs_arenas_trim();
 }
 
 void dir_stat(struct mpfs_core *core, struct stat *st)

@@ -72,6 +72,8 @@ size_t held_bytes(void);
  * in use) until an eighth of it is free, and the memory back to the
  * system. */
 void core_budget(struct mpfs_core *core);
+/* What malloc and the parse slots hold unused goes back to the system. */
+void give_back(void);
 void dir_stat(struct mpfs_core *core, struct stat *st);
 /* A sync file's attributes, but st_ino. */
 void sync_stat(struct mpfs_core *core, const struct mpfs_obj *obj,

@@ -5,7 +5,6 @@
  * What the kernel is not told: a name looked up at the root that did not
  * exist then (a negative entry) lives on for ttl, since no list of such
  * names is kept. */
-#include <malloc.h>
 #include <string.h>
 
 #include "core_priv.h"
@@ -42,7 +41,7 @@ size_t mpfs_core_drop(struct mpfs_core *core, size_t *entries)
 	mpfs_cache_clear(core->conns);
 	mpfs_cache_clear(core->bucket_objs);
 	mpfs_stats_drop();
-	malloc_trim(0); /* the memory goes back to the system */
+	give_back(); /* the memory goes back to the system */
 	*entries = 0;
 	d.ops = mpfs_notifier_ops(core->notifier, &d.ctx);
 	if (!d.ops)

@@ -20,10 +20,11 @@
 #include "mpfs/listing.h"
 
 #include <pthread.h>
-#include <search.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mpfs/hmap.h"
 
 /* Pages planned and not merged yet, at most: bounds what a listing holds
  * ahead of its readers, and an API whose cursor chain never ends. */
@@ -60,7 +61,8 @@ struct mpfs_listing {
 	pthread_cond_t changed; /* a slot finished */
 	struct mpfs_obj **items;
 	size_t count, cap;
-	void *ids;	   /* tsearch tree of the objects in items, by id */
+	size_t *ids;	   /* items by id: open addressing, index + 1 */
+	size_t ids_cap;	   /* a power of two over twice count, or 0 */
 	struct slot *head; /* planned pages, in order */
 	struct slot *tail;
 	int nslots;
@@ -82,8 +84,8 @@ struct mpfs_listing {
 };
 
 /* Bytes of every listing's items and index, as the caches' budget counts
- * them: a pointer and a tree node an entry. */
-#define ENTRY_BYTES (sizeof(void *) + 4 * sizeof(void *))
+ * them: a pointer and, at most, four index cells an entry. */
+#define ENTRY_BYTES (sizeof(void *) + 4 * sizeof(size_t))
 static atomic_size_t listing_bytes;
 
 size_t mpfs_listing_bytes(void)
@@ -91,19 +93,56 @@ size_t mpfs_listing_bytes(void)
 	return atomic_load(&listing_bytes);
 }
 
-static int cmp_id(const void *a, const void *b)
+/* The index cell of id: the one that holds it, or the empty one where it
+ * would go. The index has room (ids_cap > 0). Lock held. */
+static size_t *id_cell(const struct mpfs_listing *l, const char *id)
 {
-	return strcmp(((const struct mpfs_obj *)a)->id,
-		      ((const struct mpfs_obj *)b)->id);
+	size_t mask = l->ids_cap - 1;
+	size_t i = (size_t)mpfs_hmap_hash_str(id) & mask;
+
+	while (l->ids[i] && strcmp(l->items[l->ids[i] - 1]->id, id))
+		i = (i + 1) & mask;
+	return &l->ids[i];
 }
 
 /* The object of id in the listing, or NULL. Lock held. */
 static struct mpfs_obj *held(struct mpfs_listing *l, const char *id)
 {
-	struct mpfs_obj probe = {.id = id};
-	void *node = tfind(&probe, &l->ids, cmp_id);
+	size_t *cell = l->ids_cap ? id_cell(l, id) : NULL;
 
-	return node ? *(struct mpfs_obj **)node : NULL;
+	return cell && *cell ? l->items[*cell - 1] : NULL;
+}
+
+/* Room in items and in the index for n more items. Lock held. Returns 0,
+ * or -1 when out of memory (nothing changed then). */
+static int make_room(struct mpfs_listing *l, size_t n)
+{
+	size_t want = l->count + n, cap, i;
+	struct mpfs_obj **grown;
+	size_t *ids;
+
+	if (want > l->cap) {
+		for (cap = l->cap ? l->cap : 64; cap < want; cap *= 2)
+			;
+		grown = realloc(l->items, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		l->items = grown;
+		l->cap = cap;
+	}
+	if (2 * want < l->ids_cap)
+		return 0;
+	for (cap = l->ids_cap ? l->ids_cap : 128; 2 * want >= cap; cap *= 2)
+		;
+	ids = calloc(cap, sizeof(*ids));
+	if (!ids)
+		return -1;
+	free(l->ids);
+	l->ids = ids;
+	l->ids_cap = cap;
+	for (i = 0; i < l->count; i++)
+		*id_cell(l, l->items[i]->id) = i + 1;
+	return 0;
 }
 
 struct mpfs_listing *mpfs_listing_new(const struct mpfs_listing_cfg *cfg)
@@ -139,11 +178,6 @@ struct mpfs_listing *mpfs_listing_ref(struct mpfs_listing *l)
 	return l;
 }
 
-static void no_free(void *p)
-{
-	(void)p;
-}
-
 static void slot_free(struct slot *s)
 {
 	for (size_t i = 0; i < s->nobjs; i++)
@@ -167,7 +201,7 @@ void mpfs_listing_unref(struct mpfs_listing *l)
 	}
 	if (l->cfg.release)
 		l->cfg.release(l->cfg.ctx);
-	tdestroy(l->ids, no_free);
+	free(l->ids);
 	atomic_fetch_sub(&listing_bytes, l->count * ENTRY_BYTES);
 	for (size_t i = 0; i < l->count; i++)
 		mpfs_obj_unref(l->items[i]);
@@ -341,12 +375,17 @@ static const char *chain_cursor(struct mpfs_listing *l, const struct slot *s,
 	return s->offset + raw > l->cfg.max_offset ? next : NULL;
 }
 
+/* Whether the cursor chain goes on from a page. */
+static int chained(const struct mpfs_listing *l, const struct slot *s)
+{
+	return s->cursor || s->offset + s->limit > l->cfg.max_offset;
+}
+
 /* Whether a page is on the critical path: the one readers wait for, or
  * one the cursor chain goes on from. Lock held. */
 static int urgent(struct mpfs_listing *l, const struct slot *s)
 {
-	return s == l->head || s->cursor ||
-	       s->offset + s->limit > l->cfg.max_offset;
+	return s == l->head || chained(l, s);
 }
 
 static void run_job(void *arg);
@@ -384,8 +423,7 @@ static struct slot *next_to_spawn(struct mpfs_listing *l)
 {
 	struct slot *t = l->tail;
 
-	if (t && t->state == SLOT_QUEUED && !t->cursor &&
-	    t->offset + t->limit > l->cfg.max_offset)
+	if (t && t->state == SLOT_QUEUED && chained(l, t))
 		return t;
 	for (struct slot *s = l->head; s; s = s->next)
 		if (s->state == SLOT_QUEUED)
@@ -393,9 +431,21 @@ static struct slot *next_to_spawn(struct mpfs_listing *l)
 	return NULL;
 }
 
+/* How many fetches may be in flight when s is the next: all of
+ * max_inflight for the cursor chain, one fewer for the others while the
+ * chain is to come, so that it goes on at once, not after a page fetched
+ * ahead. Lock held. */
+static int room_for(const struct mpfs_listing *l, const struct slot *s)
+{
+	int n = l->cfg.max_inflight;
+
+	if (n > 1 && !chained(l, s) && l->total > l->cfg.max_offset)
+		return n - 1;
+	return n;
+}
+
 /* Plans up to want slots (an eager listing: every one the total
- * announces) and spawns queued ones while fewer than max_inflight are
- * being fetched. Lock held. */
+ * announces) and spawns queued ones while there is room. Lock held. */
 static void fetch_ahead(struct mpfs_listing *l, int want)
 {
 	struct slot *s;
@@ -406,7 +456,7 @@ static void fetch_ahead(struct mpfs_listing *l, int want)
 		want = MAX_AHEAD;
 	while (l->nslots < want && can_plan_ahead(l) && plan(l, 1))
 		;
-	while (l->inflight < l->cfg.max_inflight && (s = next_to_spawn(l)))
+	while ((s = next_to_spawn(l)) && l->inflight < room_for(l, s))
 		if (spawn_slot(l, s))
 			break;
 }
@@ -507,39 +557,29 @@ static void drop_job(void *arg)
 	free(job);
 }
 
-/* Takes the head slot's objects into the listing, those not seen before.
- * Each taken is cleared from the slot, so that a merge that ran out of
- * memory can be tried again. Lock held. */
+/* Takes the head slot's objects into the listing, those not seen before,
+ * or none when out of memory (the merge can be tried again). Each taken is
+ * cleared from the slot, which owns it no more. Lock held. */
 static int take_objects(struct mpfs_listing *l, struct slot *s,
 			struct mpfs_err *err)
 {
-	if (l->count + s->nobjs > l->cap) {
-		size_t cap = l->cap ? l->cap : 64;
-		struct mpfs_obj **grown;
-
-		while (cap < l->count + s->nobjs)
-			cap *= 2;
-		grown = realloc(l->items, cap * sizeof(*grown));
-		if (!grown) {
-			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
-			return -1;
-		}
-		l->items = grown;
-		l->cap = cap;
+	if (make_room(l, s->nobjs)) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		return -1;
 	}
 	for (size_t i = 0; i < s->nobjs; i++) {
 		struct mpfs_obj *obj = s->objs[i];
+		size_t *cell;
 
 		if (!obj)
 			continue;
-		if (held(l, obj->id)) {
+		cell = id_cell(l, obj->id);
+		if (*cell) {
 			mpfs_obj_unref(obj); /* seen on an earlier page */
-		} else if (tsearch(obj, &l->ids, cmp_id)) {
-			l->items[l->count++] = obj;
-			atomic_fetch_add(&listing_bytes, ENTRY_BYTES);
 		} else {
-			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
-			return -1;
+			l->items[l->count++] = obj;
+			*cell = l->count;
+			atomic_fetch_add(&listing_bytes, ENTRY_BYTES);
 		}
 		s->objs[i] = NULL;
 	}

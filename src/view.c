@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core_priv.h"
+#include "mpfs/arena.h"
 #include "mpfs/log.h"
 
 /* ---- fetching ---- */
@@ -30,6 +31,7 @@ static void view_ended(void *ctx, int complete)
 	mpfs_stats_listing_end(&v->stats);
 	if (complete)
 		take_back_gone(v);
+	mpfs_arenas_trim(); /* its pages' trees are gone */
 }
 
 static void view_release(void *ctx)

@@ -4,8 +4,12 @@
  * freed they leave the heap in holes. So each page is parsed into a slot
  * of its own: jansson's allocations on the parsing thread are bumped off
  * the slot, its frees there cost nothing, and once the tree is gone the
- * slot's memory goes back to the system whole, the slot to the next page.
- * A tree that outgrows its slot goes on with malloc.
+ * slot goes to the next page and its memory back to the system whole: at
+ * once when no page waits for a slot, else lazily (MADV_FREE), so that the
+ * next page parsed into it reuses what the system has not taken, without a
+ * page fault for each 4 KiB; what is held lazily goes when a listing ends
+ * or the caches are trimmed. A tree that outgrows its slot goes on with
+ * malloc.
  *
  * Slots are few, one per core: taking one waits for a free one, which
  * bounds the trees alive at once, and so the memory they hold.
@@ -36,5 +40,8 @@ void mpfs_arena_stop(void);
 /* The tree of the slot is gone (its json_decref done): the slot is free
  * for the next page. NULL is a no-op. */
 void mpfs_arena_give(struct mpfs_arena *a);
+
+/* The memory of the slots not in use goes back to the system now. */
+void mpfs_arenas_trim(void);
 
 #endif

@@ -3,7 +3,6 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <search.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +13,11 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t size);
 char *__real_strdup(const char *s);
 void __real_free(void *p);
-void *__real_tsearch(const void *key, void **root, __compar_fn_t cmp);
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t size);
 char *__wrap_strdup(const char *s);
 void __wrap_free(void *p);
-void *__wrap_tsearch(const void *key, void **root, __compar_fn_t cmp);
 json_t *__real_json_loadb(const char *buf, size_t len, size_t flags,
 			  json_error_t *error);
 json_t *__wrap_json_loadb(const char *buf, size_t len, size_t flags,
@@ -146,17 +143,6 @@ void __wrap_free(void *p)
 	forget(p);
 	__real_free(p);
 	pthread_mutex_unlock(&lock);
-}
-
-/* A tree node is an allocation libc makes: a failure point of its own. */
-void *__wrap_tsearch(const void *key, void **root, __compar_fn_t cmp)
-{
-	int fails;
-
-	pthread_mutex_lock(&lock);
-	fails = next_fails();
-	pthread_mutex_unlock(&lock);
-	return fails ? NULL : __real_tsearch(key, root, cmp);
 }
 
 /* jansson's parser aborts when an allocation fails in its lexer (its

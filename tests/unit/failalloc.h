@@ -1,6 +1,6 @@
 /* failalloc.h - an allocator that fails the N-th allocation, for walking
  * every failure point of a piece of code. The test executable is linked
- * with -Wl,--wrap for malloc, calloc, realloc, strdup, free, tsearch and
+ * with -Wl,--wrap for malloc, calloc, realloc, strdup, free and
  * json_loadb, so the calls of the code under test, its own and jansson's
  * (whose allocator the walk sets), come here; libc's own inner allocations
  * do not. A json_loadb is one failure point as a whole (see failalloc.c).

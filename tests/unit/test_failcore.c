@@ -406,10 +406,12 @@ static void test_session(void)
 	printf("# the session:\n# %.*s...\n", 600, truth);
 	CHECK(strstr(truth, "readlink: b1\n") != NULL);
 	CHECK(strstr(truth, "ls /: ") != NULL);
-	CHECK(fa_walk("core session", session, &s, 0) > 500);
+	/* How many allocations a session makes varies with the order its
+	 * threads run in: 460 to 590 seen. */
+	CHECK(fa_walk("core session", session, &s, 0) > 400);
 	CHECK(s.failed_steps > 100);
 	s.failed_steps = 0;
-	CHECK(fa_walk("core session", session, &s, 1) > 500);
+	CHECK(fa_walk("core session", session, &s, 1) > 400);
 	CHECK(s.failed_steps > 100);
 }
 
