@@ -243,12 +243,6 @@ static int transient(const struct mpfs_err *err)
 	return err->kind == MPFS_E_SERVER;
 }
 
-/* A page's tree is gone: its slot is free for the next. */
-static void page_done(void *arena)
-{
-	mpfs_arena_give(arena);
-}
-
 /* An answer's body as a JSON object; NULL with err set: MPFS_E_NOMEM when
  * memory ran out while parsing, else MPFS_E_MALFORMED. */
 static json_t *parse_object(const char *body, size_t len, struct mpfs_err *err)
@@ -407,13 +401,14 @@ static char *escape(const char *s)
 
 void mpfs_page_release(struct mpfs_page *page)
 {
-	json_decref(page->items);
+	/* A tree wholly in its parse slot goes with the slot, unwalked. */
+	if (!page->arena || mpfs_arena_spilled(page->arena))
+		json_decref(page->items);
+	mpfs_arena_give(page->arena);
 	free(page->next_cursor);
 	page->items = NULL;
 	page->next_cursor = NULL;
-	if (page->released)
-		page->released(page->released_ctx);
-	page->released = NULL;
+	page->arena = NULL;
 }
 
 /* Takes a list answer apart; root stays the caller's. */
@@ -427,7 +422,7 @@ static int page_of(json_t *root, struct mpfs_page *page, struct mpfs_err *err)
 	page->items = NULL;
 	page->next_cursor = NULL;
 	page->total = -1;
-	page->released = NULL;
+	page->arena = NULL;
 	if (!json_is_array(results)) {
 		mpfs_err_set(err, MPFS_E_MALFORMED,
 			     "list answer without a 'results' array");
@@ -480,12 +475,10 @@ static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 	if (r == 0) {
 		r = page_of(root, page, err);
 		json_decref(root);
-		if (r == 0) {
-			page->released = page_done;
-			page->released_ctx = arena;
-		} else {
+		if (r == 0)
+			page->arena = arena;
+		else
 			mpfs_arena_give(arena);
-		}
 	}
 	return r;
 }

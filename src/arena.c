@@ -16,6 +16,7 @@ struct mpfs_arena {
 	size_t used, size;
 	size_t held; /* bytes given back lazily (MADV_FREE): still counted */
 	int busy;
+	int spilled; /* some of the tree went to malloc */
 };
 
 static struct {
@@ -42,6 +43,8 @@ static void *arena_malloc(size_t size)
 		a->used += need;
 		return p;
 	}
+	if (a)
+		a->spilled = 1;
 	return malloc(size);
 }
 
@@ -112,6 +115,7 @@ struct mpfs_arena *mpfs_arena_take(int urgent)
 	arenas.urgent -= urgent;
 	a->busy = 1;
 	a->used = 0;
+	a->spilled = 0;
 	pthread_mutex_unlock(&arenas.lock);
 	current = a;
 	return a;
@@ -120,6 +124,11 @@ struct mpfs_arena *mpfs_arena_take(int urgent)
 void mpfs_arena_stop(void)
 {
 	current = NULL;
+}
+
+int mpfs_arena_spilled(const struct mpfs_arena *a)
+{
+	return a->spilled;
 }
 
 void mpfs_arena_give(struct mpfs_arena *a)

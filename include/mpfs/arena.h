@@ -37,8 +37,13 @@ struct mpfs_arena *mpfs_arena_take(int urgent);
 /* This thread allocates from malloc again; the tree stays valid. */
 void mpfs_arena_stop(void);
 
-/* The tree of the slot is gone (its json_decref done): the slot is free
- * for the next page. NULL is a no-op. */
+/* Whether some of the tree went to malloc (it outgrew the slot): it must
+ * then be freed with json_decref before the slot is given back. A tree
+ * wholly in its slot needs no json_decref: it goes with the slot. */
+int mpfs_arena_spilled(const struct mpfs_arena *a);
+
+/* The tree of the slot is gone: the slot is free for the next page. NULL
+ * is a no-op. */
 void mpfs_arena_give(struct mpfs_arena *a);
 
 /* The memory of the slots not in use goes back to the system now. */

@@ -14,16 +14,16 @@ struct mpfs_page_req {
 		       before pages fetched ahead */
 };
 
+struct mpfs_arena;
+
 struct mpfs_page {
-	json_t *items;	   /* array, new reference */
-	char *next_cursor; /* malloc'd, NULL when none */
-	long total;	   /* -1 when the answer did not say */
-	/* called by mpfs_page_release once items are gone; may be NULL */
-	void (*released)(void *ctx);
-	void *released_ctx;
+	json_t *items;		  /* array, new reference */
+	char *next_cursor;	  /* malloc'd, NULL when none */
+	long total;		  /* -1 when the answer did not say */
+	struct mpfs_arena *arena; /* the parse slot items live in, or NULL */
 };
 
-/* Drops the items and the cursor; then calls released. */
+/* Drops the items and the cursor, and gives the slot back. */
 void mpfs_page_release(struct mpfs_page *page);
 
 #endif
