@@ -34,9 +34,28 @@ struct script {
 	 * it has been asked for (or for 10 s: then the test fails) */
 	long wait_crossing;
 	int crossed;
+	/* offset pages from 3 that do not cross this bound, and the crossing
+	 * page's renderings, wait until a cursor page has been asked for (or
+	 * for 10 s: then waited_out is set) */
+	long wait_cursor;
+	int waited_out;
 	pthread_cond_t cond;
 	pthread_mutex_t lock;
 };
+
+/* Waits, lock held, until a cursor page has been asked for. */
+static void wait_for_cursor(struct script *s)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	while (!s->cursor_calls)
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline)) {
+			s->waited_out = 1;
+			break;
+		}
+}
 
 static int fetch(void *ctx, const struct mpfs_page_req *req,
 		 struct mpfs_page *page, struct mpfs_err *err)
@@ -54,6 +73,8 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 		s->urgent[s->calls - 1] = req->urgent;
 	}
 	s->cursor_calls += req->cursor != NULL;
+	if (req->cursor)
+		pthread_cond_broadcast(&s->cond);
 	if (s->calls == s->fail_call ||
 	    (!req->cursor && s->fail_offset && req->offset == s->fail_offset)) {
 		pthread_mutex_unlock(&s->lock);
@@ -73,6 +94,9 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 							     &deadline) == 0)
 			;
 	}
+	if (s->wait_cursor && !req->cursor && req->offset >= 3 &&
+	    req->offset + req->limit <= s->wait_cursor)
+		wait_for_cursor(s);
 	if (s->calls == s->hold_call) {
 		s->held = 1;
 		pthread_cond_broadcast(&s->cond);
@@ -466,6 +490,53 @@ static void test_urgent_and_the_chain_first(void)
 	mpfs_listing_unref(l);
 }
 
+/* The crossing page's renderings wait for the first cursor page. */
+static struct mpfs_obj *intern_after_cursor(void *ctx, struct mpfs_obj *obj)
+{
+	struct script *s = ctx;
+
+	pthread_mutex_lock(&s->lock);
+	if (atoi(obj->id + 1) >= s->wait_cursor)
+		wait_for_cursor(s);
+	pthread_mutex_unlock(&s->lock);
+	return mpfs_obj_ref(obj);
+}
+
+/* Pages fetched ahead leave one fetch to the cursor chain: its first page
+ * goes out while the crossing page is still being rendered and every
+ * other fetch is held. */
+static void test_a_fetch_is_left_to_the_chain(void)
+{
+	struct script s = {0};
+	struct mpfs_listing_cfg cfg = {
+	    .fetch = fetch,
+	    .intern = intern_after_cursor,
+	    .spawn = spawn,
+	    .max_inflight = 3,
+	    .ctx = &s,
+	    .id_key = "sync_config_id",
+	    .suffix = ".json",
+	    .first_limit = 4,
+	    .max_limit = 4,
+	    .max_offset = 30,
+	    .what = "test",
+	};
+	struct mpfs_listing *l;
+	char all[1024], want[1024];
+
+	fill(&s, 64);
+	want_all(&s, want, sizeof(want));
+	s.wait_cursor = 30;
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
+	l = mpfs_listing_new(&cfg);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	settle();
+	CHECK_STR(all, want);
+	CHECK(!s.waited_out);
+	mpfs_listing_unref(l);
+}
+
 static void test_parallel_failure(void)
 {
 	struct script s = {0};
@@ -644,6 +715,7 @@ int main(void)
 	test_parallel();
 	test_parallel_then_cursor();
 	test_urgent_and_the_chain_first();
+	test_a_fetch_is_left_to_the_chain();
 	test_parallel_failure();
 	test_interrupted_fetch();
 	test_endless_apis_are_bounded();
