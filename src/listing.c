@@ -114,7 +114,7 @@ static struct mpfs_obj *held(struct mpfs_listing *l, const char *id)
 }
 
 /* Room in items and in the index for n more items. Lock held. Returns 0,
- * or -1 when out of memory (nothing changed then). */
+ * or -1 when out of memory (the items and the index as they were). */
 static int make_room(struct mpfs_listing *l, size_t n)
 {
 	size_t want = l->count + n, cap, i;
