@@ -94,7 +94,9 @@ size_t mpfs_listing_bytes(void)
 }
 
 /* The index cell of id: the one that holds it, or the empty one where it
- * would go. The index has room (ids_cap > 0). Lock held. */
+ * would go. The index has room (ids_cap > 0). Lock held. (Not an
+ * mpfs_hmap: its nodes live in the values, and an object is in many
+ * listings.) */
 static size_t *id_cell(const struct mpfs_listing *l, const char *id)
 {
 	size_t mask = l->ids_cap - 1;

@@ -139,12 +139,25 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The crossing page's renderings wait for the first cursor page. */
+static struct mpfs_obj *intern_after_cursor(void *ctx, struct mpfs_obj *obj)
+{
+	struct script *s = ctx;
+
+	pthread_mutex_lock(&s->lock);
+	if (atoi(obj->id + 1) >= s->wait_cursor)
+		wait_for_cursor(s);
+	pthread_mutex_unlock(&s->lock);
+	return mpfs_obj_ref(obj);
+}
+
 /* A listing over the script; inflight > 0: pages fetched ahead on threads. */
 static struct mpfs_listing *make(struct script *s, long first, long max,
 				 long max_offset, int inflight)
 {
 	struct mpfs_listing_cfg cfg = {
 	    .fetch = fetch,
+	    .intern = s->wait_cursor ? intern_after_cursor : NULL,
 	    .spawn = inflight ? spawn : NULL,
 	    .max_inflight = inflight,
 	    .ctx = s,
@@ -490,46 +503,19 @@ static void test_urgent_and_the_chain_first(void)
 	mpfs_listing_unref(l);
 }
 
-/* The crossing page's renderings wait for the first cursor page. */
-static struct mpfs_obj *intern_after_cursor(void *ctx, struct mpfs_obj *obj)
-{
-	struct script *s = ctx;
-
-	pthread_mutex_lock(&s->lock);
-	if (atoi(obj->id + 1) >= s->wait_cursor)
-		wait_for_cursor(s);
-	pthread_mutex_unlock(&s->lock);
-	return mpfs_obj_ref(obj);
-}
-
 /* Pages fetched ahead leave one fetch to the cursor chain: its first page
  * goes out while the crossing page is still being rendered and every
  * other fetch is held. */
 static void test_a_fetch_is_left_to_the_chain(void)
 {
 	struct script s = {0};
-	struct mpfs_listing_cfg cfg = {
-	    .fetch = fetch,
-	    .intern = intern_after_cursor,
-	    .spawn = spawn,
-	    .max_inflight = 3,
-	    .ctx = &s,
-	    .id_key = "sync_config_id",
-	    .suffix = ".json",
-	    .first_limit = 4,
-	    .max_limit = 4,
-	    .max_offset = 30,
-	    .what = "test",
-	};
 	struct mpfs_listing *l;
 	char all[1024], want[1024];
 
 	fill(&s, 64);
 	want_all(&s, want, sizeof(want));
 	s.wait_cursor = 30;
-	pthread_mutex_init(&s.lock, NULL);
-	pthread_cond_init(&s.cond, NULL);
-	l = mpfs_listing_new(&cfg);
+	l = parallel(&s, 4, 4, 30, 3);
 	CHECK(read_all(l, all, sizeof(all)) == 0);
 	settle();
 	CHECK_STR(all, want);
