@@ -428,6 +428,10 @@ static int page_of(json_t *root, struct mpfs_page *page, struct mpfs_err *err)
 			     "list answer without a 'results' array");
 		return -1;
 	}
+	/* The sync list's 'total'; the bucket list's 'total_count' (the
+	 * published schema's names); either's pagination.total. */
+	if (!json_is_integer(total))
+		total = json_object_get(root, "total_count");
 	if (!json_is_integer(total))
 		total = json_object_get(pagination, "total");
 	if (json_is_integer(total))

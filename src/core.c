@@ -116,7 +116,7 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 int mpfs_core_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
 		    void *ctx)
 {
-	if (mpfs_notifier_start(core->notifier, ops, ctx, kernel_flood, core))
+	if (kernel_start(core, ops, ctx))
 		return -1;
 	stats_watch(core);
 	return 0;
@@ -237,42 +237,6 @@ void not_found(struct mpfs_err *err, const char *what)
 void nomem(struct mpfs_err *err)
 {
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
-}
-
-/* ---- what the kernel holds ---- */
-
-void kernel_inval(struct mpfs_core *core, uint64_t ino)
-{
-	void *ctx;
-	const struct mpfs_notify_ops *ops =
-	    mpfs_notifier_ops(core->notifier, &ctx);
-
-	if (!ops)
-		return; /* not serving yet: the kernel holds nothing */
-	mpfs_inodes_dropped(core->inodes, ino);
-	if (mpfs_notify_deferred())
-		mpfs_notifier_inval_inode(core->notifier, ino);
-	else
-		ops->inval_inode(ctx, ino);
-}
-
-void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest)
-{
-	if (mpfs_inodes_newest(core->inodes, ino, digest))
-		kernel_inval(core, ino);
-}
-
-void kernel_overtaken(struct mpfs_core *core, uint64_t ino)
-{
-	mpfs_inodes_dropped(core->inodes, ino);
-	mpfs_notifier_inval_inode(core->notifier, ino);
-}
-
-void kernel_given(struct mpfs_core *core, uint64_t ino,
-		  const struct mpfs_obj *obj, int pages)
-{
-	if (mpfs_inodes_given(core->inodes, ino, obj->digest, pages))
-		kernel_overtaken(core, ino);
 }
 
 void child_path(const char *dir, const char *name, char *out, size_t size)
@@ -399,12 +363,11 @@ static int node_attr(struct mpfs_core *core, const struct mpfs_node *node,
 }
 
 int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
-		     struct stat *st, struct mpfs_err *err)
+		     struct stat *st, uint64_t *version, struct mpfs_err *err)
 {
 	char dir[PATH_SIZE], path[PATH_SIZE];
 	struct mpfs_node node;
 	struct mpfs_obj *obj;
-	int r;
 
 	if (ino_node(core, parent, dir, sizeof(dir), &node, err))
 		return -1;
@@ -432,28 +395,30 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 	}
 	if (node_attr(core, &node, 1, st, &obj, err))
 		return -1;
+	*version = obj ? obj->digest : 0;
+	mpfs_obj_unref(obj);
 	/* A sync is one inode in every view; it goes by the path it was first
 	 * found at, whose view refreshes it. */
-	r = mpfs_inodes_ref(core->inodes, (uint64_t)st->st_ino, path,
-			    obj ? obj->digest : 0);
-	mpfs_obj_unref(obj);
-	if (r < 0) {
+	if (kernel_ref(core, (uint64_t)st->st_ino, path)) {
 		nomem(err);
 		return -1;
 	}
-	if (r)
-		kernel_overtaken(core, (uint64_t)st->st_ino);
 	return 0;
 }
 
 void mpfs_core_forget(struct mpfs_core *core, uint64_t ino, uint64_t n)
 {
-	if (ino != MPFS_ROOT_INO)
-		mpfs_inodes_forget(core->inodes, ino, n);
+	kernel_forget(core, ino, n);
+}
+
+void mpfs_core_sent(struct mpfs_core *core, uint64_t ino, uint64_t version,
+		    int pages)
+{
+	kernel_sent(core, ino, version, pages);
 }
 
 int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
-		      struct mpfs_err *err)
+		      uint64_t *version, struct mpfs_err *err)
 {
 	char path[PATH_SIZE];
 	struct mpfs_node node;
@@ -462,8 +427,7 @@ int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
 	if (ino_node(core, ino, path, sizeof(path), &node, err) ||
 	    node_attr(core, &node, 0, st, &obj, err))
 		return -1;
-	if (obj)
-		kernel_given(core, ino, obj, 0);
+	*version = obj ? obj->digest : 0;
 	mpfs_obj_unref(obj);
 	return 0;
 }
@@ -496,7 +460,22 @@ void mpfs_core_read(struct mpfs_core *core, uint64_t ino,
 		    const struct mpfs_obj *obj)
 {
 	if (!obj->live)
-		kernel_given(core, ino, obj, 1);
+		kernel_sent(core, ino, obj->digest, 1);
+}
+
+/* ---- SIGHUP ---- */
+
+void mpfs_core_drop(struct mpfs_core *core,
+		    void (*told)(void *ctx, size_t inodes, size_t entries),
+		    void *ctx)
+{
+	mpfs_cache_clear(core->listings);
+	mpfs_cache_clear(core->objects);
+	mpfs_cache_clear(core->conns);
+	mpfs_cache_clear(core->bucket_objs);
+	mpfs_stats_drop();
+	give_back(); /* the memory goes back to the system */
+	kernel_drop(core, told, ctx);
 }
 
 int mpfs_core_readlink(struct mpfs_core *core, uint64_t ino, char *buf,

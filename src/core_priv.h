@@ -6,10 +6,11 @@
  *   object.c    sync and bucket objects: GET, cache, stale, versions
  *   links.c     bucket names as links at the root
  *   dir.c       directory handles: snapshots, entries, offsets
- *   push.c      file bytes pushed into the kernel's page cache
+ *   kernel.c    what the kernel holds and everything it is told: lookup
+ *               counts, versions given, invalidations, the page-cache
+ *               push, names gone from a view, the SIGHUP drop
  *   statsfile.c /.mixpeekfs/stats.json
  *   xattr.c     extended attributes
- *   drop.c      SIGHUP: every cache dropped, the kernel's too
  */
 #ifndef MPFS_CORE_PRIV_H
 #define MPFS_CORE_PRIV_H
@@ -83,20 +84,6 @@ void not_found(struct mpfs_err *err, const char *what);
  * caches keep values longer than that. */
 int servable(const struct mpfs_core *core, double age);
 void nomem(struct mpfs_err *err);
-/* The kernel holds another version of ino than digest: take it back. */
-void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest);
-/* The kernel was given a version of ino older than the newest: taken
- * back once the reply that gives it is out (through the notifier). */
-void kernel_overtaken(struct mpfs_core *core, uint64_t ino);
-/* The kernel was given obj's attributes (and bytes, with pages) as ino. */
-void kernel_given(struct mpfs_core *core, uint64_t ino,
-		  const struct mpfs_obj *obj, int pages);
-/* Attributes and pages of ino, in place when this thread may, else
- * queued. */
-void kernel_inval(struct mpfs_core *core, uint64_t ino);
-/* drop.c: every inode the kernel holds, taken back (the notifier's
- * flood: an invalidation found its queue full). */
-void kernel_flood(void *core);
 /* The path of entry name in the directory at dir. */
 void child_path(const char *dir, const char *name, char *out, size_t size);
 
@@ -162,10 +149,39 @@ int safe_link_name(const char *name);
 struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err);
 void stats_watch(struct mpfs_core *core);
 
-/* push.c */
+/* kernel.c: what the kernel holds and is told. THE RULE: no thread that
+ * a FUSE request can wait on ever calls into the kernel (a request's, a
+ * pool worker's, the signal thread): these functions only queue, and the
+ * notifier's one thread makes the calls (see kernel.c). */
+int kernel_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
+		 void *ctx);
+/* One more lookup of ino, which names path: before the reply that hands
+ * it out. 0, or -1 when out of memory (the inode must not be handed out). */
+int kernel_ref(struct mpfs_core *core, uint64_t ino, const char *path);
+void kernel_forget(struct mpfs_core *core, uint64_t ino, uint64_t n);
+/* After a reply that gave the kernel version digest of ino (0: a node
+ * without versions; nothing to do), its bytes too with pages: recorded,
+ * and taken back at once if a newer version is known by now. */
+void kernel_sent(struct mpfs_core *core, uint64_t ino, uint64_t digest,
+		 int pages);
+/* The daemon now has version digest of ino: whatever other version the
+ * kernel holds is taken back. */
+void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest);
+/* Attributes and pages of ino taken back. */
+void kernel_inval(struct mpfs_core *core, uint64_t ino);
 /* Entries from index from to to of a view's listing reached the kernel:
- * queue their bytes for the page cache. */
-void push_entries(struct mpfs_core *core, struct mpfs_listing *l,
-		  struct view *v, size_t from, size_t to);
+ * their bytes go into the page cache. */
+void kernel_push(struct mpfs_core *core, struct mpfs_listing *l,
+		 struct view *v, size_t from, size_t to);
+/* v's listing is complete and replaced another: the syncs gone from it
+ * are taken back. Called with the listing's lock held (it only queues). */
+void kernel_gone(struct mpfs_core *core, struct view *v);
+/* Every inode and root entry the kernel holds taken back; told(ctx, ...)
+ * with what was, once done (0, 0 when it could not be). */
+void kernel_drop(struct mpfs_core *core,
+		 void (*told)(void *ctx, size_t inodes, size_t entries),
+		 void *ctx);
+/* The notifier's flood: every inode the kernel holds taken back. */
+void flood_run(void *core, const struct mpfs_notify_ops *ops, void *ctx);
 
 #endif

@@ -3,10 +3,14 @@
  * offsets stay valid while the handle is open, read out entry by entry
  * with the attributes that readdirplus hands the kernel.
  *
- * Entries given with attributes count one lookup each of their inode. The
- * files among them are pushed into the page cache once the kernel has
- * taken them in: when it asks for the next entries, or closes the
- * directory (a push sent with the reply would find no inode yet). */
+ * Entries given with attributes count one lookup each of their inode,
+ * before the reply; a reply that does not go out takes them back. Once it
+ * is out, the versions given are recorded (kernel_sent), and the files
+ * among them are pushed into the page cache once the kernel has taken them
+ * in: when it asks for the next entries, or closes the directory (a push
+ * sent with the reply would find no inode yet). A directory is empty only
+ * when the API said so: a listing whose first page fails is an error, not
+ * "." and ".." alone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,12 @@ struct mpfs_dir {
 	size_t tail_count; /* the listing is complete */
 	/* Listing entries given with attributes, not pushed yet. */
 	size_t push_from, push_to;
+	/* Entries of the reply on its way out given with attributes. */
+	struct pending {
+		uint64_t ino, digest;
+		size_t index; /* in the listing; SIZE_MAX: not a listed file */
+	} *pending;
+	size_t npending, pending_cap;
 };
 
 static int add_name(struct mpfs_dir *dir, const char *name)
@@ -231,8 +241,8 @@ int mpfs_core_opendir(struct mpfs_core *core, uint64_t ino,
 static void push_given(struct mpfs_core *core, struct mpfs_dir *dir)
 {
 	if (dir->push_to > dir->push_from)
-		push_entries(core, dir->listing, mpfs_listing_ctx(dir->listing),
-			     dir->push_from, dir->push_to);
+		kernel_push(core, dir->listing, mpfs_listing_ctx(dir->listing),
+			    dir->push_from, dir->push_to);
 	dir->push_from = dir->push_to = 0;
 }
 
@@ -250,6 +260,7 @@ void mpfs_core_releasedir(struct mpfs_core *core, struct mpfs_dir *dir)
 	for (size_t i = 0; i < dir->tail_count; i++)
 		free(dir->tail[i]);
 	free(dir->tail);
+	free(dir->pending);
 	free(dir);
 }
 
@@ -346,21 +357,50 @@ static int use_stale_listing(struct mpfs_core *core, struct mpfs_dir *dir,
 	return 1;
 }
 
-/* The kernel took entry e with its attributes: one lookup of its inode. */
-static void given(struct mpfs_core *core, struct mpfs_dir *dir, struct shown *e,
-		  int listed)
+/* Entry e is to go out with its attributes: one lookup of its inode,
+ * counted before the reply, and the entry kept until the reply is out.
+ * Returns 0, or -1 when it cannot be counted. */
+static int give(struct mpfs_core *core, struct mpfs_dir *dir, struct shown *e,
+		int listed)
 {
 	int file = listed && !dir->listing_dirs;
-	int r = mpfs_inodes_ref(core->inodes, (uint64_t)e->st.st_ino, e->path,
-				file ? e->obj->digest : 0);
+	struct pending *grown;
 
-	if (r < 0 || !file)
-		return; /* out of memory: forgets of it are ignored */
-	if (r)
-		kernel_overtaken(core, (uint64_t)e->st.st_ino);
-	if (dir->push_to == dir->push_from)
-		dir->push_from = e->index;
-	dir->push_to = e->index + 1;
+	if (dir->npending == dir->pending_cap) {
+		size_t cap = dir->pending_cap ? 2 * dir->pending_cap : 64;
+
+		grown = realloc(dir->pending, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		dir->pending = grown;
+		dir->pending_cap = cap;
+	}
+	if (kernel_ref(core, (uint64_t)e->st.st_ino, e->path))
+		return -1;
+	dir->pending[dir->npending++] = (struct pending){
+	    (uint64_t)e->st.st_ino, file ? e->obj->digest : 0,
+	    file ? e->index : SIZE_MAX};
+	return 0;
+}
+
+void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_dir *dir,
+			    int sent)
+{
+	for (size_t i = 0; i < dir->npending; i++) {
+		struct pending *p = &dir->pending[i];
+
+		if (!sent) {
+			kernel_forget(core, p->ino, 1);
+			continue;
+		}
+		kernel_sent(core, p->ino, p->digest, 0);
+		if (p->index == SIZE_MAX)
+			continue;
+		if (dir->push_to == dir->push_from)
+			dir->push_from = p->index;
+		dir->push_to = p->index + 1;
+	}
+	dir->npending = 0;
 }
 
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
@@ -369,6 +409,7 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 {
 	int filled = 0, listed = 0;
 
+	dir->npending = 0;
 	if (dir->listing && !dir->listing_dirs)
 		push_given(core, dir);
 	if (dir->failed) {
@@ -433,12 +474,23 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 				listed = from_listing = 1;
 			}
 		}
+		/* An inode the table could not count is never handed out:
+		 * the reply ends before it (or fails, when it is the first). */
+		if (plus && e.attrs && i >= 2 &&
+		    give(core, dir, &e, from_listing)) {
+			mpfs_obj_unref(e.obj);
+			if (filled)
+				return 0;
+			nomem(err);
+			return -1;
+		}
 		full = fill(ctx, e.name, &e.st, e.attrs, i + 1);
-		if (!full && plus && e.attrs && i >= 2)
-			given(core, dir, &e, from_listing);
+		if (full && plus && e.attrs && i >= 2)
+			kernel_forget(core, dir->pending[--dir->npending].ino,
+				      1);
 		mpfs_obj_unref(e.obj);
 		if (full)
 			return 0;
-		filled = 1;
+		filled = i >= 2; /* "." and ".." do not make a listing */
 	}
 }

@@ -4,9 +4,11 @@
  * is read-only: the kernel refuses most before they come here).
  *
  * Each request is counted in the statistics (but those of stats.json
- * itself) and says whether kernel notifications may be made in place while
- * it is served (notify.h): not by the one thread of -s, not by a read,
- * which holds the page a notification may wait for. */
+ * itself). No request's thread ever calls into the kernel of its own
+ * accord (kernel.c says why): what the kernel is given is recorded after
+ * the reply that gives it (mpfs_core_sent), so that what takes it back
+ * follows it. The three notify ops below are made by the core's notifier
+ * thread alone. */
 #include "mpfs/fs.h"
 
 #include <errno.h>
@@ -19,7 +21,6 @@
 #include "mpfs/core.h"
 #include "mpfs/err.h"
 #include "mpfs/log.h"
-#include "mpfs/notify.h"
 #include "mpfs/policy.h"
 #include "mpfs/sig.h"
 #include "mpfs/stats.h"
@@ -36,12 +37,11 @@ int mpfs_fs_interrupted(void)
 /* Every operation starts here. ino: the inode it is about (a lookup's
  * parent). */
 static struct mpfs_fs *begin(fuse_req_t req, enum mpfs_stats_op op,
-			     fuse_ino_t ino, int reading)
+			     fuse_ino_t ino)
 {
 	struct mpfs_fs *fs = fuse_req_userdata(req);
 
 	current = req;
-	mpfs_notify_defer(fs->singlethread || reading);
 	if (!mpfs_core_own(fs->core, ino))
 		mpfs_stats_op(op);
 	return fs;
@@ -75,7 +75,7 @@ static void fail(fuse_req_t req, struct mpfs_fs *fs, const char *op,
 	fuse_reply_err(req, said(fs, op, ino, name, err));
 }
 
-/* ---- kernel notifications, for the core ---- */
+/* ---- kernel notifications: made on the core's notifier thread alone ---- */
 
 static int notify_inval_inode(void *ctx, uint64_t ino)
 {
@@ -141,13 +141,14 @@ static void entry_of(const struct mpfs_fs *fs, const struct stat *st,
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_LOOKUP, parent, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_LOOKUP, parent);
 	struct fuse_entry_param e;
 	struct mpfs_err err;
 	struct stat st;
+	uint64_t version;
 
 	mpfs_err_clear(&err);
-	if (mpfs_core_lookup(fs->core, parent, name, &st, &err)) {
+	if (mpfs_core_lookup(fs->core, parent, name, &st, &version, &err)) {
 		if (err.kind != MPFS_E_NOT_FOUND) {
 			fail(req, fs, "stat", parent, name, &err);
 			return;
@@ -162,11 +163,13 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	entry_of(fs, &st, &e);
 	if (fuse_reply_entry(req, &e)) /* the kernel did not take it */
 		mpfs_core_forget(fs->core, e.ino, 1);
+	else
+		mpfs_core_sent(fs->core, e.ino, version, 0);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_FORGET, ino, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_FORGET, ino);
 
 	mpfs_core_forget(fs->core, ino, nlookup);
 	fuse_reply_none(req);
@@ -175,7 +178,7 @@ static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 static void fs_forget_multi(fuse_req_t req, size_t count,
 			    struct fuse_forget_data *forgets)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_FORGET, 0, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_FORGET, 0);
 
 	for (size_t i = 0; i < count; i++)
 		mpfs_core_forget(fs->core, forgets[i].ino, forgets[i].nlookup);
@@ -185,21 +188,22 @@ static void fs_forget_multi(fuse_req_t req, size_t count,
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_GETATTR, ino, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_GETATTR, ino);
 	struct mpfs_err err;
 	struct stat st;
+	uint64_t version;
 
 	(void)fi;
 	mpfs_err_clear(&err);
-	if (mpfs_core_getattr(fs->core, ino, &st, &err))
+	if (mpfs_core_getattr(fs->core, ino, &st, &version, &err))
 		fail(req, fs, "stat", ino, NULL, &err);
-	else
-		fuse_reply_attr(req, &st, fs->ttl);
+	else if (fuse_reply_attr(req, &st, fs->ttl) == 0)
+		mpfs_core_sent(fs->core, ino, version, 0);
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_READLINK, ino, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_READLINK, ino);
 	char target[1024];
 	struct mpfs_err err;
 
@@ -213,7 +217,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_OPENDIR, ino, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_OPENDIR, ino);
 	struct mpfs_dir *dir;
 	struct mpfs_err err;
 	int cached;
@@ -268,20 +272,23 @@ static int fill(void *ctx, const char *name, const struct stat *st, int attrs,
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi, int plus)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_READDIR, ino, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_READDIR, ino);
 	struct fill_ctx ctx = {req, malloc(size), size, 0, plus, fs->ttl};
+	struct mpfs_dir *dir = (struct mpfs_dir *)(uintptr_t)fi->fh;
 	struct mpfs_err err;
+	int sent = 0;
 
 	mpfs_err_clear(&err);
 	if (!ctx.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (mpfs_core_readdir(fs->core, (struct mpfs_dir *)(uintptr_t)fi->fh,
-			      off, plus, fill, &ctx, &err))
+	if (mpfs_core_readdir(fs->core, dir, off, plus, fill, &ctx, &err))
 		fail(req, fs, "readdir", ino, NULL, &err);
-	else
-		fuse_reply_buf(req, ctx.buf, ctx.used);
+	else /* a reply that fails (the request was interrupted) takes back
+	      * the lookups its entries counted */
+		sent = fuse_reply_buf(req, ctx.buf, ctx.used) == 0;
+	mpfs_core_readdir_sent(fs->core, dir, sent);
 	free(ctx.buf);
 }
 
@@ -304,14 +311,13 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	current = req;
-	mpfs_notify_defer(fs->singlethread);
 	mpfs_core_releasedir(fs->core, (struct mpfs_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_OPEN, ino, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_OPEN, ino);
 	struct mpfs_obj *obj;
 	struct mpfs_err err;
 
@@ -338,7 +344,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_READ, ino, 1);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_READ, ino);
 	struct mpfs_obj *obj = (struct mpfs_obj *)(uintptr_t)fi->fh;
 	struct mpfs_err err;
 	const char *data;
@@ -352,8 +358,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	data = mpfs_policy_read(obj, size, off, &len);
-	mpfs_core_read(fs->core, ino, obj);
-	fuse_reply_buf(req, data, len);
+	if (fuse_reply_buf(req, data, len) == 0)
+		mpfs_core_read(fs->core, ino, obj);
 	mpfs_obj_unref(obj);
 }
 
@@ -380,7 +386,7 @@ static void xattr_reply(fuse_req_t req, char *data, size_t len, size_t size)
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_GETXATTR, ino, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_GETXATTR, ino);
 	struct mpfs_err err;
 	char *value;
 	size_t len;
@@ -395,7 +401,7 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct mpfs_fs *fs = begin(req, MPFS_OP_LISTXATTR, ino, 0);
+	struct mpfs_fs *fs = begin(req, MPFS_OP_LISTXATTR, ino);
 	struct mpfs_err err;
 	char *names;
 	size_t len;
@@ -411,7 +417,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
 
-	begin(req, MPFS_OP_STATFS, ino, 0);
+	begin(req, MPFS_OP_STATFS, ino);
 	/* Zeros would make df and file managers hide the mount; a full disk
 	 * would page whoever watches disk space. Nothing can be written. */
 	memset(&sv, 0, sizeof(sv));

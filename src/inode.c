@@ -72,8 +72,7 @@ static int give(struct inode *in, uint64_t digest, int pages)
 	return 0;
 }
 
-int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path,
-		    uint64_t digest)
+int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path)
 {
 	struct inode *in;
 	size_t len;
@@ -96,8 +95,6 @@ int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path,
 	if (in) {
 		in->nlookup++;
 		t->lookups++;
-		if (digest)
-			r = give(in, digest, 0);
 	} else {
 		r = -1;
 	}

@@ -79,6 +79,14 @@ static int bucket_pairs(struct mpfs_core *core, struct bucket_names *bn,
 		goto nomem;
 	r = each_entry(l, collect_pair, bn, err);
 	mpfs_listing_unref(l);
+	/* Stale is stale everywhere: the links of the last good bucket
+	 * list, as the buckets themselves are. */
+	if (r < 0 && !bn->failed && (l = stale_listing(core, "/", err))) {
+		pairs_release(bn);
+		memset(bn, 0, sizeof(*bn));
+		r = each_entry(l, collect_pair, bn, err);
+		mpfs_listing_unref(l);
+	}
 	if (bn->failed)
 		goto nomem;
 	return r < 0 ? -1 : 0;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "mpfs/hmap.h"
+#include "mpfs/log.h"
 
 /* Pages planned and not merged yet, at most: bounds what a listing holds
  * ahead of its readers, and an API whose cursor chain never ends. */
@@ -75,6 +76,8 @@ struct mpfs_listing {
 	long total;	/* as the API last said; -1: unknown */
 	int full_pages; /* the API gave a whole page: it honours limit */
 	int done;
+	int cut;	/* done before the end: the API would never end it */
+	long planned;	/* pages asked for so far */
 	struct mpfs_err broken; /* set: paging cannot go on, ever */
 	unsigned long failures; /* fetches failed so far */
 	long skipped;
@@ -343,6 +346,7 @@ static struct slot *plan(struct mpfs_listing *l, int ahead)
 		l->next_offset = s->offset + s->limit;
 	}
 	l->next_limit = l->cfg.max_limit;
+	l->planned++;
 	if (l->tail)
 		l->tail->next = s;
 	else
@@ -352,13 +356,39 @@ static struct slot *plan(struct mpfs_listing *l, int ahead)
 	return s;
 }
 
-/* Whether more offset pages can be planned ahead of need: the total says
- * they exist, they stay within the offset bound, and the API is known to
- * give the page sizes asked for (else planned offsets would leave gaps).
+/* Whether the pages asked for reach what the API's total allows:
+ * ceil(total / step) + 2, step being what a full page adds past the
+ * overlap (the first page is smaller, the last may be short, and one more
+ * makes sure). Bounds an API that ignores offset or cursor. Lock held. */
+static int over_cap(const struct mpfs_listing *l)
+{
+	long step = l->cfg.max_limit - overlap(l->cfg.max_limit);
+
+	if (step < 1)
+		step = 1;
+	return l->total >= 0 && l->planned >= (l->total + step - 1) / step + 2;
+}
+
+/* The listing ends here, short of what the API says it holds, because
+ * the API would never end it: what it has is shown, with one warning.
  * Lock held. */
+static void cut(struct mpfs_listing *l, const char *why)
+{
+	if (l->done)
+		return;
+	l->done = 1;
+	l->cut = 1;
+	mpfs_log(MPFS_LOG_WARN, "list %s: %s; showing the %zu items had",
+		 l->cfg.what, why, l->count);
+}
+
+/* Whether more offset pages can be planned ahead of need: the total says
+ * they exist, they stay within the offset bound, the API's total allows
+ * more pages, and the API is known to give the page sizes asked for (else
+ * planned offsets would leave gaps). Lock held. */
 static int can_plan_ahead(struct mpfs_listing *l)
 {
-	return l->cfg.spawn && !l->by_cursor && !l->done &&
+	return l->cfg.spawn && !l->by_cursor && !l->done && !over_cap(l) &&
 	       l->broken.kind == MPFS_OK && l->full_pages && l->total >= 0 &&
 	       l->next_offset < l->total && l->next_offset <= l->cfg.max_offset;
 }
@@ -452,7 +482,7 @@ static void fetch_ahead(struct mpfs_listing *l, int want)
 {
 	struct slot *s;
 
-	if (!l->cfg.spawn)
+	if (!l->cfg.spawn || l->done || l->broken.kind != MPFS_OK)
 		return;
 	if (l->eager)
 		want = MAX_AHEAD;
@@ -472,7 +502,7 @@ static void chain(struct mpfs_listing *l, struct slot *slot, long raw,
 	char *copy;
 
 	if (!l->eager || slot != l->tail || l->nslots >= MAX_AHEAD || l->done ||
-	    l->broken.kind != MPFS_OK ||
+	    l->broken.kind != MPFS_OK || over_cap(l) ||
 	    !(next = chain_cursor(l, slot, raw, next)))
 		return;
 	copy = strdup(next);
@@ -644,18 +674,23 @@ static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 	l->nslots--;
 
 	/* Bounds an API that would make the listing endless: a cursor page
-	 * of nothing new (a cursor that went back), or far more items than
-	 * its own total. */
+	 * of nothing new (a cursor that went back), an offset page of nothing
+	 * new (an API that ignores offset), or far more items than its own
+	 * total. */
 	if (s->cursor && l->count == before && s->raw > 0 && s->next_cursor)
 		mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
 			     "the API's cursor led back to items already "
 			     "listed");
+	else if (!s->cursor && l->pages > 1 && s->nobjs > 0 &&
+		 l->count == before)
+		cut(l, "an offset page brought no item not listed already "
+		       "(the API ignores offset?)");
 	else if (l->total >= 0 &&
 		 (long)l->count > 2 * l->total + l->cfg.max_limit)
 		mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
 			     "the API sent %zu items, its total says %ld",
 			     l->count, l->total);
-	if (l->broken.kind == MPFS_OK && !l->head)
+	if (l->broken.kind == MPFS_OK && !l->done && !l->head)
 		after_last(l, s);
 	slot_free(s);
 	return 0;
@@ -681,6 +716,12 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		if (l->pages > 0 && !l->eager) {
 			l->eager = 1;
 			fetch_ahead(l, 0);
+		}
+		if (!l->head && over_cap(l)) {
+			cut(l, "the API's total allows no more pages");
+			if (l->cfg.ended)
+				l->cfg.ended(l->cfg.ctx, 0);
+			break;
 		}
 		s = l->head ? l->head : plan(l, 0);
 		if (!s) {
@@ -720,7 +761,7 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		} else if (l->done || l->broken.kind != MPFS_OK) {
 			/* The one merge that ends it: none follows. */
 			if (l->cfg.ended)
-				l->cfg.ended(l->cfg.ctx, l->done);
+				l->cfg.ended(l->cfg.ctx, l->done && !l->cut);
 		} else if (l->pages == 1 && index < l->count) {
 			fetch_ahead(l, 1); /* one page of read-ahead */
 		} else {

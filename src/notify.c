@@ -16,7 +16,7 @@ struct item {
 	struct item *next;
 	enum kind kind;
 	uint64_t ino; /* INVAL_INODE, or the parent of INVAL_ENTRY */
-	void (*run)(void *arg);
+	mpfs_notify_run_fn run;
 	void (*release)(void *arg);
 	void *arg;
 	char name[]; /* INVAL_ENTRY */
@@ -34,21 +34,9 @@ struct mpfs_notifier {
 	pthread_t thread;
 	struct mpfs_notify_ops ops;
 	void *ctx;
-	void (*flood)(void *ctx);
+	mpfs_notify_run_fn flood;
 	void *flood_ctx;
 };
-
-static _Thread_local int deferred;
-
-void mpfs_notify_defer(int defer)
-{
-	deferred = defer;
-}
-
-int mpfs_notify_deferred(void)
-{
-	return deferred;
-}
 
 struct mpfs_notifier *mpfs_notifier_new(size_t max)
 {
@@ -83,7 +71,7 @@ static void run(struct mpfs_notifier *n, struct item *it)
 			n->ops.inval_entry(n->ctx, it->ino, it->name);
 		break;
 	case PUSH:
-		it->run(it->arg);
+		it->run(it->arg, &n->ops, n->ctx);
 		break;
 	}
 }
@@ -114,7 +102,7 @@ static void *serve(void *arg)
 		n->busy = 1;
 		pthread_mutex_unlock(&n->lock);
 		if (flood) {
-			n->flood(n->flood_ctx);
+			n->flood(n->flood_ctx, &n->ops, n->ctx);
 		} else {
 			run(n, it);
 			item_free(it);
@@ -131,7 +119,7 @@ static void *serve(void *arg)
 
 int mpfs_notifier_start(struct mpfs_notifier *n,
 			const struct mpfs_notify_ops *ops, void *ctx,
-			void (*flood)(void *flood_ctx), void *flood_ctx)
+			mpfs_notify_run_fn flood, void *flood_ctx)
 {
 	int r;
 
@@ -216,11 +204,12 @@ static int enqueue(struct mpfs_notifier *n, struct item *it)
 	return r;
 }
 
-/* An invalidation that found no room (or no memory): all of them. */
+/* An invalidation that found no room (or no memory): all of them, but
+ * once stopped. */
 static void flood(struct mpfs_notifier *n)
 {
 	pthread_mutex_lock(&n->lock);
-	n->flooded = 1;
+	n->flooded = !n->stop;
 	pthread_cond_signal(&n->more);
 	pthread_mutex_unlock(&n->lock);
 }
@@ -256,7 +245,7 @@ void mpfs_notifier_inval_entry(struct mpfs_notifier *n, uint64_t parent,
 	}
 }
 
-int mpfs_notifier_push(struct mpfs_notifier *n, void (*fn)(void *arg),
+int mpfs_notifier_push(struct mpfs_notifier *n, mpfs_notify_run_fn fn,
 		       void (*release)(void *arg), void *arg)
 {
 	struct item *it = calloc(1, sizeof(*it));
@@ -274,11 +263,14 @@ int mpfs_notifier_push(struct mpfs_notifier *n, void (*fn)(void *arg),
 	return 0;
 }
 
-const struct mpfs_notify_ops *mpfs_notifier_ops(struct mpfs_notifier *n,
-						void **ctx)
+int mpfs_notifier_serving(struct mpfs_notifier *n)
 {
-	*ctx = n->ctx;
-	return n->started ? &n->ops : NULL;
+	int serving;
+
+	pthread_mutex_lock(&n->lock);
+	serving = n->started && !n->stop;
+	pthread_mutex_unlock(&n->lock);
+	return serving;
 }
 
 size_t mpfs_notifier_pending(struct mpfs_notifier *n)

@@ -50,16 +50,22 @@ int mpfs_sig_install(void)
 	return 0;
 }
 
-static void drop_all(void)
+/* Once the kernel was told (on the core's notifier thread: this thread
+ * never calls into the kernel while requests run). */
+static void dropped(void *ctx, size_t inodes, size_t entries)
 {
-	size_t entries, inodes = mpfs_core_drop(sig_core, &entries);
-
+	(void)ctx;
 	/* Asked for by an operator: said at any level. */
 	mpfs_log_always(MPFS_LOG_INFO,
 			"sighup: dropped every cache (%zu paths); the kernel "
 			"dropped %zu root entries with all below them, and "
 			"%zu inodes",
 			inodes, entries, inodes);
+}
+
+static void drop_all(void)
+{
+	mpfs_core_drop(sig_core, dropped, NULL);
 }
 
 static void *serve(void *arg)

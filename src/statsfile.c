@@ -114,7 +114,7 @@ static void stats_changed(void *ctx)
 	core->stats_snap = NULL;
 	pthread_mutex_unlock(&core->stats_lock);
 	mpfs_obj_unref(old);
-	mpfs_notifier_inval_inode(core->notifier, core->stats_ino);
+	kernel_inval(core, core->stats_ino);
 }
 
 void stats_watch(struct mpfs_core *core)

@@ -22,15 +22,13 @@ static int counted(struct view *v, int r, const struct mpfs_page *page)
 	return r;
 }
 
-static void take_back_gone(struct view *v);
-
 static void view_ended(void *ctx, int complete)
 {
 	struct view *v = ctx;
 
 	mpfs_stats_listing_end(&v->stats);
 	if (complete)
-		take_back_gone(v);
+		kernel_gone(v->core, v);
 	mpfs_arenas_trim(); /* its pages' trees are gone */
 }
 
@@ -241,85 +239,6 @@ int view_listed(struct mpfs_core *core, const struct mpfs_node *node)
 		n = mpfs_listing_count(l, &complete);
 	mpfs_listing_unref(l);
 	return n > 0 || complete;
-}
-
-/* ---- names gone from a refreshed view ---- */
-
-/* A view's listing, complete, that replaced another. */
-struct gone {
-	struct mpfs_core *core;
-	struct mpfs_listing *l;
-	struct view *v;
-};
-
-static void gone_release(void *arg)
-{
-	struct gone *g = arg;
-
-	mpfs_listing_unref(g->l);
-	free(g);
-}
-
-/* On the notifier's thread: each sync the listing it replaced showed and
- * it does not (deleted, or changed so that it no longer matches) is out of
- * date wherever it is held: its object is dropped, and the kernel's entry
- * of it in the directory and its inode are taken back, so that no one
- * reads a file the API no longer has. */
-static void gone_run(void *arg)
-{
-	struct gone *g = arg;
-	struct mpfs_core *core = g->core;
-	struct mpfs_listing *old;
-	struct mpfs_obj *obj;
-	struct mpfs_err err;
-	void *ctx;
-	const struct mpfs_notify_ops *ops =
-	    mpfs_notifier_ops(core->notifier, &ctx);
-	char path[PATH_SIZE];
-	int held =
-	    mpfs_inodes_path(core->inodes, g->v->ino, path, sizeof(path)) == 0;
-
-	old = mpfs_cache_get_replaced(core->listings, g->v->path, NULL);
-	if (!old || old == g->l) {
-		mpfs_listing_unref(old);
-		return;
-	}
-	for (size_t i = 0, n = mpfs_listing_count(old, NULL); i < n; i++) {
-		if (mpfs_listing_get(old, i, &obj, &err) != 1)
-			break;
-		if (!mpfs_listing_has(g->l, obj->id)) {
-			object_forget(core, g->v->bucket, obj->id);
-			if (held) /* else the kernel has no entry of it */
-				ops->inval_entry(ctx, g->v->ino, obj->name);
-			kernel_inval(core,
-				     mpfs_sync_ino(g->v->bucket, obj->id));
-		}
-		mpfs_obj_unref(obj);
-	}
-	mpfs_listing_unref(old);
-}
-
-/* Called with the listing's lock held: the work is queued, never done
- * here, and the queue never waits. */
-static void take_back_gone(struct view *v)
-{
-	struct gone *g;
-	void *ctx;
-
-	if (!v->bucket[0] || !mpfs_notifier_ops(v->core->notifier, &ctx))
-		return; /* the bucket list; or not serving */
-	g = malloc(sizeof(*g));
-	if (g) {
-		*g = (struct gone){v->core, mpfs_listing_ref(v->listing), v};
-		if (!mpfs_notifier_push(v->core->notifier, gone_run,
-					gone_release, g))
-			return;
-		gone_release(g);
-	}
-	mpfs_log(MPFS_LOG_WARN,
-		 "list %s: no room to take back the syncs gone from it now; "
-		 "they go when their ttl ends",
-		 v->path);
 }
 
 /* ---- stale copies ---- */

@@ -48,8 +48,8 @@ struct mpfs_dir;
 struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 				const struct mpfs_core_cfg *cfg);
 
-/* Starts the core's own thread, which makes the kernel notifications that
- * cannot be made in place (see notify.h) through ops. Called once the
+/* Starts the core's own thread, the only one that makes kernel
+ * notifications (through ops; see kernel.c for why). Called once the
  * daemon runs (FUSE's init). Returns 0 or -1. */
 int mpfs_core_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
 		    void *ctx);
@@ -59,14 +59,22 @@ void mpfs_core_stop(struct mpfs_core *core);
 void mpfs_core_free(struct mpfs_core *core);
 
 /* The entry name in directory parent: its attributes, st_ino its inode,
- * with one lookup counted. */
+ * with one lookup counted; *version the version of the file's content
+ * they are of (0: none), for mpfs_core_sent once the reply is out. */
 int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
-		     struct stat *st, struct mpfs_err *err);
+		     struct stat *st, uint64_t *version, struct mpfs_err *err);
 /* The kernel forgot n lookups of ino. */
 void mpfs_core_forget(struct mpfs_core *core, uint64_t ino, uint64_t n);
 
 int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
-		      struct mpfs_err *err);
+		      uint64_t *version, struct mpfs_err *err);
+
+/* The reply that gave the kernel version of ino's attributes (with pages:
+ * its bytes) is out: what the kernel holds is recorded, and taken back if
+ * a newer version came meanwhile. Called after the reply, never before, so
+ * that the taking back follows what it takes back. */
+void mpfs_core_sent(struct mpfs_core *core, uint64_t ino, uint64_t version,
+		    int pages);
 
 /* The path an inode (with name: an entry of it) shows, for log lines. */
 void mpfs_core_path(struct mpfs_core *core, uint64_t ino, const char *name,
@@ -88,19 +96,26 @@ void mpfs_core_releasedir(struct mpfs_core *core, struct mpfs_dir *dir);
  * the directory ends. Fetches a page only when it has given no entry yet:
  * a reply with entries does not wait for the network. attrs says st is
  * whole: with plus, such an entry hands the kernel its inode (one lookup
- * counted when fill takes it). Otherwise st has only the type and inode
- * (a size that would cost a request). */
+ * counted when fill takes it; an inode that cannot be counted is not
+ * handed out: the reply ends before it). Otherwise st has only the type and inode (a size
+ * that would cost a request). Once the reply is sent, or failed,
+ * mpfs_core_readdir_sent says which. */
 typedef int (*mpfs_fill_fn)(void *ctx, const char *name, const struct stat *st,
 			    int attrs, off_t next);
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 		      int plus, mpfs_fill_fn fill, void *ctx,
 		      struct mpfs_err *err);
+/* The reply of the last mpfs_core_readdir of dir went out (sent), or did
+ * not: then the lookups its entries counted are taken back. */
+void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_dir *dir,
+			    int sent);
 
 /* The object a file inode shows: a new reference. */
 int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 		   struct mpfs_err *err);
 
-/* The kernel read bytes of obj as ino (from the handle or the inode). */
+/* The reply to a read gave the kernel bytes of obj as ino (from the handle
+ * or the inode): mpfs_core_sent of obj's version, after the reply. */
 void mpfs_core_read(struct mpfs_core *core, uint64_t ino,
 		    const struct mpfs_obj *obj);
 
@@ -119,8 +134,10 @@ int mpfs_core_getxattr(struct mpfs_core *core, uint64_t ino, const char *name,
 		       char **value, size_t *len, struct mpfs_err *err);
 
 /* Drops every cache, and what the kernel holds of every inode and of every
- * entry of the root (with all below it). Returns the inodes the kernel
- * held; *entries the root entries dropped. */
-size_t mpfs_core_drop(struct mpfs_core *core, size_t *entries);
+ * entry of the root (with all below it): queued, and told(ctx, inodes,
+ * entries) once the kernel was told (from another thread). */
+void mpfs_core_drop(struct mpfs_core *core,
+		    void (*told)(void *ctx, size_t inodes, size_t entries),
+		    void *ctx);
 
 #endif

@@ -14,7 +14,6 @@ struct mpfs_fs {
 	struct mpfs_core *core;
 	struct fuse_session *se; /* set before the session's loop runs */
 	double ttl;		 /* entry and attribute timeouts */
-	int singlethread;	 /* -s: one thread serves every request */
 };
 
 /* Whether the FUSE request this thread serves was interrupted and its

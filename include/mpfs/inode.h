@@ -18,11 +18,9 @@ struct mpfs_inodes *mpfs_inodes_new(void);
 void mpfs_inodes_free(struct mpfs_inodes *t);
 
 /* One more kernel reference to ino, which names path (copied the first
- * time), given with the attributes of version digest (0: a file without
- * versions, or no file). Returns 0; 1 when digest is older than the newest
- * the daemon has seen (as mpfs_inodes_given); -1 when out of memory. */
-int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path,
-		    uint64_t digest);
+ * time). Returns 0, or -1 when out of memory. The version it was given
+ * with is mpfs_inodes_given's, once the reply is out. */
+int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path);
 
 /* n references fewer; the inode is forgotten at 0. Forgetting more than
  * was given is ignored (and forgets it). */

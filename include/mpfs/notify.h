@@ -1,19 +1,14 @@
-/* notify.h - what mixpeekfs tells the kernel of its own accord: that an
- * inode's attributes and pages are out of date, that a name is gone, and
- * the bytes of files pushed into the page cache before anyone reads them.
- *
- * A notification may wait for the kernel to lock a page that a reader has
- * locked while it waits for a READ reply: made in place by the thread that
- * would send that reply, it never returns. So the thread serving a FUSE
- * request says whether it may notify in place (mpfs_notify_defer); what it
- * may not is queued for the notifier's own thread, as is every name
- * invalidation (the kernel holds the directory locked for lookups and
- * readdirs there) and every page-cache push (off the reader's path).
+/* notify.h - the notifier: a bounded queue of what mixpeekfs tells the
+ * kernel of its own accord (an inode's attributes and pages are out of
+ * date, a name is gone, file bytes for the page cache), and the one thread
+ * that tells it, in order. kernel.c is its only user and says why every
+ * notification goes through this thread (core_priv.h, kernel.c).
  *
  * The queue is bounded: a push that does not fit is dropped (it is only a
  * head start); an invalidation that does not fit turns into one of every
- * inode the kernel holds (the flood callback), so none is lost. Knows no FUSE:
- * the calls themselves are the ops fs.c gives. */
+ * inode the kernel holds (the flood callback), so none is lost. Knows no
+ * FUSE: the calls themselves are the ops fs.c gives, and only this thread
+ * makes them. */
 #ifndef MPFS_NOTIFY_H
 #define MPFS_NOTIFY_H
 
@@ -32,6 +27,11 @@ struct mpfs_notify_ops {
 
 struct mpfs_notifier;
 
+/* Work run on the notifier's thread, the only one that may call ops. */
+typedef void (*mpfs_notify_run_fn)(void *arg,
+				   const struct mpfs_notify_ops *ops,
+				   void *ctx);
+
 /* A queue of at most max items; its thread starts with _start. */
 struct mpfs_notifier *mpfs_notifier_new(size_t max);
 
@@ -40,7 +40,7 @@ struct mpfs_notifier *mpfs_notifier_new(size_t max);
  * Returns 0 or -1. */
 int mpfs_notifier_start(struct mpfs_notifier *n,
 			const struct mpfs_notify_ops *ops, void *ctx,
-			void (*flood)(void *flood_ctx), void *flood_ctx);
+			mpfs_notify_run_fn flood, void *flood_ctx);
 
 /* No more calls: what is queued is dropped (the kernel is going away) and
  * a push under way ends at its next file. Does not wait for the thread. */
@@ -56,25 +56,19 @@ void mpfs_notifier_inval_inode(struct mpfs_notifier *n, uint64_t ino);
 void mpfs_notifier_inval_entry(struct mpfs_notifier *n, uint64_t parent,
 			       const char *name);
 
-/* A push: run(arg) on the notifier's thread, then release(arg); or, when
- * it cannot be queued (-1 returned), nothing at all. */
-int mpfs_notifier_push(struct mpfs_notifier *n, void (*run)(void *arg),
+/* A push: run(arg, ops, ctx) on the notifier's thread, then release(arg);
+ * or, when it cannot be queued (-1 returned), nothing at all. */
+int mpfs_notifier_push(struct mpfs_notifier *n, mpfs_notify_run_fn run,
 		       void (*release)(void *arg), void *arg);
 
-/* The ops the thread calls, for a push that runs there (NULL before
- * start). */
-const struct mpfs_notify_ops *mpfs_notifier_ops(struct mpfs_notifier *n,
-						void **ctx);
+/* Whether the thread runs and was not stopped: the kernel may hold
+ * something only then. */
+int mpfs_notifier_serving(struct mpfs_notifier *n);
 
 /* Items queued or being run. */
 size_t mpfs_notifier_pending(struct mpfs_notifier *n);
 
 /* Waits until nothing is queued or being run (tests). */
 void mpfs_notifier_wait_idle(struct mpfs_notifier *n);
-
-/* Whether the calling thread must leave notifications to the notifier:
- * set by the FUSE glue around each request it serves. */
-void mpfs_notify_defer(int defer);
-int mpfs_notify_deferred(void);
 
 #endif

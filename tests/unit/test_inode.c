@@ -12,9 +12,9 @@ static void test_counts(void)
 	uint64_t lookups;
 
 	CHECK(mpfs_inodes_path(t, 7, path, sizeof(path)) == -1);
-	CHECK(mpfs_inodes_ref(t, 7, "/b/all/s.json", 0) == 0);
-	CHECK(mpfs_inodes_ref(t, 7, "/b/by-status/failed/s.json", 0) == 0);
-	CHECK(mpfs_inodes_ref(t, 9, "/b", 0) == 0);
+	CHECK(mpfs_inodes_ref(t, 7, "/b/all/s.json") == 0);
+	CHECK(mpfs_inodes_ref(t, 7, "/b/by-status/failed/s.json") == 0);
+	CHECK(mpfs_inodes_ref(t, 9, "/b") == 0);
 	CHECK(mpfs_inodes_count(t, &lookups) == 2 && lookups == 3);
 	/* The first path stands: one inode in every view. */
 	CHECK(mpfs_inodes_path(t, 7, path, sizeof(path)) == 0);
@@ -40,7 +40,8 @@ static void test_versions(void)
 	CHECK(mpfs_inodes_given(t, 5, 100, 1) == 0);
 	CHECK(!mpfs_inodes_has_pages(t, 5, 100));
 
-	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json", 100) == 0);
+	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json") == 0);
+	CHECK(mpfs_inodes_given(t, 5, 100, 0) == 0);
 	CHECK(!mpfs_inodes_has_pages(t, 5, 100)); /* attributes only */
 	CHECK(mpfs_inodes_given(t, 5, 100, 1) == 0);
 	CHECK(mpfs_inodes_has_pages(t, 5, 100));
@@ -54,7 +55,8 @@ static void test_versions(void)
 	CHECK(mpfs_inodes_newest(t, 5, 300) == 0);
 	/* Handing out a version older than the newest: told so. */
 	CHECK(mpfs_inodes_given(t, 5, 200, 0) == 1);
-	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json", 200) == 1);
+	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json") == 0);
+	CHECK(mpfs_inodes_given(t, 5, 200, 0) == 1);
 	CHECK(mpfs_inodes_given(t, 5, 300, 1) == 0);
 	CHECK(mpfs_inodes_has_pages(t, 5, 300));
 	mpfs_inodes_dropped(t, 5);
@@ -84,7 +86,7 @@ static void test_each(void)
 
 	for (uint64_t i = 2; i < 1002; i++) {
 		snprintf(path, sizeof(path), "/b%llu", (unsigned long long)i);
-		mpfs_inodes_ref(t, i, path, 0);
+		mpfs_inodes_ref(t, i, path);
 	}
 	CHECK(mpfs_inodes_each(t, visit, &s) == 0);
 	CHECK(s.n == 1000 && s.sum == (2 + 1001) * 1000 / 2);

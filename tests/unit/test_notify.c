@@ -1,4 +1,5 @@
-/* The notifier: calls made in order on its own thread, a bounded queue
+/* The notifier: calls made in order on its own thread (the ops reach its
+ * work there and nowhere else), a bounded queue
  * where a push that does not fit is dropped and an invalidation that does
  * not fit turns into one of everything. */
 #include <pthread.h>
@@ -48,10 +49,11 @@ static int store(void *ctx, uint64_t ino, const char *data, size_t size)
 	return 0;
 }
 
-static void flood(void *ctx)
+static void flood(void *ctx, const struct mpfs_notify_ops *o, void *octx)
 {
 	struct rec *r = ctx;
 
+	CHECK(o->inval_inode == inval_inode && octx == r);
 	say(r, "flood%llu%s ", 0, "");
 	r->floods++;
 }
@@ -63,11 +65,12 @@ struct push {
 	int n;
 };
 
-static void push_run(void *arg)
+static void push_run(void *arg, const struct mpfs_notify_ops *o, void *ctx)
 {
 	struct push *p = arg;
 
-	store(p->r, (uint64_t)p->n, "x", 1);
+	CHECK(o->store == store && ctx == p->r); /* the thread's ops */
+	o->store(ctx, (uint64_t)p->n, "x", 1);
 }
 
 static void push_release(void *arg)
@@ -104,15 +107,14 @@ static void test_order(void)
 {
 	struct mpfs_notifier *n = mpfs_notifier_new(16);
 	struct rec *r = rec_new();
-	void *ctx;
 
-	CHECK(mpfs_notifier_ops(n, &ctx) == NULL); /* not started */
+	CHECK(!mpfs_notifier_serving(n)); /* not started */
 	mpfs_notifier_inval_inode(n, 3);
 	mpfs_notifier_inval_entry(n, 1, "b1");
 	CHECK(push(n, r, 7) == 0);
 	CHECK(mpfs_notifier_pending(n) == 3);
 	CHECK(mpfs_notifier_start(n, &ops, r, flood, r) == 0);
-	CHECK(mpfs_notifier_ops(n, &ctx) != NULL && ctx == r);
+	CHECK(mpfs_notifier_serving(n));
 	mpfs_notifier_wait_idle(n);
 	CHECK_STR(r->log, "i3 e1/b1 s7:x ");
 	CHECK(r->released == 1 && mpfs_notifier_pending(n) == 0);
@@ -151,30 +153,28 @@ static void test_bounds(void)
 	free(r);
 }
 
-static void *deferred_elsewhere(void *arg)
+static void test_stop(void)
 {
-	(void)arg;
-	return (void *)(long)mpfs_notify_deferred();
-}
+	struct mpfs_notifier *n = mpfs_notifier_new(8);
+	struct rec *r = rec_new();
 
-static void test_defer(void)
-{
-	pthread_t t;
-	void *other;
-
-	CHECK(mpfs_notify_deferred() == 0);
-	mpfs_notify_defer(1);
-	CHECK(mpfs_notify_deferred() == 1);
-	pthread_create(&t, NULL, deferred_elsewhere, NULL);
-	pthread_join(t, &other);
-	CHECK(other == NULL); /* a thread's own say */
-	mpfs_notify_defer(0);
+	CHECK(mpfs_notifier_start(n, &ops, r, flood, r) == 0);
+	mpfs_notifier_stop(n);
+	/* The session ended: nothing more is queued, nor flooded. */
+	CHECK(!mpfs_notifier_serving(n));
+	CHECK(push(n, r, 1) == -1);
+	for (int i = 0; i < 20; i++)
+		mpfs_notifier_inval_inode(n, (uint64_t)i);
+	CHECK(mpfs_notifier_pending(n) == 0);
+	mpfs_notifier_free(n);
+	CHECK_STR(r->log, "");
+	free(r);
 }
 
 int main(void)
 {
 	test_order();
 	test_bounds();
-	test_defer();
+	test_stop();
 	return check_done();
 }
