@@ -169,6 +169,9 @@ void kernel_sent(struct mpfs_core *core, uint64_t ino, uint64_t digest,
 void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest);
 /* Attributes and pages of ino taken back. */
 void kernel_inval(struct mpfs_core *core, uint64_t ino);
+/* The entry name of directory parent taken back, with all below it. */
+void kernel_inval_entry(struct mpfs_core *core, uint64_t parent,
+			const char *name);
 /* Entries from index from to to of a view's listing reached the kernel:
  * their bytes go into the page cache. */
 void kernel_push(struct mpfs_core *core, struct mpfs_listing *l,

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,17 @@
 
 /* The request this thread serves, for the API client's cancelled(). */
 static _Thread_local fuse_req_t current;
+static atomic_int stopping;
+
+void mpfs_fs_stop(void)
+{
+	atomic_store(&stopping, 1);
+}
 
 int mpfs_fs_interrupted(void)
 {
+	if (atomic_load(&stopping))
+		return 1;
 	return current && fuse_req_interrupted(current) &&
 	       mpfs_policy_caller_dying(fuse_req_ctx(current)->pid);
 }

@@ -49,6 +49,12 @@ void kernel_inval(struct mpfs_core *core, uint64_t ino)
 	mpfs_notifier_inval_inode(core->notifier, ino);
 }
 
+void kernel_inval_entry(struct mpfs_core *core, uint64_t parent,
+			const char *name)
+{
+	mpfs_notifier_inval_entry(core->notifier, parent, name);
+}
+
 void kernel_sent(struct mpfs_core *core, uint64_t ino, uint64_t digest,
 		 int pages)
 {

@@ -224,9 +224,11 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	mpfs_log_init(!cmd->foreground, (enum mpfs_log_level)o->log_level_v);
 	if (fuse_set_signal_handlers(se))
 		goto out_unmount;
-	if (mpfs_sig_install()) /* after libfuse's: SIGHUP is ours */
+	if (mpfs_sig_install(se)) /* after libfuse's, which it replaces */
 		goto out_signals;
 	r = loop(se, cmd) ? 1 : 0;
+	/* Unmounted, or stopped by a signal: what is in flight gives up. */
+	mpfs_fs_stop();
 	/* The loop reset the session; marked ended again, a notification
 	 * still under way fails quietly. None follows. */
 	fuse_session_exit(se);

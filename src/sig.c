@@ -1,8 +1,15 @@
-/* sig.c - SIGHUP and SIGUSR2 for a running mount. The handlers are
- * async-signal-safe: they write one byte to a pipe and nothing else. A
+/* sig.c - signals for a running mount. SIGHUP's and SIGUSR2's handlers
+ * are async-signal-safe: they write one byte to a pipe and nothing else. A
  * thread reads the pipe and does the work: on SIGHUP the core drops its
  * caches and what the kernel holds (see mpfs_core_drop); on SIGUSR2 the log
  * level steps. Both are logged.
+ *
+ * SIGTERM and SIGINT stop the mount at once, whatever the API does: every
+ * request in flight gives up (mpfs_fs_stop: transfers aborted, waits
+ * ended, readers answered EINTR), the session's loop is told to end, and
+ * the main thread, which waits for that loop, is woken if the signal went
+ * to another thread. (libfuse's own handlers would leave requests in
+ * flight to run out their timeout, and make the exit status 1.)
  *
  * The pipe and the thread are process-wide, as signal handlers are. */
 #include "mpfs/sig.h"
@@ -15,9 +22,12 @@
 #include <unistd.h>
 
 #include "mpfs/core.h"
+#include "mpfs/fs.h"
 #include "mpfs/log.h"
 
 static int pipe_fds[2] = {-1, -1};
+static struct fuse_session *stop_se;
+static pthread_t main_thread;
 static pthread_t thread;
 static int started;
 static struct mpfs_core *sig_core;
@@ -33,7 +43,18 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
-int mpfs_sig_install(void)
+static void on_stop(int sig)
+{
+	int saved = errno;
+
+	mpfs_fs_stop();
+	fuse_session_exit(stop_se);
+	if (!pthread_equal(pthread_self(), main_thread))
+		pthread_kill(main_thread, sig); /* its wait ends, EINTR */
+	errno = saved;
+}
+
+int mpfs_sig_install(struct fuse_session *se)
 {
 	struct sigaction sa;
 
@@ -46,6 +67,12 @@ int mpfs_sig_install(void)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	if (sigaction(SIGHUP, &sa, NULL) || sigaction(SIGUSR2, &sa, NULL))
+		return -1;
+	stop_se = se;
+	main_thread = pthread_self();
+	sa.sa_handler = on_stop;
+	sa.sa_flags = 0; /* the loop's wait must end */
+	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
 		return -1;
 	return 0;
 }
@@ -106,6 +133,8 @@ void mpfs_sig_stop(void)
 
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGUSR2, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	if (started) {
 		if (write(pipe_fds[1], &c, 1) < 0)
 			pthread_cancel(thread);

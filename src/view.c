@@ -48,16 +48,32 @@ static int fetch_buckets(void *ctx, const struct mpfs_page_req *req,
 		       page);
 }
 
+/* A list call of a bucket's syncs answered 404: the bucket is gone, not
+ * empty. The bucket list is asked again at the next look, and the
+ * kernel's entry of the bucket taken back. */
+static void bucket_gone(struct view *v, const struct mpfs_err *err)
+{
+	char name[MPFS_NAME_MAX + 1];
+
+	mpfs_log(MPFS_LOG_WARN, "list %s: %s: the bucket is gone", v->path,
+		 err->msg);
+	mpfs_cache_drop(v->core->listings, "/");
+	if (mpfs_name_encode(v->bucket, name, sizeof(name)) < sizeof(name))
+		kernel_inval_entry(v->core, MPFS_ROOT_INO, name);
+}
+
 static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
 		       struct mpfs_page *page, struct mpfs_err *err)
 {
 	struct view *v = ctx;
+	int r;
 
 	mpfs_stats_listing_fetch(&v->stats, v->path);
-	return counted(v,
-		       mpfs_api_list_syncs(v->core->api, v->bucket, &v->filter,
-					   req, page, err),
-		       page);
+	r = mpfs_api_list_syncs(v->core->api, v->bucket, &v->filter, req, page,
+				err);
+	if (r && err->kind == MPFS_E_NOT_FOUND && err->http_status == 404)
+		bucket_gone(v, err);
+	return counted(v, r, page);
 }
 
 /* Runs a listing's page fetch on the mount's worker threads. */

@@ -17,8 +17,12 @@ struct mpfs_fs {
 };
 
 /* Whether the FUSE request this thread serves was interrupted and its
- * caller is going away (Ctrl-C on ls): the API client polls it to give up
- * early. */
+ * caller is going away (Ctrl-C on ls), or the mount is stopping: the API
+ * client polls it to give up early, on every thread. */
 int mpfs_fs_interrupted(void);
+
+/* The mount is stopping: every request in flight gives up, now and from
+ * now on. Async-signal-safe. */
+void mpfs_fs_stop(void);
 
 #endif
