@@ -192,6 +192,41 @@ static int dir_content(struct mpfs_core *core, struct mpfs_dir *dir,
 	return r;
 }
 
+/* The first page of a directory's listing failed: show the listing it
+ * replaced instead, if that is within its grace. */
+static int use_stale_listing(struct mpfs_core *core, struct mpfs_dir *dir,
+			     const struct mpfs_err *err)
+{
+	char key[PATH_SIZE];
+	struct mpfs_listing *l;
+
+	view_key(dir->node.type == MPFS_NODE_ROOT ? NULL : &dir->node, key,
+		 sizeof(key));
+	l = stale_listing(core, key, err);
+	if (!l)
+		return 0;
+	mpfs_listing_unref(dir->listing);
+	dir->listing = l;
+	return 1;
+}
+
+/* The first page of a listing, fetched at open: its failure is the
+ * directory's, so that a 404 (the bucket is gone) is ENOENT at open; the
+ * same from getdents would be taken by readdir(3) for the end of the
+ * directory, an empty one. A listing the API cannot give now is replaced
+ * by the copy it replaced, within its grace. */
+static int first_page(struct mpfs_core *core, struct mpfs_dir *dir,
+		      struct mpfs_err *err)
+{
+	struct mpfs_obj *obj = NULL;
+	int r = mpfs_listing_get(dir->listing, 0, &obj, err);
+
+	mpfs_obj_unref(obj);
+	if (r >= 0)
+		report_skipped(dir->listing);
+	return r >= 0 || use_stale_listing(core, dir, err) ? 0 : -1;
+}
+
 int mpfs_core_opendir(struct mpfs_core *core, uint64_t ino,
 		      struct mpfs_dir **out, int *cached, struct mpfs_err *err)
 {
@@ -226,7 +261,10 @@ int mpfs_core_opendir(struct mpfs_core *core, uint64_t ino,
 	/* Fixed names may be kept; a listing, while it is the same. */
 	*cached = dir->node.type != MPFS_NODE_CONNS &&
 		  dir->node.type != MPFS_NODE_WHERE;
-	if (dir_content(core, dir, err)) {
+	/* A view's first page comes with the open (the root's stays lazy:
+	 * df opens the mountpoint and reads nothing). */
+	if (dir_content(core, dir, err) ||
+	    (dir->node.type == MPFS_NODE_VIEW && first_page(core, dir, err))) {
 		mpfs_core_releasedir(core, dir);
 		return -1;
 	}
@@ -339,24 +377,6 @@ static int tail_entry(struct mpfs_core *core, struct mpfs_dir *dir, size_t k,
 	return 1;
 }
 
-/* The first page of a directory's listing failed: show the listing it
- * replaced instead, if that is within its grace. */
-static int use_stale_listing(struct mpfs_core *core, struct mpfs_dir *dir,
-			     const struct mpfs_err *err)
-{
-	char key[PATH_SIZE];
-	struct mpfs_listing *l;
-
-	view_key(dir->node.type == MPFS_NODE_ROOT ? NULL : &dir->node, key,
-		 sizeof(key));
-	l = stale_listing(core, key, err);
-	if (!l)
-		return 0;
-	mpfs_listing_unref(dir->listing);
-	dir->listing = l;
-	return 1;
-}
-
 /* Entry e is to go out with its attributes: one lookup of its inode,
  * counted before the reply, and the entry kept until the reply is out.
  * Returns 0, or -1 when it cannot be counted. */
@@ -459,6 +479,10 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 				      */
 				continue;
 			}
+			/* A later page's 404 is no end: EIO, not ENOENT
+			 * (see first_page). */
+			if (r < 0 && err->kind == MPFS_E_NOT_FOUND)
+				err->kind = MPFS_E_MALFORMED;
 			if (r < 0 && !filled)
 				return -1;
 			/* Entries given so far go out; the next call reports

@@ -38,7 +38,7 @@ def listdir_errno(path):
 
 
 def test_unreachable_api_is_eio_until_it_comes_back(api, m):
-    m.expect(error_line("readdir", f"/{BUCKET}/all", LIST + r": .* after 5 tries"))
+    m.expect(error_line("opendir", f"/{BUCKET}/all", LIST + r": .* after 5 tries"))
     api.add_fault("reset")
     r = run("ls", m.p(BUCKET, "all"), check=False)
     assert r.returncode == 2 and "Input/output error" in r.stderr, r.stderr
@@ -78,7 +78,7 @@ def test_503_once_is_retried(api, m):
 
 
 def test_500_on_every_try_is_eio(api, m):
-    m.expect(error_line("readdir", f"/{BUCKET}/inactive",
+    m.expect(error_line("opendir", f"/{BUCKET}/inactive",
                         LIST + r": http 500: Injected fault: HTTP 500 after 5 tries"))
     api.add_fault("status", path_re=r"/syncs/list$", status=500)
     assert listdir_errno(m.p(BUCKET, "inactive")) == errno.EIO
@@ -91,7 +91,7 @@ def test_500_on_every_try_is_eio(api, m):
 @pytest.mark.parametrize("status", [401, 403])
 def test_key_rejected_while_mounted_is_eacces(api, m, status):
     sid = api.store.syncs(BUCKET)[3]["sync_config_id"]
-    m.expect(error_line("readdir", f"/{BUCKET}/all", LIST + rf": http {status}: Injected fault: HTTP {status}"),
+    m.expect(error_line("opendir", f"/{BUCKET}/all", LIST + rf": http {status}: Injected fault: HTTP {status}"),
              error_line("stat", f"/{BUCKET}/all/{sid}.json",
                         re.escape(f"GET /v1/buckets/{BUCKET}/syncs/{sid}: http {status}: Injected fault: HTTP {status}")))
     api.add_fault("status", status=status)
@@ -110,7 +110,7 @@ def test_key_rejected_while_mounted_is_eacces(api, m, status):
 
 @pytest.mark.parametrize("kind", ["garbage", "wrong_type", "truncate"])
 def test_malformed_list_answer_is_eio_and_the_mount_lives_on(api, m, kind):
-    m.expect(error_line("readdir", f"/{BUCKET}/by-status/failed",
+    m.expect(error_line("opendir", f"/{BUCKET}/by-status/failed",
                         re.escape(f"POST /v1/buckets/{BUCKET}/syncs/list?limit=") + r"\d+" + re.escape("&offset=0") + r": .+"))
     api.add_fault(kind, path_re=r"/syncs/list$")
     r = run("ls", m.p(BUCKET, "by-status", "failed"), check=False)

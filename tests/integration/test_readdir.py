@@ -147,7 +147,7 @@ def test_a_page_failing_mid_listing_is_eio_then_recovers(large_api, mount):
     page fails."""
     large_api.clear_faults()
     m = mount(large_api, "page_size=100")
-    m.expect(r"^mixpeekfs: error: readdir '/bkt_1k/all': "
+    m.expect(r"^mixpeekfs: error: (?:opendir|readdir) '/bkt_1k/all': "
              + re.escape("POST /v1/buckets/bkt_1k/syncs/list?limit=100&offset=")
              + r"\d+: http 500: Injected fault: HTTP 500( after \d tries)?$", BREAKER_OPEN)
     os.stat(m.p("bkt_1k"))
@@ -179,15 +179,15 @@ def test_a_page_failing_mid_listing_is_eio_then_recovers(large_api, mount):
 
 
 def test_a_failing_first_page_is_eio_not_an_empty_directory(api, m):
-    m.expect(r"^mixpeekfs: error: readdir '/bkt_marketing/inactive': "
+    m.expect(r"^mixpeekfs: error: opendir '/bkt_marketing/inactive': "
              + re.escape("POST /v1/buckets/bkt_marketing/syncs/list?limit=5&offset=0: http 500: ")
              + r".* after 5 tries$", BREAKER_OPEN)
     api.add_fault("status", path_re=r"/syncs/list$", status=500)
     with pytest.raises(OSError) as e:
         os.listdir(m.p(BUCKET, "inactive"))
     assert e.value.errno == errno.EIO
-    # one page, five tries; a read that gave out '.' and '..' first reports
-    # the failure on the next read, which the open breaker fails at once
+    # one page, five tries, at the open: a directory whose first page
+    # fails is an error, never '.' and '..' alone
     assert len(list_requests(api)) == 5
     assert {r["query"]["offset"] for r in list_requests(api)} == {"0"}
     api.clear_faults()

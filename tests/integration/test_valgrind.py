@@ -20,7 +20,7 @@ def test_a_session_under_valgrind_has_no_errors_and_no_leaks(api, mount, tmp_pat
                "--child-silent-after-fork=yes", f"--log-file={log}"]
     m = mount(api, "ttl=0", wrapper=wrapper, binary=PLAIN_BIN, deadline=60,
               expect_stderr=[r"^mixpeekfs: info: stat '/bkt_marketing/all/sync_nope.json': GET .+: http 404: .+",
-                             r"^mixpeekfs: error: readdir '/bkt_marketing/inactive': POST .+: answer is not .+"])
+                             r"^mixpeekfs: error: opendir '/bkt_marketing/inactive': POST .+: answer is not .+"])
     assert {"bkt_empty", "bkt_marketing", "bkt_support"} <= set(os.listdir(m.p()))
     for view in ("all", "active", "by-status/failed", "by-connection"):
         os.listdir(m.p("bkt_marketing", view))

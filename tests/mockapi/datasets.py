@@ -5,7 +5,10 @@ storage connections and the sync configurations of each bucket, built from
 seeded random.Random generators (no wall clock), so every run yields the same
 objects. The Store answers the ground-truth questions the server and the tests
 ask (in the API's order: newest first) and offers the mutations tests use to
-change the data while a client is reading (add_sync, update_sync, delete_sync).
+change the data while a client is reading (add_sync, update_sync, delete_sync),
+and churn: Store.churn_step(bucket_id, rng), or Churn(store, bucket_id, seed)
+.step(), a deterministic step of status flips, resizes across 4 KiB, moves to
+another connection, creates and deletes.
 
 Stored objects are never modified in place: update_sync replaces the dict, so an
 object handed out earlier stays a consistent snapshot. Callers must not mutate
@@ -19,7 +22,9 @@ Data sets (load(name)):
          without sync_config_id), bkt/slash (2 syncs), connection conn/odd.
 """
 
+import bisect
 import datetime
+import json
 import random
 import threading
 import time
@@ -270,7 +275,12 @@ def _connections(extra=()):
 # ---------------------------------------------------------------- the store
 
 class Store:
-    """Buckets, connections and per-bucket syncs of one data set; thread-safe."""
+    """Buckets, connections and per-bucket syncs of one data set; thread-safe.
+
+    Each bucket keeps its syncs in insertion order, an index by
+    sync_config_id and (built on first use, then kept up to date) the list
+    in API order, so a change costs about O(log n) and a listing does not
+    sort the bucket again."""
 
     def __init__(self, name, buckets, connections, syncs,
                  namespace_id=NAMESPACE_ID, namespace_name=NAMESPACE_NAME):
@@ -284,8 +294,11 @@ class Store:
         self._seq = 0
         self._added = 0
         self._clock_ms = 0  # latest timestamp handed out by add_sync/update_sync
-        self._syncs = {b["bucket_id"]: [] for b in self._buckets}  # bucket_id -> [(seq, obj)]
-        self._order = {}  # bucket_id -> cached [(sort key, obj)], newest first
+        self._items = {b["bucket_id"]: {} for b in self._buckets}  # bucket_id -> {seq: obj}, insertion order
+        self._ids = {b["bucket_id"]: {} for b in self._buckets}  # bucket_id -> {sync id: [seq, ...]}
+        self._sorted = {}  # bucket_id -> [(sort key, obj)] ascending (API order reversed), once built
+        self._latest = {}  # bucket_id -> latest created_at/updated_at ms of its syncs, once computed
+        self._churn_base = {}  # bucket_id -> its size when churn_step first ran on it
         for bucket_id, objs in syncs.items():
             for obj in objs:
                 self._insert(bucket_id, obj)
@@ -331,13 +344,9 @@ class Store:
         """[(sort key, sync)] of a bucket in API order, filtered (ANDed).
         KeyError for an unknown bucket_id."""
         with self._lock:
-            entries = self._order.get(bucket_id)
-            if entries is None:
-                entries = [(sort_key(o, "sync_config_id", seq), o) for seq, o in self._syncs[bucket_id]]
-                entries.sort(key=lambda e: e[0], reverse=True)
-                self._order[bucket_id] = entries
+            entries = self._ascending(bucket_id)[::-1]
         if status is None and connection_id is None and is_active is None:
-            return list(entries)
+            return entries
         return [e for e in entries if _match(e[1], status, connection_id, is_active)]
 
     def syncs(self, bucket_id, status=None, connection_id=None, is_active=None):
@@ -347,10 +356,9 @@ class Store:
     def sync(self, bucket_id, sync_id):
         """One sync by sync_config_id, or None; KeyError for an unknown bucket_id."""
         with self._lock:
-            for _, obj in self._syncs[bucket_id]:
-                if obj.get("sync_config_id") == sync_id:
-                    return obj
-        return None
+            items = self._items[bucket_id]
+            seqs = self._ids[bucket_id].get(sync_id)
+            return items[seqs[0]] if seqs else None
 
     # -- mutations (tests)
     def add_sync(self, bucket_id, obj=None):
@@ -358,11 +366,11 @@ class Store:
         later than all in the bucket). obj, if given, is laid over a generated
         sync (its created_at/updated_at win if present). Returns the new object."""
         with self._lock:
-            self._syncs[bucket_id]  # KeyError for an unknown bucket
+            items = self._items[bucket_id]  # KeyError for an unknown bucket
             ms = self._newer_ms(bucket_id)
             self._added += 1
             sid = "sync_added%05d" % self._added
-            conn = self._syncs[bucket_id][0][1]["connection_id"] if self._syncs[bucket_id] else USED_CONNECTIONS[0]
+            conn = next(iter(items.values()))["connection_id"] if items else USED_CONNECTIONS[0]
             new = _make_sync(self._rng, sid, bucket_id, conn, ms, "PENDING", True)
             new["updated_at"] = new["created_at"]
             new["last_sync_at"] = None
@@ -374,49 +382,276 @@ class Store:
         """Add a bucket (a BucketResponse dict) without syncs."""
         with self._lock:
             self._buckets.append(bucket)
-            self._syncs.setdefault(bucket["bucket_id"], [])
+            self._items.setdefault(bucket["bucket_id"], {})
+            self._ids.setdefault(bucket["bucket_id"], {})
 
     def update_sync(self, bucket_id, sync_id, **fields):
         """Replace a sync by a copy with fields changed and updated_at bumped
         past every timestamp in the bucket (unless given). Returns the new object."""
         with self._lock:
-            items = self._syncs[bucket_id]
-            for i, (seq, obj) in enumerate(items):
-                if obj.get("sync_config_id") == sync_id:
-                    new = dict(obj)
-                    new["updated_at"] = iso_ms(self._newer_ms(bucket_id))
-                    new.update(fields)
-                    items[i] = (seq, new)
-                    self._order.pop(bucket_id, None)
-                    return new
-        raise KeyError(sync_id)
+            seqs = self._ids[bucket_id].get(sync_id)
+            if not seqs:
+                raise KeyError(sync_id)
+            fields = dict({"updated_at": iso_ms(self._newer_ms(bucket_id))}, **fields)
+            return self._replace(bucket_id, seqs[0], fields)
 
     def delete_sync(self, bucket_id, sync_id):
         """Remove a sync; returns it. KeyError if unknown."""
         with self._lock:
-            items = self._syncs[bucket_id]
-            for i, (_, obj) in enumerate(items):
-                if obj.get("sync_config_id") == sync_id:
-                    del items[i]
-                    self._order.pop(bucket_id, None)
-                    return obj
-        raise KeyError(sync_id)
+            seqs = self._ids[bucket_id].get(sync_id)
+            if not seqs:
+                raise KeyError(sync_id)
+            return self._remove(bucket_id, seqs[0])
+
+    # -- churn: the data changing while a client reads it
+    def churn_step(self, bucket_id, rng, counts=None):
+        """One step of churn on a bucket, synchronous and deterministic: the
+        same store state and rng state give the same changes. A step makes 1
+        to 3 changes, each chosen by rng (see CHURN_COUNTS):
+          status_flips  a sync gets another status (is_active, paused,
+                        last_error, next_sync_at... made consistent with it);
+          resizes       a sync's metadata gets a "padding" string that makes
+                        its pretty-printed JSON 5,000-9,300 bytes (later
+                        flips may add a few dozen), or loses it
+                        (back to 1-2 KB): its size crosses 4 KiB boundaries;
+          moves         a sync moves to another of USED_CONNECTIONS (its
+                        source_path and last_error follow);
+          creates       a new sync, newest of all (the head of the listing);
+          deletes       a sync goes.
+        Creates and deletes keep the bucket within 2 of its size when
+        churn first ran on it, never below half of it. Half of the picks are
+        among the 50 newest syncs (the first pages), half anywhere. Every
+        changed sync gets an updated_at newer than every timestamp in the
+        bucket. counts (a dict with CHURN_COUNTS keys), if given, is added
+        to. Returns the changes: [(count name, sync id)]."""
+        with self._lock:
+            items = self._items[bucket_id]
+            base = self._churn_base.setdefault(bucket_id, len(items))
+            targets = [c for c in USED_CONNECTIONS if self.connection(c) is not None] or [USED_CONNECTIONS[0]]
+            done = []
+            for _ in range(rng.randint(1, 3)):
+                op = rng.choices(_CHURN_OPS, weights=_CHURN_WEIGHTS)[0]
+                if op == "member" or not items:
+                    n, floor = len(items), base // 2
+                    if n <= floor or n <= base - 2:
+                        op = "creates"
+                    elif n >= base + 2:
+                        op = "deletes"
+                    else:
+                        op = "deletes" if rng.random() < 0.5 else "creates"
+                if op == "creates":
+                    obj = self._churn_create(bucket_id, rng, targets)
+                else:
+                    seq, old = self._churn_pick(bucket_id, rng)
+                    if op == "deletes":
+                        obj = self._remove(bucket_id, seq)
+                    else:
+                        ms = self._newer_ms(bucket_id)
+                        if op == "status_flips":
+                            fields = _status_fields(rng, old, rng.choice([s for s in STATUSES
+                                                                          if s != old.get("status")]), ms)
+                        elif op == "resizes":
+                            fields = _resize_fields(rng, old, ms)
+                        else:
+                            fields = _move_fields(rng, old, rng.choice([c for c in targets
+                                                                        if c != old.get("connection_id")]
+                                                                       or targets), ms)
+                        obj = self._replace(bucket_id, seq, fields)
+                done.append((op, obj.get("sync_config_id")))
+                if counts is not None:
+                    counts[op] = counts.get(op, 0) + 1
+            if counts is not None:
+                counts["steps"] = counts.get("steps", 0) + 1
+            return done
+
+    def _churn_pick(self, bucket_id, rng):
+        """(seq, obj) of a sync: half of the time among the 50 newest."""
+        asc = self._ascending(bucket_id)
+        n = len(asc)
+        i = n - 1 - rng.randrange(min(n, 50)) if rng.random() < 0.5 else rng.randrange(n)
+        key, obj = asc[i]
+        return key[3], obj
+
+    def _churn_create(self, bucket_id, rng, targets):
+        ids = self._ids[bucket_id]
+        sid = "sync_" + _rid(rng, 15)
+        while sid in ids:
+            sid = "sync_" + _rid(rng, 15)
+        ms = self._newer_ms(bucket_id)
+        status = _random_status(rng)
+        new = _make_sync(rng, sid, bucket_id, rng.choice(targets), ms, status, _random_active(rng, status))
+        new.update(_status_fields(rng, new, status, ms, new["is_active"]))
+        self._insert(bucket_id, new)
+        return new
 
     # -- internals
     def _insert(self, bucket_id, obj):
         self._seq += 1
-        self._syncs[bucket_id].append((self._seq, obj))
-        self._order.pop(bucket_id, None)
+        seq = self._seq
+        self._items[bucket_id][seq] = obj
+        self._ids[bucket_id].setdefault(obj.get("sync_config_id"), []).append(seq)
+        asc = self._sorted.get(bucket_id)
+        if asc is not None:
+            bisect.insort(asc, (sort_key(obj, "sync_config_id", seq), obj), key=_first)
+        self._note_times(bucket_id, obj)
+
+    def _replace(self, bucket_id, seq, fields):
+        """Replace the sync numbered seq by a copy with fields changed."""
+        items = self._items[bucket_id]
+        old = items[seq]
+        new = dict(old)
+        new.update(fields)
+        items[seq] = new
+        old_id, new_id = old.get("sync_config_id"), new.get("sync_config_id")
+        if old_id != new_id:
+            self._unindex(bucket_id, old_id, seq)
+            bisect.insort(self._ids[bucket_id].setdefault(new_id, []), seq)
+        asc = self._sorted.get(bucket_id)
+        if asc is not None:
+            old_key = sort_key(old, "sync_config_id", seq)
+            del asc[bisect.bisect_left(asc, old_key, key=_first)]
+            bisect.insort(asc, (sort_key(new, "sync_config_id", seq), new), key=_first)
+        self._note_times(bucket_id, new)
+        return new
+
+    def _remove(self, bucket_id, seq):
+        obj = self._items[bucket_id].pop(seq)
+        self._unindex(bucket_id, obj.get("sync_config_id"), seq)
+        asc = self._sorted.get(bucket_id)
+        if asc is not None:
+            del asc[bisect.bisect_left(asc, sort_key(obj, "sync_config_id", seq), key=_first)]
+        return obj
+
+    def _unindex(self, bucket_id, sync_id, seq):
+        ids = self._ids[bucket_id]
+        seqs = ids[sync_id]
+        seqs.remove(seq)
+        if not seqs:
+            del ids[sync_id]
+
+    def _ascending(self, bucket_id):
+        """The bucket's [(sort key, obj)], oldest first; built on first use."""
+        asc = self._sorted.get(bucket_id)
+        if asc is None:
+            asc = [(sort_key(o, "sync_config_id", seq), o) for seq, o in self._items[bucket_id].items()]
+            asc.sort(key=_first)
+            self._sorted[bucket_id] = asc
+        return asc
+
+    def _note_times(self, bucket_id, obj):
+        latest = self._latest.get(bucket_id)
+        if latest is not None:
+            self._latest[bucket_id] = max(latest, _obj_latest_ms(obj))
 
     def _newer_ms(self, bucket_id):
-        latest = self._clock_ms
-        for _, obj in self._syncs[bucket_id]:
-            for field in ("created_at", "updated_at"):
-                us = parse_ts(obj.get(field))
-                if us is not None and us // 1000 > latest:
-                    latest = us // 1000
-        self._clock_ms = latest + 1000
+        latest = self._latest.get(bucket_id)
+        if latest is None:
+            latest = max((_obj_latest_ms(o) for o in self._items[bucket_id].values()), default=0)
+            self._latest[bucket_id] = latest
+        self._clock_ms = max(self._clock_ms, latest) + 1000
         return self._clock_ms
+
+
+CHURN_COUNTS = ("steps", "status_flips", "resizes", "deletes", "creates", "moves")
+_CHURN_OPS = ("status_flips", "resizes", "moves", "member")
+_CHURN_WEIGHTS = (4, 3, 2, 3)
+_PAD_MIN, _PAD_MAX = 5000, 9300
+_FILLER = ("Padding that makes this sync configuration's JSON larger than 4 KiB, so a reader "
+           "sees its size cross page boundaries while the data churns. ")
+
+
+def _first(entry):
+    return entry[0]
+
+
+def _obj_latest_ms(obj):
+    latest = 0
+    for field in ("created_at", "updated_at"):
+        us = parse_ts(obj.get(field))
+        if us is not None and us // 1000 > latest:
+            latest = us // 1000
+    return latest
+
+
+def pretty_size(obj):
+    """Bytes of json.dumps(obj, indent=2, ensure_ascii=False) + "\\n" in UTF-8."""
+    return len((json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _status_fields(rng, obj, status, ms, active=None):
+    """The fields of obj that change when its status becomes status at ms,
+    kept consistent the way _make_sync makes them."""
+    if active is None:
+        active = _random_active(rng, status)
+    paused = status == "SUSPENDED"
+    ran = status not in ("PENDING", "DRAFT")
+    discovered = obj.get("total_files_discovered") or 0
+    failed = obj.get("total_files_failed") or 0
+    if status in _WITH_ERROR:
+        failed = failed or min(discovered, rng.randrange(1, 400))
+    else:
+        failed = 0
+    continuous = obj.get("sync_mode") == "continuous"
+    return {
+        "status": status,
+        "is_active": active,
+        "total_files_failed": failed,
+        "total_files_synced": min(obj.get("total_files_synced") or 0, discovered - failed),
+        "updated_at": iso_ms(ms),
+        "last_sync_at": iso_ms(ms) if ran else None,
+        "next_sync_at": (iso_ms(ms + int(obj.get("polling_interval_seconds") or 300) * 1000)
+                         if continuous and active else None),
+        "last_error": _ERRORS.get(obj.get("connection_id"), "Internal error") if status in _WITH_ERROR else None,
+        "consecutive_failures": rng.randrange(1, 8) if status == "FAILED" else 0,
+        "paused": paused,
+        "pause_reason": "Paused by user during storage migration" if paused else None,
+        "paused_at": iso_ms(ms) if paused else None,
+    }
+
+
+def _resize_fields(rng, obj, ms):
+    """metadata with a padding that makes obj 5,000-9,300 bytes pretty-printed,
+    or (most of the time when it is padded already) without it."""
+    metadata = dict(obj.get("metadata") or {})
+    padded = "padding" in metadata
+    metadata.pop("padding", None)
+    fields = {"updated_at": iso_ms(ms), "metadata": metadata}
+    if padded and rng.random() < 0.7:
+        return fields
+    target = rng.randrange(_PAD_MIN, _PAD_MAX)
+    metadata["padding"] = ""
+    need = target - pretty_size(dict(obj, **fields))
+    metadata["padding"] = (_FILLER * (need // len(_FILLER) + 1))[:max(need, 0)]
+    return fields
+
+
+def _move_fields(rng, obj, conn, ms):
+    fields = {"connection_id": conn, "updated_at": iso_ms(ms),
+              "source_path": rng.choice(_SOURCES.get(conn, ("data/{n}/",))).format(n=rng.randrange(1, 5))}
+    if obj.get("last_error") is not None and obj.get("status") in _WITH_ERROR:
+        fields["last_error"] = _ERRORS.get(conn, "Internal error")
+    return fields
+
+
+class Churn:
+    """Churn of one bucket of a store: an rng (random.Random(seed)) and the
+    counts of what it changed. step() is Store.churn_step with them, so two
+    stores of one data set stepped N times with one seed end up equal."""
+
+    def __init__(self, store, bucket_id, seed=0):
+        store.sync_entries(bucket_id)  # KeyError for an unknown bucket; builds its order
+        self.store, self.bucket_id, self.seed = store, bucket_id, seed
+        self.rng = random.Random(seed)
+        self.counts = dict.fromkeys(CHURN_COUNTS, 0)
+
+    def step(self):
+        """One step; returns its changes [(count name, sync id)]."""
+        return self.store.churn_step(self.bucket_id, self.rng, self.counts)
+
+    def snapshot(self):
+        """A copy of the counts, consistent with the store."""
+        with self.store._lock:
+            return dict(self.counts)
 
 
 def _match(obj, status, connection_id, is_active):

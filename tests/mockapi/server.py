@@ -8,7 +8,7 @@ The data itself lives in datasets.py.
 
 Run:     /usr/bin/python3 tests/mockapi/server.py --dataset small|large|weird|many
              [--host 127.0.0.1] [--port 0] [--latency SECONDS]
-             [--tls-cert CERT.pem --tls-key KEY.pem]
+             [--tls-cert CERT.pem --tls-key KEY.pem] [--churn BUCKET[:SEED]]
          prints "listening on http(s)://HOST:PORT", serves until SIGTERM/SIGINT.
 Import:  from mockapi.server import MockAPI   (with tests/ on sys.path)
          api = MockAPI("small").start(); ...; api.stop()
@@ -19,6 +19,7 @@ import base64
 import copy
 import hmac
 import json
+import random
 import re
 import signal
 import socket
@@ -44,7 +45,7 @@ DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 MAX_OFFSET = 10000
 FAULT_KINDS = ("latency", "status", "reset", "truncate", "hang", "garbage", "wrong_type", "huge",
-               "repeat_cursor")
+               "repeat_cursor", "ignore_paging")
 
 _ERROR_TYPES = {400: "BadRequestError", 401: "AuthenticationError", 403: "AuthorizationError",
                 404: "NotFoundError", 405: "MethodNotAllowedError", 409: "ConflictError",
@@ -117,6 +118,15 @@ def decode_cursor(text):
             and type(v[1]) is int and type(v[2]) is int and isinstance(v[3], str) and type(v[4]) is int):
         return tuple(v[1:])
     return None
+
+
+def _fake_cursor(results, id_field, n):
+    """A cursor just after the last of results (or after everything), unlike
+    every other: its tie-breaker is -n, below any real one, so it still
+    decodes to the right position if it is sent back."""
+    last = results[-1] if results and isinstance(results[-1], dict) else None
+    key = datasets.sort_key(last, id_field, -n) if last is not None else (0, 0, "", -n)
+    return encode_cursor(key)
 
 
 def _after(entries, key):
@@ -262,14 +272,28 @@ def _dumps_plain(payload):
 # Stored objects are immutable snapshots (an update replaces the dict), so
 # each is encoded once and list pages are joined from the encodings: a page
 # of 1,000 syncs then costs the server about a millisecond, not twenty, and
-# concurrent clients are not serialised behind its encoder.
+# concurrent clients are not serialised behind its encoder. The cache keeps
+# the objects it encoded alive (so an id is not reused), including versions
+# the store replaced since; churn makes many, so it is emptied when it holds
+# more than _ENCODED_MAX_BYTES of encodings or _ENCODED_MAX_ITEMS objects.
 _encoded = {}
+_encoded_lock = threading.Lock()
+_encoded_bytes = 0
+_ENCODED_MAX_BYTES = 256 << 20
+_ENCODED_MAX_ITEMS = 250000
 
 
 def _encode_obj(obj):
+    global _encoded_bytes
     hit = _encoded.get(id(obj))
     if hit is None or hit[0] is not obj:
-        hit = _encoded[id(obj)] = (obj, _dumps_plain(obj))
+        hit = (obj, _dumps_plain(obj))
+        with _encoded_lock:
+            if _encoded_bytes > _ENCODED_MAX_BYTES or len(_encoded) >= _ENCODED_MAX_ITEMS:
+                _encoded.clear()
+                _encoded_bytes = 0
+            _encoded[id(obj)] = hit
+            _encoded_bytes += len(hit[1])
     return hit[1]
 
 
@@ -289,12 +313,18 @@ class MockAPI:
 
     api = MockAPI("small").start(); api.url, api.key, api.namespace, api.store;
     api.log(), api.reset_log(), api.count(...), api.add_fault(...), api.clear_faults();
+    api.start_churn(bucket, seed), api.stop_churn(); api.served_versions(bucket, id),
+    api.served_ids(bucket), api.truth(bucket, **filters);
     api.stop().  Also a context manager (start on enter, stop on exit)."""
 
-    def __init__(self, dataset="small", host="127.0.0.1", port=0, latency=0.0, tls=None, keep_alive=True):
+    def __init__(self, dataset="small", host="127.0.0.1", port=0, latency=0.0, tls=None, keep_alive=True,
+                 record_versions=False):
         """tls: (certfile, keyfile) to serve HTTPS instead of HTTP;
-        keep_alive=False: close every connection after its answer."""
+        keep_alive=False: close every connection after its answer;
+        record_versions=True: record every sync object served (see
+        served_versions; start_churn switches it on too)."""
         self.keep_alive = keep_alive
+        self.record_versions = bool(record_versions)
         self.store = dataset if isinstance(dataset, datasets.Store) else datasets.load(dataset)
         self.dataset = self.store.name
         self.latency = float(latency)
@@ -309,6 +339,13 @@ class MockAPI:
         self._stopping = threading.Event()
         self._conns = set()
         self._httpd = self._thread = None
+        self._fake_cursors = 0  # ignore_paging cursors handed out
+        self._churn = None  # (datasets.Churn, stop Event, thread) while churning
+        self._churn_counts = dict.fromkeys(datasets.CHURN_COUNTS, 0)  # of the last churn stopped
+        self._vlock = threading.Lock()
+        self._versions = {}  # (bucket_id, sync id) -> [deep copies], in the order first served
+        self._version_keys = set()  # ((bucket_id, sync id), canonical JSON) recorded
+        self._version_seen = {}  # id(obj) -> obj: store objects recorded already
 
     # -- life cycle
     def start(self):
@@ -325,7 +362,9 @@ class MockAPI:
         return self
 
     def stop(self):
-        """Stop serving: unblocks hanging/delayed requests, closes open connections."""
+        """Stop serving (and churning): unblocks hanging/delayed requests,
+        closes open connections."""
+        self.stop_churn()
         self._stopping.set()
         if self._httpd is None:
             return
@@ -367,6 +406,115 @@ class MockAPI:
                 "namespace_name": self.store.namespace_name, "dataset": self.dataset,
                 "buckets": [b["bucket_id"] for b in self.store.buckets()]}
 
+    # -- churn, served versions, ground truth
+    def start_churn(self, bucket, seed=0, min_period=0.05, max_period=0.10):
+        """Change a bucket of self.store continuously from a daemon thread:
+        every min_period..max_period seconds (drawn from an rng seeded from
+        seed) one datasets.Churn(self.store, bucket, seed) step. Its changes
+        are the same as those of that Churn stepped by hand, whatever the
+        timing. Switches record_versions on. A churn already running is
+        stopped first. KeyError for an unknown bucket. Returns the Churn."""
+        if not 0 <= float(min_period) <= float(max_period):
+            raise ValueError("need 0 <= min_period <= max_period")
+        self.stop_churn()
+        churn = datasets.Churn(self.store, bucket, seed)
+        timing = random.Random("churn-period:%r" % (seed,))
+        stop = threading.Event()
+
+        def loop():
+            while not stop.wait(timing.uniform(min_period, max_period)):
+                try:
+                    churn.step()
+                except Exception:
+                    traceback.print_exc()
+
+        self.record_versions = True
+        thread = threading.Thread(target=loop, name="mockapi-churn", daemon=True)
+        with self._lock:
+            self._churn = (churn, stop, thread)
+        thread.start()
+        return churn
+
+    def stop_churn(self):
+        """Stop the churn thread (waits for it) and return the counts of what
+        it changed: {"steps", "status_flips", "resizes", "deletes", "creates",
+        "moves"}. Without a churn running: the counts of the last one (zeros
+        if none ran). record_versions stays as it is."""
+        with self._lock:
+            running, self._churn = self._churn, None
+        if running is not None:
+            churn, stop, thread = running
+            stop.set()
+            thread.join()
+            counts = churn.snapshot()
+            with self._lock:
+                self._churn_counts = counts
+        with self._lock:
+            return dict(self._churn_counts)
+
+    def churn_counts(self):
+        """The counts of the running churn so far (else as stop_churn)."""
+        with self._lock:
+            running = self._churn
+            if running is None:
+                return dict(self._churn_counts)
+        return running[0].snapshot()
+
+    def served_versions(self, bucket_id, sync_id):
+        """The distinct versions of a sync the API served (in a syncs list
+        answer or a GET of it) while record_versions was on, in the order
+        first served: a list of deep copies."""
+        with self._vlock:
+            return copy.deepcopy(self._versions.get((bucket_id, sync_id), []))
+
+    def served_ids(self, bucket_id):
+        """The sync ids of a bucket with at least one served version, in the
+        order first served."""
+        with self._vlock:
+            return [sid for (bid, sid) in self._versions if bid == bucket_id]
+
+    def clear_versions(self):
+        """Forget the recorded versions."""
+        with self._vlock:
+            self._versions.clear()
+            self._version_keys.clear()
+            self._version_seen.clear()
+
+    def truth(self, bucket_id, status=None, connection_id=None, is_active=None):
+        """The syncs the list endpoint would answer now with these filters,
+        all of them, in its order (taken under the store's lock). KeyError
+        for an unknown bucket."""
+        with self.store._lock:
+            return self.store.syncs(bucket_id, status=status, connection_id=connection_id,
+                                    is_active=is_active)
+
+    def _record_served(self, method, segments, payload):
+        """Record the sync objects of a 200 answer (record_versions is on)."""
+        if len(segments) != 5 or segments[:2] != ["v1", "buckets"] or segments[3] != "syncs":
+            return
+        if method == "POST" and segments[4] == "list":
+            objs = payload.get("results") if isinstance(payload, dict) else None
+            if not isinstance(objs, list):
+                return
+        elif method == "GET" and isinstance(payload, dict):
+            objs = [payload]
+        else:
+            return
+        seen = self._version_seen
+        fresh = [o for o in objs if isinstance(o, dict) and seen.get(id(o)) is not o]
+        if not fresh:
+            return
+        bucket_id = segments[2]
+        canon = [(o, json.dumps(o, sort_keys=True, ensure_ascii=False, separators=(",", ":"))) for o in fresh]
+        with self._vlock:
+            for obj, text in canon:
+                seen[id(obj)] = obj
+                key = (bucket_id, obj.get("sync_config_id"))
+                if (key, text) in self._version_keys:
+                    continue
+                self._version_keys.add((key, text))
+                self._versions.setdefault(key, []).append(json.loads(_encode_obj(obj)))  # a deep copy
+
     # -- request log
     def log(self):
         """A copy of the request records, oldest first."""
@@ -403,7 +551,10 @@ class MockAPI:
         truncate, hang(seconds=120), garbage, wrong_type, huge(size=100 MiB,
         declare=True: a 200 of `size` bytes, with or without Content-Length),
         repeat_cursor (a list answer whose next_cursor is the cursor asked
-        with). Returns its description."""
+        with), ignore_paging(total=True: a list answer that is always the
+        first `limit` items, whatever the offset or cursor, with a new
+        next_cursor each time; total=False leaves out every total field).
+        Returns its description."""
         if kind not in FAULT_KINDS:
             raise ValueError("unknown fault kind %r (choose from %s)" % (kind, ", ".join(FAULT_KINDS)))
         if method is not None and not isinstance(method, str):
@@ -417,6 +568,10 @@ class MockAPI:
         if kind in ("latency", "hang"):
             params.setdefault("seconds", 1.0 if kind == "latency" else 120.0)
             float(params["seconds"])
+        if kind == "ignore_paging":
+            params.setdefault("total", True)
+            if not isinstance(params["total"], bool):
+                raise ValueError("total must be true or false")
         fault = {"id": 0, "kind": kind, "path_re": path_re, "method": method.upper() if method else None,
                  "count": count, "params": params, "re": re.compile(path_re)}
         with self._lock:
@@ -486,6 +641,37 @@ class MockAPI:
         except Exception:
             traceback.print_exc()
             return 500, error_body(500, "Internal server error", "InternalServerError"), {}
+
+    def _ignore_paging(self, method, segments, query, body, body_error, headers, params):
+        """The answer of the ignore_paging fault: a list answer's pagination
+        as asked, but the results and totals of the first page (offset and
+        cursor removed), and a next_cursor unlike any other."""
+        honest = self.respond(method, segments, query, body, body_error, headers)
+        if segments[-1:] != ["list"] or honest[0] != 200 or not isinstance(honest[1], dict) \
+                or not isinstance(honest[1].get("pagination"), dict):
+            return honest
+        query = {k: v for k, v in query.items() if k not in ("offset", "cursor")}
+        if isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k not in ("offset", "cursor")}
+        status, first, hdrs = self.respond(method, segments, query, body, body_error, headers)
+        if status != 200:
+            return honest
+        pagination = dict(honest[1]["pagination"])
+        for name in ("total", "total_pages"):
+            if name in first["pagination"]:
+                pagination[name] = first["pagination"][name]
+        with self._lock:
+            self._fake_cursors += 1
+            n = self._fake_cursors
+        id_field = {"buckets": "bucket_id", "connections": "connection_id"}.get(segments[-2], "sync_config_id")
+        pagination["next_cursor"] = _fake_cursor(first["results"], id_field, n)
+        payload = dict(first, pagination=pagination)
+        if not params.get("total", True):
+            for name in ("total", "total_count"):
+                payload.pop(name, None)
+            for name in ("total", "total_pages"):
+                pagination.pop(name, None)
+        return status, payload, hdrs
 
     def _list_buckets(self, query, body, errors):
         body = _body_object(body, errors)
@@ -708,7 +894,11 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "garbage":
             api._set(rec, status=200)
             return self._send(200, b"<html>oops</html>", content_type="text/html")
-        status, payload, headers = normal()
+        if kind == "ignore_paging":
+            status, payload, headers = api._ignore_paging(self.command, segments, query, body, body_error,
+                                                          self.headers, fault["params"])
+        else:
+            status, payload, headers = normal()
         if kind == "repeat_cursor" and status == 200 and isinstance(payload, dict) \
                 and isinstance(payload.get("pagination"), dict) and "cursor" in query:
             payload["pagination"]["next_cursor"] = query["cursor"]
@@ -721,6 +911,8 @@ class _Handler(BaseHTTPRequestHandler):
                 payload["results"] = "oops: results is a string"
             else:
                 payload = "oops: not an object"
+        elif status == 200 and api.record_versions:
+            api._record_served(self.command, segments, payload)
         api._set(rec, status=status)
         self._send(status, _dumps(payload), headers, truncate=kind == "truncate")
 
@@ -798,6 +990,15 @@ def _raise_stop(signum, frame):
     raise _Stop()
 
 
+def _churn_arg(text):
+    """'BUCKET[:SEED]' -> (bucket, seed): SEED is an integer after the last
+    colon (default 0); otherwise the whole text is the bucket id."""
+    bucket, sep, seed = text.rpartition(":")
+    if sep and re.fullmatch(r"[+-]?\d+", seed):
+        return bucket, int(seed)
+    return text, 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Local Mixpeek API for mixpeekfs tests.")
     parser.add_argument("--dataset", choices=datasets.DATASETS, default="small")
@@ -806,6 +1007,8 @@ def main(argv=None):
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every /v1 request")
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    parser.add_argument("--churn", metavar="BUCKET[:SEED]",
+                        help="change that bucket's syncs continuously (MockAPI.start_churn; seed 0 by default)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
@@ -813,8 +1016,15 @@ def main(argv=None):
         parser.error("--tls-cert and --tls-key go together")
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
     api = MockAPI(args.dataset, args.host, args.port, args.latency, tls=tls)
+    churn = None
+    if args.churn is not None:
+        churn = _churn_arg(args.churn)
+        if churn[0] not in [b["bucket_id"] for b in api.store.buckets()]:
+            parser.error("--churn: no bucket %r in the %s data set" % (churn[0], args.dataset))
     try:
         api.start()
+        if churn is not None:
+            api.start_churn(*churn)
         print("listening on " + api.url, flush=True)
         while True:
             time.sleep(3600)
