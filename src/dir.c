@@ -31,11 +31,10 @@ struct mpfs_dir {
 	size_t tail_count; /* the listing is complete */
 	/* Listing entries given with attributes, not pushed yet. */
 	size_t push_from, push_to;
-	/* Entries of the reply on its way out given with attributes. */
-	struct pending {
-		uint64_t ino, digest;
-		size_t index; /* in the listing; SIZE_MAX: not a listed file */
-	} *pending;
+	/* Entries of the reply being made given with attributes: handed to
+	 * the caller with it (struct mpfs_given), since the handle may be
+	 * released as soon as the reply is out. */
+	struct mpfs_given_ino *pending;
 	size_t npending, pending_cap;
 };
 
@@ -378,13 +377,15 @@ static int tail_entry(struct mpfs_core *core, struct mpfs_dir *dir, size_t k,
 }
 
 /* Entry e is to go out with its attributes: one lookup of its inode,
- * counted before the reply, and the entry kept until the reply is out.
- * Returns 0, or -1 when it cannot be counted. */
+ * counted before the reply, and the version given kept for after it; a
+ * listed file's bytes are pushed once the kernel has it (at the next read
+ * of the directory, or its release: a push finds no inode if the reply
+ * did not go out). Returns 0, or -1 when it cannot be counted. */
 static int give(struct mpfs_core *core, struct mpfs_dir *dir, struct shown *e,
 		int listed)
 {
 	int file = listed && !dir->listing_dirs;
-	struct pending *grown;
+	struct mpfs_given_ino *grown;
 
 	if (dir->npending == dir->pending_cap) {
 		size_t cap = dir->pending_cap ? 2 * dir->pending_cap : 64;
@@ -397,39 +398,60 @@ static int give(struct mpfs_core *core, struct mpfs_dir *dir, struct shown *e,
 	}
 	if (kernel_ref(core, (uint64_t)e->st.st_ino, e->path))
 		return -1;
-	dir->pending[dir->npending++] = (struct pending){
-	    (uint64_t)e->st.st_ino, file ? e->obj->digest : 0,
-	    file ? e->index : SIZE_MAX};
+	dir->pending[dir->npending++] = (struct mpfs_given_ino){
+	    (uint64_t)e->st.st_ino, file ? e->obj->digest : 0};
+	if (file) {
+		if (dir->push_to == dir->push_from)
+			dir->push_from = e->index;
+		dir->push_to = e->index + 1;
+	}
 	return 0;
 }
 
-void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_dir *dir,
+/* The entries given with attributes go with the reply. */
+static void hand_over(struct mpfs_dir *dir, struct mpfs_given *given)
+{
+	given->inos = dir->pending;
+	given->n = dir->npending;
+	dir->pending = NULL;
+	dir->npending = dir->pending_cap = 0;
+}
+
+void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_given *given,
 			    int sent)
 {
-	for (size_t i = 0; i < dir->npending; i++) {
-		struct pending *p = &dir->pending[i];
-
-		if (!sent) {
-			kernel_forget(core, p->ino, 1);
-			continue;
-		}
-		kernel_sent(core, p->ino, p->digest, 0);
-		if (p->index == SIZE_MAX)
-			continue;
-		if (dir->push_to == dir->push_from)
-			dir->push_from = p->index;
-		dir->push_to = p->index + 1;
+	for (size_t i = 0; i < given->n; i++) {
+		if (sent)
+			kernel_sent(core, given->inos[i].ino,
+				    given->inos[i].version, 0);
+		else
+			kernel_forget(core, given->inos[i].ino, 1);
 	}
-	dir->npending = 0;
+	free(given->inos);
+	given->inos = NULL;
+	given->n = 0;
 }
+
+static int readdir_into(struct mpfs_core *core, struct mpfs_dir *dir,
+			off_t off, int plus, mpfs_fill_fn fill, void *ctx,
+			struct mpfs_err *err);
 
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 		      int plus, mpfs_fill_fn fill, void *ctx,
-		      struct mpfs_err *err)
+		      struct mpfs_given *given, struct mpfs_err *err)
+{
+	int r = readdir_into(core, dir, off, plus, fill, ctx, err);
+
+	hand_over(dir, given);
+	return r;
+}
+
+static int readdir_into(struct mpfs_core *core, struct mpfs_dir *dir,
+			off_t off, int plus, mpfs_fill_fn fill, void *ctx,
+			struct mpfs_err *err)
 {
 	int filled = 0, listed = 0;
 
-	dir->npending = 0;
 	if (dir->listing && !dir->listing_dirs)
 		push_given(core, dir);
 	if (dir->failed) {

@@ -284,6 +284,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct mpfs_fs *fs = begin(req, MPFS_OP_READDIR, ino);
 	struct fill_ctx ctx = {req, malloc(size), size, 0, plus, fs->ttl};
 	struct mpfs_dir *dir = (struct mpfs_dir *)(uintptr_t)fi->fh;
+	struct mpfs_given given;
 	struct mpfs_err err;
 	int sent = 0;
 
@@ -292,12 +293,13 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (mpfs_core_readdir(fs->core, dir, off, plus, fill, &ctx, &err))
+	if (mpfs_core_readdir(fs->core, dir, off, plus, fill, &ctx, &given,
+			      &err))
 		fail(req, fs, "readdir", ino, NULL, &err);
 	else /* a reply that fails (the request was interrupted) takes back
 	      * the lookups its entries counted */
 		sent = fuse_reply_buf(req, ctx.buf, ctx.used) == 0;
-	mpfs_core_readdir_sent(fs->core, dir, sent);
+	mpfs_core_readdir_sent(fs->core, &given, sent); /* dir may be gone */
 	free(ctx.buf);
 }
 

@@ -102,12 +102,22 @@ void mpfs_core_releasedir(struct mpfs_core *core, struct mpfs_dir *dir);
  * mpfs_core_readdir_sent says which. */
 typedef int (*mpfs_fill_fn)(void *ctx, const char *name, const struct stat *st,
 			    int attrs, off_t next);
+struct mpfs_given_ino {
+	uint64_t ino, version;
+};
+/* The inodes a reply hands the kernel, the caller's once
+ * mpfs_core_readdir returns (the directory may be released as soon as
+ * the reply is out), for mpfs_core_readdir_sent. */
+struct mpfs_given {
+	struct mpfs_given_ino *inos;
+	size_t n;
+};
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 		      int plus, mpfs_fill_fn fill, void *ctx,
-		      struct mpfs_err *err);
-/* The reply of the last mpfs_core_readdir of dir went out (sent), or did
- * not: then the lookups its entries counted are taken back. */
-void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_dir *dir,
+		      struct mpfs_given *given, struct mpfs_err *err);
+/* The reply went out (sent): the versions given are recorded; or it did
+ * not: the lookups its entries counted are taken back. Frees given's. */
+void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_given *given,
 			    int sent);
 
 /* The object a file inode shows: a new reference. */

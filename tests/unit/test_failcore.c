@@ -238,13 +238,15 @@ static int list(struct session *s, uint64_t ino, const char *what,
 		return -1;
 	for (;;) {
 		struct reply r = {.len = 0, .next = off};
+		struct mpfs_given given;
 
-		if (mpfs_core_readdir(s->core, dir, off, 1, fill, &r, err)) {
-			mpfs_core_readdir_sent(s->core, dir, 0);
+		if (mpfs_core_readdir(s->core, dir, off, 1, fill, &r, &given,
+				      err)) {
+			mpfs_core_readdir_sent(s->core, &given, 0);
 			mpfs_core_releasedir(s->core, dir);
 			return -1;
 		}
-		mpfs_core_readdir_sent(s->core, dir, 1);
+		mpfs_core_readdir_sent(s->core, &given, 1);
 		if (!r.n)
 			break;
 		snprintf(all.text + all.len, sizeof(all.text) - all.len, "%s",
