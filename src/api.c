@@ -33,8 +33,8 @@
  * pauses every call. Slots are reused, least recently used first; never
  * freed while the client lives, so a pointer taken stays valid. */
 struct scope {
-	char key[768]; /* the path's bucket segment, %-encoded */
-	struct mpfs_retry *retry;	 /* no rate cap: the client's has */
+	char key[768];		  /* the path's bucket segment, %-encoded */
+	struct mpfs_retry *retry; /* no rate cap: the client's has */
 	unsigned long used;
 };
 
@@ -383,11 +383,13 @@ static void tried(struct mpfs_api *api, struct mpfs_retry *scope,
 	int server = outcome == MPFS_TRY_FAILED && err->kind == MPFS_E_SERVER &&
 		     err->http_status >= 500;
 
+	enum mpfs_try scoped = outcome;
+
+	if (!server && outcome == MPFS_TRY_FAILED)
+		scoped = MPFS_TRY_UNKNOWN; /* no answer: no news of the scope */
 	mpfs_retry_done(api->retry, server ? MPFS_TRY_OK : outcome);
 	if (scope)
-		mpfs_retry_done(scope, server			  ? outcome
-				       : outcome == MPFS_TRY_FAILED ? MPFS_TRY_UNKNOWN
-								    : outcome);
+		mpfs_retry_done(scope, scoped);
 }
 
 /* One call: tries until an answer, the retries are used up or the timeout

@@ -403,6 +403,8 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 		nomem(err);
 		return -1;
 	}
+	if (*version)
+		kernel_giving(core, (uint64_t)st->st_ino, *version);
 	return 0;
 }
 
@@ -429,6 +431,8 @@ int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
 		return -1;
 	*version = obj ? obj->digest : 0;
 	mpfs_obj_unref(obj);
+	if (*version)
+		kernel_giving(core, ino, *version);
 	return 0;
 }
 
@@ -437,6 +441,7 @@ int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 {
 	char path[PATH_SIZE];
 	struct mpfs_node node;
+	struct mpfs_obj *held;
 
 	if (ino_node(core, ino, path, sizeof(path), &node, err))
 		return -1;
@@ -449,7 +454,15 @@ int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 			   ? -1
 			   : bucket_obj(core, node.bucket, obj, err);
 	case MPFS_NODE_SYNC:
-		return sync_obj(core, &node, 0, obj, err);
+		if (sync_obj(core, &node, 0, obj, err))
+			return -1;
+		/* Had anew, it may have overtaken what the kernel holds. */
+		held = kernel_held(core, ino);
+		if (held) {
+			mpfs_obj_unref(*obj);
+			*obj = held;
+		}
+		return 0;
 	default:
 		mpfs_err_set(err, MPFS_E_IS_DIR, "is a directory");
 		return -1;

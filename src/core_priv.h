@@ -41,6 +41,8 @@ struct mpfs_core {
 	struct mpfs_cache *bucket_objs; /* bucket id -> struct mpfs_obj (GET) */
 	struct mpfs_inodes *inodes;	/* what the kernel holds */
 	struct mpfs_notifier *notifier;
+	struct mpfs_notify_ops fs_ops;	/* the FUSE glue's (kernel.c) */
+	void *fs_ctx;
 	uint64_t stats_ino;
 
 	pthread_mutex_t stats_lock;  /* guards stats_snap, stats_size */
@@ -164,9 +166,19 @@ void kernel_forget(struct mpfs_core *core, uint64_t ino, uint64_t n);
  * and taken back at once if a newer version is known by now. */
 void kernel_sent(struct mpfs_core *core, uint64_t ino, uint64_t digest,
 		 int pages);
-/* The daemon now has version digest of ino: whatever other version the
- * kernel holds is taken back. */
-void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest);
+/* The daemon now has version digest of ino, after old (may be NULL):
+ * whatever other version the kernel holds is taken back, and until it has
+ * been, reads are answered from old if that is the one it holds. */
+void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest,
+		   struct mpfs_obj *old);
+/* The version of ino whose size the kernel holds, when a newer one came:
+ * a read is answered from it until the kernel is given the attributes of
+ * another (it cuts what it reads at the size it holds, even after an
+ * invalidation, within the read that was under way). New reference, or
+ * NULL. */
+struct mpfs_obj *kernel_held(struct mpfs_core *core, uint64_t ino);
+/* The attributes of version digest of ino are about to go out. */
+void kernel_giving(struct mpfs_core *core, uint64_t ino, uint64_t digest);
 /* Attributes and pages of ino taken back. */
 void kernel_inval(struct mpfs_core *core, uint64_t ino);
 /* The entry name of directory parent taken back, with all below it. */

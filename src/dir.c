@@ -398,6 +398,8 @@ static int give(struct mpfs_core *core, struct mpfs_dir *dir, struct shown *e,
 	}
 	if (kernel_ref(core, (uint64_t)e->st.st_ino, e->path))
 		return -1;
+	if (file)
+		kernel_giving(core, (uint64_t)e->st.st_ino, e->obj->digest);
 	dir->pending[dir->npending++] = (struct mpfs_given_ino){
 	    (uint64_t)e->st.st_ino, file ? e->obj->digest : 0};
 	if (file) {
@@ -432,8 +434,8 @@ void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_given *given,
 	given->n = 0;
 }
 
-static int readdir_into(struct mpfs_core *core, struct mpfs_dir *dir,
-			off_t off, int plus, mpfs_fill_fn fill, void *ctx,
+static int readdir_into(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
+			int plus, mpfs_fill_fn fill, void *ctx,
 			struct mpfs_err *err);
 
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
@@ -446,8 +448,8 @@ int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 	return r;
 }
 
-static int readdir_into(struct mpfs_core *core, struct mpfs_dir *dir,
-			off_t off, int plus, mpfs_fill_fn fill, void *ctx,
+static int readdir_into(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
+			int plus, mpfs_fill_fn fill, void *ctx,
 			struct mpfs_err *err)
 {
 	int filled = 0, listed = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mpfs/hmap.h"
+#include "mpfs/render.h"
 
 struct inode {
 	struct mpfs_hnode node; /* hash: the node id */
@@ -16,6 +17,11 @@ struct inode {
 	uint64_t given;	 /* the version the kernel holds; 0: none */
 	uint64_t newest; /* the newest version the daemon has seen; 0: none */
 	int pages;	 /* the kernel was given the bytes of given */
+	/* The version whose size the kernel holds, held from when a newer
+	 * version came until the kernel is given the attributes of another
+	 * (an invalidation is not enough: a read under way keeps the size it
+	 * had): reads are answered from it meanwhile. */
+	struct mpfs_obj *held;
 	char path[];
 };
 
@@ -42,6 +48,7 @@ struct mpfs_inodes *mpfs_inodes_new(void)
 static void free_node(void *ctx, struct mpfs_hnode *node)
 {
 	(void)ctx;
+	mpfs_obj_unref(((struct inode *)node)->held);
 	free(node);
 }
 
@@ -63,12 +70,27 @@ static struct inode *find(struct mpfs_inodes *t, uint64_t ino)
 
 /* The kernel was given version digest of in: 1 when that is old. Lock
  * held. */
+/* The attributes of digest go out: the kernel holds that version (what
+ * takes it back, if it is old, follows the reply: mpfs_inodes_given), and
+ * what was held for reads goes, unless it is that version. Lock held. */
+static void giving(struct inode *in, uint64_t digest)
+{
+	if (in->given != digest)
+		in->pages = 0;
+	in->given = digest;
+	if (in->held && in->held->digest != digest) {
+		mpfs_obj_unref(in->held);
+		in->held = NULL;
+	}
+}
+
 static int give(struct inode *in, uint64_t digest, int pages)
 {
+	giving(in, digest);
+	in->pages = in->pages || pages;
 	if (in->newest && in->newest != digest)
 		return 1; /* overtaken while it was being handed out */
-	in->pages = (in->given == digest && in->pages) || pages;
-	in->given = in->newest = digest;
+	in->newest = digest;
 	return 0;
 }
 
@@ -115,7 +137,7 @@ void mpfs_inodes_forget(struct mpfs_inodes *t, uint64_t ino, uint64_t n)
 		t->lookups -= n;
 		if (in->nlookup == 0) {
 			mpfs_hmap_remove(&t->map, &in->node);
-			free(in);
+			free_node(NULL, &in->node);
 		}
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -163,7 +185,8 @@ int mpfs_inodes_has_pages(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
 	return r;
 }
 
-int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
+int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
+		       struct mpfs_obj *old)
 {
 	struct inode *in;
 	int other = 0;
@@ -172,14 +195,48 @@ int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
 	in = find(t, ino);
 	if (in) {
 		other = in->given && in->given != digest;
-		if (other) {
-			in->given = 0;
-			in->pages = 0;
-		}
+		if (other && !in->held && old && old->digest == in->given)
+			in->held = mpfs_obj_ref(old);
 		in->newest = digest;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return other;
+}
+
+struct mpfs_obj *mpfs_inodes_held(struct mpfs_inodes *t, uint64_t ino)
+{
+	struct inode *in;
+	struct mpfs_obj *obj = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in && in->held)
+		obj = mpfs_obj_ref(in->held);
+	pthread_mutex_unlock(&t->lock);
+	return obj;
+}
+
+void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in)
+		giving(in, digest);
+	pthread_mutex_unlock(&t->lock);
+}
+
+int mpfs_inodes_holds(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
+{
+	struct inode *in;
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	r = in && in->given == digest;
+	pthread_mutex_unlock(&t->lock);
+	return r;
 }
 
 void mpfs_inodes_dropped(struct mpfs_inodes *t, uint64_t ino)

@@ -24,10 +24,41 @@
 #include "core_priv.h"
 #include "mpfs/log.h"
 
+/* The FUSE glue's calls, as the notifier's thread makes them: an inode
+ * counts as dropped once the kernel has been told, not before. */
+static int told_inval_inode(void *ctx, uint64_t ino)
+{
+	struct mpfs_core *core = ctx;
+	int r = core->fs_ops.inval_inode(core->fs_ctx, ino);
+
+	mpfs_inodes_dropped(core->inodes, ino);
+	return r;
+}
+
+static int told_inval_entry(void *ctx, uint64_t parent, const char *name)
+{
+	struct mpfs_core *core = ctx;
+
+	return core->fs_ops.inval_entry(core->fs_ctx, parent, name);
+}
+
+static int told_store(void *ctx, uint64_t ino, const char *data, size_t size)
+{
+	struct mpfs_core *core = ctx;
+
+	return core->fs_ops.store(core->fs_ctx, ino, data, size);
+}
+
+static const struct mpfs_notify_ops told_ops = {told_inval_inode,
+						told_inval_entry, told_store};
+
 int kernel_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
 		 void *ctx)
 {
-	return mpfs_notifier_start(core->notifier, ops, ctx, flood_run, core);
+	core->fs_ops = *ops;
+	core->fs_ctx = ctx;
+	return mpfs_notifier_start(core->notifier, &told_ops, core, flood_run,
+				   core);
 }
 
 /* ---- lookups and versions ---- */
@@ -45,8 +76,17 @@ void kernel_forget(struct mpfs_core *core, uint64_t ino, uint64_t n)
 
 void kernel_inval(struct mpfs_core *core, uint64_t ino)
 {
-	mpfs_inodes_dropped(core->inodes, ino);
 	mpfs_notifier_inval_inode(core->notifier, ino);
+}
+
+void kernel_giving(struct mpfs_core *core, uint64_t ino, uint64_t digest)
+{
+	mpfs_inodes_giving(core->inodes, ino, digest);
+}
+
+struct mpfs_obj *kernel_held(struct mpfs_core *core, uint64_t ino)
+{
+	return mpfs_inodes_held(core->inodes, ino);
 }
 
 void kernel_inval_entry(struct mpfs_core *core, uint64_t parent,
@@ -62,9 +102,10 @@ void kernel_sent(struct mpfs_core *core, uint64_t ino, uint64_t digest,
 		kernel_inval(core, ino);
 }
 
-void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest)
+void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest,
+		   struct mpfs_obj *old)
 {
-	if (mpfs_inodes_newest(core->inodes, ino, digest))
+	if (mpfs_inodes_newest(core->inodes, ino, digest, old))
 		mpfs_notifier_inval_inode(core->notifier, ino);
 }
 
@@ -73,8 +114,8 @@ void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest)
 static void inval_now(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
 		      void *ctx, uint64_t ino)
 {
-	mpfs_inodes_dropped(core->inodes, ino);
-	ops->inval_inode(ctx, ino);
+	(void)core;
+	ops->inval_inode(ctx, ino); /* told_inval_inode: dropped once told */
 }
 
 struct each {
@@ -82,8 +123,8 @@ struct each {
 	const struct mpfs_notify_ops *ops;
 	void *ctx;
 	size_t inodes, entries;
-	const char *view;      /* gone: the key of the listing */
-	uint64_t *dirs;	       /* gone: the directories showing it */
+	const char *view; /* gone: the key of the listing */
+	uint64_t *dirs;	  /* gone: the directories showing it */
 	size_t ndirs, dirs_cap;
 };
 
@@ -133,7 +174,10 @@ static int push_one(struct push *p, const struct mpfs_notify_ops *ops,
 	uint64_t ino = mpfs_sync_ino(p->v->bucket, obj->id);
 	long size = (long)obj->size;
 
-	if (mpfs_inodes_has_pages(core->inodes, ino, obj->digest))
+	/* Bytes of another version than the size the kernel holds would be
+	 * cut, or padded, at that size: none. */
+	if (!mpfs_inodes_holds(core->inodes, ino, obj->digest) ||
+	    mpfs_inodes_has_pages(core->inodes, ino, obj->digest))
 		return 0;
 	if (atomic_fetch_add(&p->v->pushed, size) + size > core->cfg.prefetch)
 		return -1;
@@ -165,8 +209,8 @@ static void push_run(void *arg, const struct mpfs_notify_ops *ops, void *ctx)
 	}
 }
 
-void kernel_push(struct mpfs_core *core, struct mpfs_listing *l,
-		 struct view *v, size_t from, size_t to)
+void kernel_push(struct mpfs_core *core, struct mpfs_listing *l, struct view *v,
+		 size_t from, size_t to)
 {
 	struct push *p;
 
@@ -231,8 +275,8 @@ static void gone_run(void *arg, const struct mpfs_notify_ops *ops, void *ctx)
 {
 	struct gone *g = arg;
 	struct mpfs_core *core = g->core;
-	struct each e = {.core = core, .ops = ops, .ctx = ctx,
-			 .view = g->v->path};
+	struct each e = {
+	    .core = core, .ops = ops, .ctx = ctx, .view = g->v->path};
 	struct mpfs_listing *old;
 	struct mpfs_obj *obj;
 	struct mpfs_err err;

@@ -76,8 +76,8 @@ struct mpfs_listing {
 	long total;	/* as the API last said; -1: unknown */
 	int full_pages; /* the API gave a whole page: it honours limit */
 	int done;
-	int cut;	/* done before the end: the API would never end it */
-	long planned;	/* pages asked for so far */
+	int cut;      /* done before the end: the API would never end it */
+	long planned; /* pages asked for so far */
 	struct mpfs_err broken; /* set: paging cannot go on, ever */
 	unsigned long failures; /* fetches failed so far */
 	long skipped;

@@ -1,7 +1,7 @@
 /* object.c - sync and bucket objects: one copy of each version, shared by
  * every view that lists it, from a listing or else a GET, cached for ttl
  * and kept stale for a failed refresh. A version the kernel does not hold
- * takes back what it holds of the file (core.c's kernel_newest). */
+ * takes back what it holds of the file (kernel.c's kernel_newest). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -19,15 +19,17 @@ static void object_key(char *key, size_t size, const char *bucket,
 	snprintf(key, size, "%s" SEP "%s", id, bucket);
 }
 
-/* Puts obj under key as the newest version; the one it replaced, if
- * another, is marked superseded. */
-static void put_newest(struct mpfs_cache *c, const char *key,
-		       struct mpfs_obj *obj)
+/* Puts obj under key as the newest version of file ino; the one it
+ * replaced, if another, is marked superseded, and the kernel's copy of it
+ * taken back. */
+static void put_newest(struct mpfs_core *core, struct mpfs_cache *c,
+		       const char *key, uint64_t ino, struct mpfs_obj *obj)
 {
 	struct mpfs_obj *old = mpfs_cache_put(c, key, obj);
 
 	if (old && old->digest != obj->digest)
 		atomic_store(&old->superseded, 1);
+	kernel_newest(core, ino, obj->digest, old);
 	mpfs_obj_unref(old);
 }
 
@@ -70,8 +72,8 @@ struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj)
 
 	object_key(key, sizeof(key), v->bucket, obj->id);
 	atomic_store(&obj->listed, 1);
-	put_newest(v->core->objects, key, obj);
-	kernel_newest(v->core, mpfs_sync_ino(v->bucket, obj->id), obj->digest);
+	put_newest(v->core, v->core->objects, key,
+		   mpfs_sync_ino(v->bucket, obj->id), obj);
 	core_budget(v->core);
 	return mpfs_obj_ref(obj);
 }
@@ -148,8 +150,7 @@ static struct mpfs_obj *fetched(struct mpfs_core *core, struct mpfs_cache *c,
 	obj = mpfs_obj_new(json, id_key, ".json", core->cfg.mount_time, 0, err);
 	json_decref(json);
 	if (obj) {
-		put_newest(c, key, obj);
-		kernel_newest(core, ino, obj->digest);
+		put_newest(core, c, key, ino, obj);
 		core_budget(core);
 	}
 	return obj;

@@ -97,8 +97,8 @@ void mpfs_core_releasedir(struct mpfs_core *core, struct mpfs_dir *dir);
  * a reply with entries does not wait for the network. attrs says st is
  * whole: with plus, such an entry hands the kernel its inode (one lookup
  * counted when fill takes it; an inode that cannot be counted is not
- * handed out: the reply ends before it). Otherwise st has only the type and inode (a size
- * that would cost a request). Once the reply is sent, or failed,
+ * handed out: the reply ends before it). Otherwise st has only the type and
+ * inode (a size that would cost a request). Once the reply is sent, or failed,
  * mpfs_core_readdir_sent says which. */
 typedef int (*mpfs_fill_fn)(void *ctx, const char *name, const struct stat *st,
 			    int attrs, off_t next);

@@ -4,8 +4,8 @@
  * content the kernel was given, so that a newer one can be told apart.
  *
  * Pure bookkeeping: it knows no FUSE and no API. One mutex guards the
- * table; nothing is called with it held. The root (node id 1) is the
- * kernel's for the whole mount and is never kept here. */
+ * table; nothing is called with it held but mpfs_obj_ref and _unref. The root
+ * (node id 1) is the kernel's for the whole mount and is never kept here. */
 #ifndef MPFS_INODE_H
 #define MPFS_INODE_H
 
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct mpfs_inodes;
+struct mpfs_obj;
 
 struct mpfs_inodes *mpfs_inodes_new(void);
 void mpfs_inodes_free(struct mpfs_inodes *t);
@@ -43,10 +44,27 @@ int mpfs_inodes_given(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
 /* Whether the kernel holds ino with the bytes of version digest. */
 int mpfs_inodes_has_pages(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
 
-/* The daemon now has version digest of ino. Returns 1 when the kernel
- * holds another version (which the caller must invalidate; the table then
- * counts the kernel as holding nothing), 0 otherwise. */
-int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
+/* The daemon now has version digest of ino, and had old (may be NULL)
+ * before it. Returns 1 when the kernel holds another version, which the
+ * caller must have invalidated; until then (mpfs_inodes_dropped) the
+ * kernel still counts as holding it, and old, if it is that version, is
+ * held for mpfs_inodes_held until attributes of another version are given
+ * (mpfs_inodes_giving, mpfs_inodes_given). 0 otherwise. */
+int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
+		       struct mpfs_obj *old);
+
+/* The version the kernel holds the size of, when it is not the newest and
+ * is held (a new reference); NULL otherwise. A read is answered from it:
+ * the kernel cuts what it reads at the size it holds. */
+struct mpfs_obj *mpfs_inodes_held(struct mpfs_inodes *t, uint64_t ino);
+
+/* The attributes of version digest of ino are about to go out (before the
+ * reply; mpfs_inodes_given after it): the kernel counts as holding that
+ * version, and a version held for reads goes, if another. */
+void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
+
+/* Whether the kernel holds the attributes of version digest of ino. */
+int mpfs_inodes_holds(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
 
 /* The kernel's copy of ino was invalidated: it holds no version now. */
 void mpfs_inodes_dropped(struct mpfs_inodes *t, uint64_t ino);

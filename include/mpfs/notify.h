@@ -28,8 +28,7 @@ struct mpfs_notify_ops {
 struct mpfs_notifier;
 
 /* Work run on the notifier's thread, the only one that may call ops. */
-typedef void (*mpfs_notify_run_fn)(void *arg,
-				   const struct mpfs_notify_ops *ops,
+typedef void (*mpfs_notify_run_fn)(void *arg, const struct mpfs_notify_ops *ops,
 				   void *ctx);
 
 /* A queue of at most max items; its thread starts with _start. */

@@ -4,6 +4,20 @@
 
 #include "check.h"
 #include "mpfs/inode.h"
+#include "mpfs/render.h"
+
+/* An object of version digest. */
+static struct mpfs_obj *version(uint64_t digest)
+{
+	json_t *json = json_pack("{ss}", "sync_config_id", "s");
+	struct mpfs_err err;
+	struct mpfs_obj *obj =
+	    mpfs_obj_new(json, "sync_config_id", ".json", 0, digest, &err);
+
+	json_decref(json);
+	CHECK(obj != NULL);
+	return obj;
+}
 
 static void test_counts(void)
 {
@@ -35,33 +49,60 @@ static void test_versions(void)
 {
 	struct mpfs_inodes *t = mpfs_inodes_new();
 
+	struct mpfs_obj *v100 = version(100), *v200 = version(200), *got;
+
 	/* Not held by the kernel: nothing to take back, nothing kept. */
-	CHECK(mpfs_inodes_newest(t, 5, 100) == 0);
+	CHECK(mpfs_inodes_newest(t, 5, 100, NULL) == 0);
 	CHECK(mpfs_inodes_given(t, 5, 100, 1) == 0);
 	CHECK(!mpfs_inodes_has_pages(t, 5, 100));
 
 	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json") == 0);
 	CHECK(mpfs_inodes_given(t, 5, 100, 0) == 0);
+	CHECK(mpfs_inodes_holds(t, 5, 100));
 	CHECK(!mpfs_inodes_has_pages(t, 5, 100)); /* attributes only */
 	CHECK(mpfs_inodes_given(t, 5, 100, 1) == 0);
 	CHECK(mpfs_inodes_has_pages(t, 5, 100));
 	CHECK(mpfs_inodes_given(t, 5, 100, 0) == 0); /* pages stay */
 	CHECK(mpfs_inodes_has_pages(t, 5, 100));
-	/* The same version again: nothing to take back. */
-	CHECK(mpfs_inodes_newest(t, 5, 100) == 0);
-	/* Another: the kernel's copy must go, and then it holds none. */
-	CHECK(mpfs_inodes_newest(t, 5, 200) == 1);
+	/* The same version again: nothing to take back, nothing held. */
+	CHECK(mpfs_inodes_newest(t, 5, 100, v100) == 0);
+	CHECK(mpfs_inodes_held(t, 5) == NULL);
+	/* Another: the kernel's copy must go; until it has gone, it still
+	 * holds the old one, whose bytes answer its reads. */
+	CHECK(mpfs_inodes_newest(t, 5, 200, v100) == 1);
+	CHECK(mpfs_inodes_holds(t, 5, 100));
+	got = mpfs_inodes_held(t, 5);
+	CHECK(got == v100);
+	mpfs_obj_unref(got);
+	CHECK(mpfs_inodes_newest(t, 5, 300, v200) == 1); /* still 100 */
+	mpfs_inodes_dropped(t, 5);
+	/* Told, the kernel may still be in a read that keeps the old size:
+	 * held until the attributes of another version go out. */
+	got = mpfs_inodes_held(t, 5);
+	CHECK(got == v100);
+	mpfs_obj_unref(got);
+	mpfs_inodes_giving(t, 5, 100); /* the same version: kept */
+	got = mpfs_inodes_held(t, 5);
+	CHECK(got == v100);
+	mpfs_obj_unref(got);
+	mpfs_inodes_giving(t, 5, 300);
+	CHECK(mpfs_inodes_held(t, 5) == NULL);
 	CHECK(!mpfs_inodes_has_pages(t, 5, 100));
-	CHECK(mpfs_inodes_newest(t, 5, 300) == 0);
+	CHECK(mpfs_inodes_newest(t, 5, 300, NULL) == 0); /* holds none */
 	/* Handing out a version older than the newest: told so. */
 	CHECK(mpfs_inodes_given(t, 5, 200, 0) == 1);
 	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json") == 0);
 	CHECK(mpfs_inodes_given(t, 5, 200, 0) == 1);
 	CHECK(mpfs_inodes_given(t, 5, 300, 1) == 0);
 	CHECK(mpfs_inodes_has_pages(t, 5, 300));
+	/* Attributes of another version given: what was held goes. */
+	CHECK(mpfs_inodes_newest(t, 5, 400, v200) == 1);
+	CHECK(mpfs_inodes_held(t, 5) == NULL); /* v200 is not what it holds */
 	mpfs_inodes_dropped(t, 5);
 	CHECK(!mpfs_inodes_has_pages(t, 5, 300));
-	CHECK(mpfs_inodes_newest(t, 5, 400) == 0); /* held none */
+	CHECK(mpfs_inodes_newest(t, 5, 500, NULL) == 0); /* held none */
+	mpfs_obj_unref(v100);
+	mpfs_obj_unref(v200);
 	mpfs_inodes_free(t);
 }
 
