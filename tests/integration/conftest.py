@@ -7,12 +7,15 @@ if the daemon dies). At the end it is unmounted with fusermount3 -u, the
 daemon must exit 0, and every stderr line must match a pattern the test
 declared it expects.
 """
+import errno
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -45,6 +48,368 @@ def wait_for(cond, what, deadline=DEADLINE, proc=None):
         time.sleep(0.02)
 
 
+# ---- the watchdog: no operation on a mount may block for good
+#
+# Every live Mount has a Watchdog; one sampler thread serves them all. Every
+# SAMPLE_PERIOD it walks the pytest process and its descendants (user tools
+# such as ls, grep and cat run as children), leaving out the daemons, and
+# reads each thread's kernel stack. A thread blocked on a FUSE request shows
+# frames of the fuse module; on this kernel (6.x) a lookup the daemon never
+# answers reads
+#     request_wait_answer+0x16a/0x280
+#     __fuse_simple_request+0x120/0x330
+#     fuse_lookup_name+0xea/0x250 ...
+# and a read waiting for readahead shows fuse_file_read_iter under the page
+# lock wait. Such a thread is hung when it stays so, with the same count of
+# context switches (so it never woke up in between), for longer than the
+# mount's limit: its request timeout (-o timeout=, 30 s by default) + 5 s. The
+# daemon answers every request within its timeout (retries included), so a
+# longer wait is a bug. Then the watchdog writes a report (the hung thread;
+# every daemon thread's kernel stack; gdb's user stacks), aborts the FUSE
+# connection so the blocked call returns (ECONNABORTED / ENOTCONN) and the
+# test goes on to fail, and the teardown fails the test with the report.
+#
+# Which mount a blocked thread waits on: the mounts whose connection has
+# requests in flight (/sys/fs/fuse/connections/N/waiting). When several
+# have, the largest of their limits applies and all of them are aborted: a
+# hang is never declared early, and an aborted bystander only adds noise to
+# a test that fails anyway.
+
+SAMPLE_PERIOD = 0.25
+HANG_MARGIN = 5.0  # seconds over the daemon's request timeout
+GDB_TIMEOUT = 60
+FUSECTL = "/sys/fs/fuse/connections"
+
+
+def _read(path, size=65536):
+    """A small /proc or /sys file as bytes (os.open: half the cost of open())."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _frames(stack):
+    """Function names of a /proc/.../stack text: '[<0>] name+0x1/0x2'."""
+    out = []
+    for line in stack.splitlines():
+        _, _, rest = line.partition(b"] ")
+        out.append(rest.split(b"+", 1)[0].decode(errors="replace"))
+    return out
+
+
+def _waits_on_fuse(frames):
+    """Whether a user task's kernel stack is inside the fuse module (waiting
+    for an answer, for a page being read, or for a lock a FUSE call holds).
+    A daemon's own side (/dev/fuse: fuse_dev_*) is not a wait."""
+    fuse = False
+    for f in frames:
+        if f.startswith("fuse_dev_"):
+            return False
+        if f == "request_wait_answer" or f.startswith(("fuse_", "__fuse_")):
+            fuse = True
+    return fuse
+
+
+def _switches(pid, tid):
+    """voluntary + nonvoluntary context switches of a task."""
+    n = 0
+    for line in _read(f"/proc/{pid}/task/{tid}/status").splitlines():
+        if line.startswith((b"voluntary_ctxt_switches:", b"nonvoluntary_ctxt_switches:")):
+            n += int(line.split()[1])
+    return n
+
+
+def _kernel_stack(pid, tid):
+    try:
+        return _read(f"/proc/{pid}/task/{tid}/stack")
+    except PermissionError:  # needs CAP_SYS_ADMIN; wchan is the top frame
+        return b"[<0>] " + _read(f"/proc/{pid}/task/{tid}/wchan") + b"+0x0/0x0\n"
+
+
+def _text(path, default="?"):
+    try:
+        return _read(path).replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return default
+
+
+def mount_option(args, name, default=None):
+    """The last value of -o name=VALUE in a mixpeekfs argument list."""
+    value, it = default, iter(args)
+    for a in it:
+        if a == "-o":
+            a = next(it, "")
+        elif a.startswith("-o"):
+            a = a[2:]
+        else:
+            continue
+        for part in a.split(","):
+            if part.startswith(name + "="):
+                value = part[len(name) + 1:]
+    return value
+
+
+def fuse_connection(path):
+    """The FUSE connection number of the mount at path: the minor device
+    number of its st_dev, taken from /proc/self/mountinfo (no request)."""
+    found, path = None, os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            if point == path:
+                found = int(fields[2].split(":")[1])  # the last mount there wins
+    return found
+
+
+class _Sampler:
+    """The one thread that samples for every live Watchdog."""
+
+    def __init__(self):
+        self.lock = threading.Lock()  # held for a whole sample: stop() waits for it
+        self.watchdogs = []
+        self.thread = None
+        self.stopping = threading.Event()
+        self.waits = {}  # (pid, tid) -> [switches, since, reported]
+        self.samples, self.cpu, self.max_cpu, self.max_tasks = 0, 0.0, 0.0, 0
+        self.root = os.getpid()
+        self.has_children = os.path.exists(f"/proc/{self.root}/task/{self.root}/children")
+
+    def add(self, wd):
+        with self.lock:
+            self.watchdogs.append(wd)
+            if self.thread is None:
+                self.stopping.clear()
+                self.thread = threading.Thread(target=self.run, name="fuse-watchdog", daemon=True)
+                self.thread.start()
+
+    def remove(self, wd):
+        with self.lock:
+            if wd in self.watchdogs:
+                self.watchdogs.remove(wd)
+            thread = self.thread if not self.watchdogs else None
+            if thread is not None:
+                self.thread = None
+                self.stopping.set()
+        if thread is not None:
+            thread.join()
+
+    def run(self):
+        me = threading.get_native_id()
+        while not self.stopping.wait(SAMPLE_PERIOD):
+            with self.lock:
+                if not self.watchdogs:
+                    return
+                try:
+                    t0 = time.thread_time()
+                    hung = self.sample(me)
+                    spent = time.thread_time() - t0
+                    self.samples += 1
+                    self.cpu += spent
+                    self.max_cpu = max(self.max_cpu, spent)
+                    if hung:  # one at a time: its abort may have freed the others
+                        key, waited, suspects = hung[0]
+                        self.waits[key][2] = True
+                        self.fire(key, waited, suspects)
+                except Exception:  # the watchdog's own bug: said, and it goes on
+                    import traceback
+                    print("watchdog: sampling failed:\n" + traceback.format_exc(), file=sys.__stderr__)
+
+    def tasks(self, me):
+        """(pid, tid) of every thread of pytest and its descendants, the
+        daemons (and anything they started) left out."""
+        skip = {wd.daemon_pid for wd in self.watchdogs}
+        parents = None
+        if not self.has_children:
+            parents = {}
+            for d in os.listdir("/proc"):
+                if d.isdigit():
+                    try:
+                        stat = _read(f"/proc/{d}/stat")
+                        parents.setdefault(int(stat.rsplit(b")", 1)[1].split()[1]), []).append(int(d))
+                    except (OSError, IndexError, ValueError):
+                        pass
+        todo, out = [self.root], []
+        while todo:
+            pid = todo.pop()
+            if pid in skip:
+                continue
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                tid = int(tid)
+                if tid != me:
+                    out.append((pid, tid))
+                if parents is None:
+                    try:
+                        todo += [int(c) for c in _read(f"/proc/{pid}/task/{tid}/children").split()]
+                    except OSError:
+                        pass
+            if parents is not None:
+                todo += parents.get(pid, [])
+        return out
+
+    def sample(self, me):
+        now = time.monotonic()
+        waits = {}
+        tasks = self.tasks(me)
+        self.max_tasks = max(self.max_tasks, len(tasks))
+        for key in tasks:
+            try:
+                if not _waits_on_fuse(_frames(_kernel_stack(*key))):
+                    continue
+                n = _switches(*key)
+            except OSError:
+                continue  # gone meanwhile
+            w = self.waits.get(key)
+            waits[key] = w if w is not None and w[0] == n else [n, now, False]
+        self.waits = waits
+        floor = min(wd.limit for wd in self.watchdogs)
+        hung = []
+        for key, w in waits.items():
+            if w[2] or now - w[1] <= floor:
+                continue
+            suspects = [wd for wd in self.watchdogs if wd.requests_in_flight() != 0]
+            limit = max(wd.limit for wd in suspects) if suspects else None
+            if limit is not None and now - w[1] > limit:
+                hung.append((key, now - w[1], suspects))
+        return hung
+
+    def fire(self, key, waited, suspects):
+        pid, tid = key
+        lines = [f"watchdog: a call on the FUSE mount has not returned after {waited:.1f} s "
+                 f"(limit {max(wd.limit for wd in suspects):g} s: the daemon's request timeout "
+                 f"+ {HANG_MARGIN:g} s)",
+                 f"hung task: pid {pid} tid {tid} comm {_text(f'/proc/{pid}/task/{tid}/comm')!r} "
+                 f"cmdline {_text(f'/proc/{pid}/cmdline')!r}"
+                 + "".join(f" (Python thread {t.name!r})" for t in threading.enumerate()
+                           if pid == self.root and t.native_id == tid),
+                 f"  syscall: {_text(f'/proc/{pid}/task/{tid}/syscall')}"]
+        syscall = _text(f"/proc/{pid}/task/{tid}/syscall").split()
+        if len(syscall) > 1 and syscall[0].isdigit():
+            fd = int(syscall[1], 16)
+            if fd < 65536:  # if its first argument is an fd, what it is
+                try:
+                    lines.append(f"  fd {fd}: {os.readlink(f'/proc/{pid}/fd/{fd}')}")
+                except OSError:
+                    pass
+        lines.append(f"  cwd: {_path(f'/proc/{pid}/cwd')}")
+        lines.append("  kernel stack:")
+        lines += ["    " + s for s in _text(f"/proc/{pid}/task/{tid}/stack", "(gone)").splitlines()]
+        for wd in suspects:
+            lines += wd.daemon_report()
+        for wd in suspects:
+            lines.append(wd.abort())
+        report = "\n".join(lines)
+        for wd in suspects:
+            wd.reports.append(report)
+            if not wd.expected:
+                print("\n" + report, file=sys.__stderr__, flush=True)
+
+
+def _path(link):
+    try:
+        return os.readlink(link)
+    except OSError as e:
+        return f"({e.strerror})"
+
+
+SAMPLER = _Sampler()
+
+
+def watchdog_figures():
+    """What the sampling has cost so far: samples, CPU seconds in all, the
+    most of one sample, the most threads one sample read."""
+    return {"samples": SAMPLER.samples, "cpu": SAMPLER.cpu, "max_cpu": SAMPLER.max_cpu,
+            "max_tasks": SAMPLER.max_tasks}
+
+
+class Watchdog:
+    """A Mount's watchdog. reports: one text per hang seen; set expected =
+    True in a test that provokes one (the teardown then leaves the reports
+    to the test); fired: an Event set at the first report."""
+
+    def __init__(self, path, daemon_pid, timeout):
+        self.path, self.daemon_pid = path, daemon_pid
+        self.limit = timeout + HANG_MARGIN
+        self.conn = None
+        self.reports = []
+        self.expected = False
+        self.aborted = False
+        self.fired = threading.Event()
+        self.live = False
+
+    def start(self):
+        self.conn = fuse_connection(self.path)
+        self.live = True
+        SAMPLER.add(self)
+
+    def stop(self):
+        if self.live:
+            self.live = False
+            SAMPLER.remove(self)
+
+    def requests_in_flight(self):
+        """The connection's requests waiting for an answer; -1 if unknown
+        (no fusectl), which counts as some."""
+        try:
+            return int(_read(f"{FUSECTL}/{self.conn}/waiting"))
+        except (OSError, ValueError, TypeError):
+            return -1
+
+    def daemon_report(self):
+        pid = self.daemon_pid
+        lines = [f"daemon pid {pid} ({self.path}, connection {self.conn}, "
+                 f"{self.requests_in_flight()} requests in flight):"]
+        try:
+            tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+        except OSError as e:
+            return lines + [f"  ({e.strerror})"]
+        for tid in tids:
+            lines.append(f"  thread {tid} {_text(f'/proc/{pid}/task/{tid}/comm')!r} "
+                         f"wchan {_text(f'/proc/{pid}/task/{tid}/wchan')}:")
+            lines += ["    " + s for s in _text(f"/proc/{pid}/task/{tid}/stack", "(gone)").splitlines()]
+        lines.append(f"  user stacks (gdb -batch -ex 'thread apply all bt' /proc/{pid}/exe -p {pid}):")
+        try:
+            # the program as /proc/PID/exe: the file may have been rebuilt
+            # (replaced) since the daemon started
+            gdb = subprocess.run(["gdb", "-batch", "-nx", "-iex", "set debuginfod enabled off",
+                                  "-ex", "thread apply all bt", f"/proc/{pid}/exe", "-p", str(pid)],
+                                 stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                 timeout=GDB_TIMEOUT)
+            out = gdb.stdout + gdb.stderr
+        except FileNotFoundError:
+            out = "(gdb is not installed: scripts/install-deps)"
+        except subprocess.TimeoutExpired:
+            out = f"(gdb did not finish in {GDB_TIMEOUT} s)"
+        lines += ["    " + s for s in out.splitlines()]
+        return lines
+
+    def abort(self):
+        """Aborts the connection: every call blocked on it returns."""
+        self.aborted = True
+        self.fired.set()
+        try:
+            with open(f"{FUSECTL}/{self.conn}/abort", "w") as f:
+                f.write("1")
+            return f"aborted FUSE connection {self.conn} ({self.path})"
+        except OSError as e:  # no fusectl: MNT_FORCE aborts a FUSE connection too
+            r = subprocess.run(["umount", "-f", self.path], capture_output=True, text=True)
+            return (f"{FUSECTL}/{self.conn}/abort: {e.strerror}; umount -f {self.path}: "
+                    f"exit {r.returncode} {r.stderr.strip()}")
+
+    def failure(self):
+        """The teardown's failure text, or None."""
+        if self.reports and not self.expected:
+            return (f"watchdog: {len(self.reports)} call(s) on {self.path} hung\n"
+                    + "\n\n".join(self.reports))
+        return None
+
+
 class Mount:
     def __init__(self, api, path, args, env, expect_stderr=(), wrapper=(), binary=None, deadline=DEADLINE):
         """wrapper: a command the daemon runs under (valgrind ...)."""
@@ -57,7 +422,13 @@ class Mount:
         self.proc = subprocess.Popen(list(wrapper) + [binary or BIN, "-f"] + args, env=env,
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.errfile)
+        try:
+            timeout = float(mount_option(args, "timeout", "30"))
+        except ValueError:
+            timeout = 30.0
+        self.watchdog = Watchdog(path, self.proc.pid, timeout)
         wait_for(lambda: os.path.ismount(path), "the mount", proc=self.proc, deadline=deadline)
+        self.watchdog.start()
 
     def p(self, *parts):
         return os.path.join(self.path, *parts)
@@ -73,16 +444,38 @@ class Mount:
         return [line for line in self.stderr().splitlines()
                 if not any(p.search(line) for p in self.expected)]
 
-    def umount(self, deadline=DEADLINE):
-        if os.path.ismount(self.path):
-            subprocess.run(["fusermount3", "-u", self.path], check=True)
+    def mounted(self):
+        """Whether the mount is there, even if its connection is aborted."""
         try:
-            return self.proc.wait(timeout=deadline)
+            os.lstat(self.path)
+        except OSError as e:
+            return e.errno in (errno.ENOTCONN, errno.ECONNABORTED)
+        return os.path.ismount(self.path)
+
+    def umount(self, deadline=DEADLINE, check_watchdog=True):
+        """Unmounts, stops the watchdog and waits for the daemon; returns
+        its exit status. Fails the test if the watchdog saw a hang (unless
+        check_watchdog is false: the mount fixture gathers the failures)."""
+        try:
+            if self.mounted():
+                r = subprocess.run(["fusermount3", "-u", self.path], capture_output=True, text=True)
+                if r.returncode != 0:
+                    if not self.watchdog.aborted:
+                        raise subprocess.CalledProcessError(r.returncode, r.args, r.stdout, r.stderr)
+                    subprocess.run(["fusermount3", "-u", "-z", self.path], stderr=subprocess.DEVNULL)
+        finally:
+            self.watchdog.stop()
+        try:
+            rc = self.proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
             self.kill()
             pytest.fail("mixpeekfs did not exit after fusermount3 -u")
+        if check_watchdog and self.watchdog.failure():
+            pytest.fail(self.watchdog.failure(), pytrace=False)
+        return rc
 
     def kill(self):
+        self.watchdog.stop()
         subprocess.run(["fusermount3", "-u", "-z", self.path], stderr=subprocess.DEVNULL)
         if self.proc.poll() is None:
             self.proc.kill()
@@ -101,6 +494,14 @@ def fuse_available():
     assert os.path.exists("/dev/fuse"), "/dev/fuse is missing: FUSE tests cannot run"
     assert shutil.which("fusermount3"), "fusermount3 is missing (package fuse3)"
     assert os.access(BIN, os.X_OK), f"{BIN} is not built (run scripts/test)"
+    # the watchdog aborts a hung connection through fusectl (else umount -f)
+    if os.path.isdir(FUSECTL) and not os.path.ismount(FUSECTL) and os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", FUSECTL],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield
+    if os.environ.get("MIXPEEKFS_WATCHDOG_FIGURES"):  # what the sampling cost
+        with open(os.environ["MIXPEEKFS_WATCHDOG_FIGURES"], "w") as f:
+            json.dump(watchdog_figures(), f)
 
 
 def _api(dataset):
@@ -158,7 +559,9 @@ def mount(tmp_path):
     yield make
     failures = []
     for m in made:
-        rc = m.umount()
+        rc = m.umount(check_watchdog=False)
+        if m.watchdog.failure():
+            failures.append(m.watchdog.failure())
         bad = m.unexpected_lines()
         if rc != 0:
             failures.append(f"mixpeekfs exited {rc}; stderr:\n{m.stderr()}")
