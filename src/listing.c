@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mpfs/hmap.h"
 #include "mpfs/log.h"
@@ -76,8 +77,9 @@ struct mpfs_listing {
 	long total;	/* as the API last said; -1: unknown */
 	int full_pages; /* the API gave a whole page: it honours limit */
 	int done;
-	int cut;      /* done before the end: the API would never end it */
-	long planned; /* pages asked for so far */
+	int cut;	 /* done before the end: the API would never end it */
+	long planned;	 /* pages asked for so far */
+	double ended_at; /* when it ended (monotonic seconds), done or broken */
 	struct mpfs_err broken; /* set: paging cannot go on, ever */
 	unsigned long failures; /* fetches failed so far */
 	long skipped;
@@ -85,6 +87,23 @@ struct mpfs_listing {
 	long pages;
 	uint64_t opened[4]; /* directories whose handles opened it */
 };
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Whether a page is being fetched, by a reader or ahead. Lock held. */
+static int fetching(const struct mpfs_listing *l)
+{
+	for (const struct slot *s = l->head; s; s = s->next)
+		if (s->state == SLOT_FETCHING)
+			return 1;
+	return 0;
+}
 
 /* Bytes of every listing's items and index, as the caches' budget counts
  * them: a pointer and, at most, four index cells an entry. */
@@ -719,6 +738,7 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		}
 		if (!l->head && over_cap(l)) {
 			cut(l, "the API's total allows no more pages");
+			l->ended_at = now();
 			if (l->cfg.ended)
 				l->cfg.ended(l->cfg.ctx, 0);
 			break;
@@ -760,6 +780,7 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 			break;
 		} else if (l->done || l->broken.kind != MPFS_OK) {
 			/* The one merge that ends it: none follows. */
+			l->ended_at = now();
 			if (l->cfg.ended)
 				l->cfg.ended(l->cfg.ctx, l->done && !l->cut);
 		} else if (l->pages == 1 && index < l->count) {
@@ -786,6 +807,19 @@ size_t mpfs_listing_count(struct mpfs_listing *l, int *complete)
 		*complete = l->done;
 	pthread_mutex_unlock(&l->lock);
 	return n;
+}
+
+int mpfs_listing_current(struct mpfs_listing *l, double ttl)
+{
+	int current;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->done || l->broken.kind != MPFS_OK)
+		current = l->ended_at > 0 && now() - l->ended_at < ttl;
+	else
+		current = l->inflight > 0 || fetching(l);
+	pthread_mutex_unlock(&l->lock);
+	return current;
 }
 
 int mpfs_listing_shared(struct mpfs_listing *l)

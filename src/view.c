@@ -157,6 +157,14 @@ struct mpfs_listing *listing_of(struct mpfs_core *core,
 	struct view *v;
 
 	l = mpfs_cache_get(core->listings, view_key(node, key, sizeof(key)));
+	if (!l && core->cfg.ttl > 0) { /* past ttl from when it began: still
+					* the view's copy? */
+		l = mpfs_cache_get_stale(core->listings, key, NULL);
+		if (l && !mpfs_listing_current(l, core->cfg.ttl)) {
+			mpfs_listing_unref(l);
+			l = NULL;
+		}
+	}
 	mpfs_stats_cache(l != NULL);
 	if (l)
 		return l;

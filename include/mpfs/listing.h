@@ -80,6 +80,12 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 int mpfs_listing_find(struct mpfs_listing *l, const char *id,
 		      struct mpfs_obj **obj, struct mpfs_err *err);
 
+/* Whether the listing is still the view's copy past the ttl its cache
+ * gives it from when it began: a fetch of it is under way (a refresh that
+ * takes longer than ttl is not begun again while it runs), or it ended
+ * less than ttl seconds ago (what it shows is that fresh). */
+int mpfs_listing_current(struct mpfs_listing *l, double ttl);
+
 /* Whether more than one reference is held (the cache's): a reader or a
  * fetch has it. */
 int mpfs_listing_shared(struct mpfs_listing *l);
