@@ -112,6 +112,11 @@ def _waits_on_fuse(frames):
     return fuse
 
 
+def _state(pid, tid):
+    """A task's state letter (R, S, D, ...) from /proc/.../stat."""
+    return _read(f"/proc/{pid}/task/{tid}/stat").rsplit(b")", 1)[1].split()[0]
+
+
 def _switches(pid, tid):
     """voluntary + nonvoluntary context switches of a task."""
     n = 0
@@ -260,7 +265,10 @@ class _Sampler:
         self.max_tasks = max(self.max_tasks, len(tasks))
         for key in tasks:
             try:
-                if not _waits_on_fuse(_frames(_kernel_stack(*key))):
+                # in the fuse module, or asleep uninterruptibly (D) at all:
+                # a page a READ holds locked (filemap_get_pages ->
+                # folio_wait_bit_common) shows no fuse frame
+                if not (_waits_on_fuse(_frames(_kernel_stack(*key))) or _state(*key) == b"D"):
                     continue
                 n = _switches(*key)
             except OSError:
