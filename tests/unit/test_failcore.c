@@ -14,6 +14,7 @@
 #include "failalloc.h"
 #include "mpfs/api.h"
 #include "mpfs/core.h"
+#include "../../src/core_priv.h" /* the inode table's counts */
 
 /* ---- the API ---- */
 
@@ -421,8 +422,67 @@ static void test_session(void)
 	CHECK(s.failed_steps > 100);
 }
 
+/* The lookups the inode table counts. */
+static long long lookups(struct session *s)
+{
+	uint64_t n;
+
+	mpfs_inodes_count(s->core->inodes, &n);
+	return (long long)n;
+}
+
+/* A readdirplus reply that does not go out (its request interrupted)
+ * takes back the lookups its entries counted; one that does keeps them. */
+static void test_readdir_reply_failed(void)
+{
+	static struct session s;
+	struct mpfs_api_cfg acfg = {.base_url = "http://127.0.0.1:1",
+				    .key = "key",
+				    .namespace = "ns",
+				    .timeout = 5,
+				    .connect_timeout = 1,
+				    .max_requests = MAX_REQUESTS};
+	struct mpfs_core_cfg ccfg = {.ttl = 30,
+				     .stale = 300,
+				     .page_size = 4,
+				     .max_requests = MAX_REQUESTS,
+				     .prefetch = 1 << 20,
+				     .cache_size = 64 << 20,
+				     .mount_time = 1700000000};
+	uint64_t b1, all;
+	struct mpfs_err err;
+	struct mpfs_dir *dir;
+	struct mpfs_given given;
+	struct reply r = {.len = 0};
+	long long before;
+	int cached;
+
+	mpfs_err_clear(&err);
+	s.core = mpfs_core_new(mpfs_api_new(&acfg, &err), &ccfg);
+	CHECK(s.core != NULL);
+	CHECK(lookup(&s, MPFS_ROOT_INO, "b1", &b1, &err) == 0);
+	CHECK(lookup(&s, b1, "all", &all, &err) == 0);
+	before = lookups(&s);
+	CHECK(before == 2);
+	CHECK(mpfs_core_opendir(s.core, all, &dir, &cached, &err) == 0);
+	CHECK(mpfs_core_readdir(s.core, dir, 0, 1, fill, &r, &given, &err) ==
+	      0);
+	CHECK(r.n == 5 && given.n == 3); /* ".", "..", three files */
+	CHECK(lookups(&s) == before + 3);
+	mpfs_core_readdir_sent(s.core, &given, 0); /* the reply failed */
+	CHECK(lookups(&s) == before);
+	r = (struct reply){.len = 0};
+	CHECK(mpfs_core_readdir(s.core, dir, 0, 1, fill, &r, &given, &err) ==
+	      0);
+	mpfs_core_readdir_sent(s.core, &given, 1);
+	CHECK(lookups(&s) == before + 3);
+	mpfs_core_releasedir(s.core, dir);
+	mpfs_core_free(s.core);
+}
+
 int main(void)
 {
+	test_readdir_reply_failed();
 	test_session();
 	return check_done();
 }

@@ -687,6 +687,80 @@ static void test_endless_apis_are_bounded(void)
 	}
 }
 
+/* An API that ignores offset: every page the same first limit items, with
+ * a cursor (new each time) and, with total, the true total. */
+struct ignoring {
+	int calls;
+	long total; /* -1: not told */
+	int n;	    /* items it holds */
+};
+
+static int fetch_ignoring(void *ctx, const struct mpfs_page_req *req,
+			  struct mpfs_page *page, struct mpfs_err *err)
+{
+	struct ignoring *g = ctx;
+	char id[32];
+
+	(void)err;
+	__atomic_add_fetch(&g->calls, 1, __ATOMIC_SEQ_CST);
+	page->items = json_array();
+	for (long i = 0; i < req->limit && i < g->n; i++) {
+		snprintf(id, sizeof(id), "s%03ld", i);
+		json_array_append_new(page->items,
+				      json_pack("{s:s}", "sync_config_id", id));
+	}
+	snprintf(id, sizeof(id), "c%d", g->calls);
+	page->next_cursor = strdup(id);
+	page->total = g->total;
+	return 0;
+}
+
+/* It ends, showing the first page's items once, within ceil(total/step)
+ * + 2 requests when the total is known (step: a page less its overlap),
+ * whether pages come one after another or are fetched ahead. */
+static void test_an_api_that_ignores_offset_ends(void)
+{
+	for (int told = 0; told < 2; told++) {
+		for (int ahead = 0; ahead < 2; ahead++) {
+			struct ignoring g = {.total = told ? 500 : -1,
+					     .n = 500};
+			struct mpfs_listing_cfg cfg = {
+			    .fetch = fetch_ignoring,
+			    .spawn = ahead ? spawn : NULL,
+			    .max_inflight = 4,
+			    .ctx = &g,
+			    .id_key = "sync_config_id",
+			    .suffix = ".json",
+			    .first_limit = 10,
+			    .max_limit = 100,
+			    .max_offset = 10000,
+			    .what = "test",
+			};
+			struct mpfs_listing *l = mpfs_listing_new(&cfg);
+			struct mpfs_obj *obj;
+			struct mpfs_err err;
+			size_t i;
+			int r, complete;
+
+			mpfs_err_clear(&err);
+			for (i = 0;
+			     (r = mpfs_listing_get(l, i, &obj, &err)) == 1; i++)
+				mpfs_obj_unref(obj);
+			CHECK(r == 0);
+			CHECK(i == 100); /* the most one page showed */
+			CHECK(mpfs_listing_count(l, &complete) == 100 &&
+			      complete);
+			/* ceil(500 / (100 - 8)) + 2 = 8 */
+			CHECK(g.calls <= (told ? 8 : 4));
+			r = g.calls;
+			CHECK(mpfs_listing_get(l, 1000, &obj, &err) == 0 &&
+			      g.calls == r);
+			mpfs_listing_unref(l);
+			settle();
+		}
+	}
+}
+
 int main(void)
 {
 	test_lazy();
@@ -705,5 +779,6 @@ int main(void)
 	test_parallel_failure();
 	test_interrupted_fetch();
 	test_endless_apis_are_bounded();
+	test_an_api_that_ignores_offset_ends();
 	return check_done();
 }
