@@ -5,7 +5,6 @@ adds a CA), and the binary is hardened."""
 import os
 import re
 import subprocess
-import time
 
 import pytest
 
@@ -143,12 +142,10 @@ def test_https_with_cacert_works(tls_api, ca, mount):
 
 def test_https_without_the_ca_fails_with_a_tls_message_and_mounts_nothing(tls_api, mnt):
     tls_api.reset_log()
-    start = time.monotonic()
     line = refuse(tls_api, mnt, ["-o", "api_url=" + tls_api.url, "ns_demo", mnt], env_with(tls_api),
                   r"^mixpeekfs: TLS: the certificate of https://127\.0\.0\.1:\d+ does not verify: "
                   r"SSL certificate problem: .*\(give its CA with -o cacert=PATH\)$")
     assert "after" not in line  # not retried: it would not verify next time either
-    assert time.monotonic() - start < 5
     assert tls_api.log() == []  # no request went out
 
 
