@@ -50,6 +50,7 @@ struct mpfs_api {
 	long connect_ms;
 	int retries;
 	int (*cancelled)(void);
+	double (*started)(void);
 	struct mpfs_clock clock;
 	struct mpfs_retry *retry;
 	struct mpfs_retry_cfg scope_cfg;
@@ -166,6 +167,7 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
 	api->connect_ms =
 	    (connect < cfg->timeout ? connect : cfg->timeout) * 1000;
 	api->cancelled = cfg->cancelled;
+	api->started = cfg->started;
 	api->retries = cfg->retries;
 	api->clock = (struct mpfs_clock){api_now, api_sleep, api};
 	rcfg.clock = &api->clock;
@@ -400,8 +402,9 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		struct mpfs_arena **arena, int urgent, json_t **out,
 		struct mpfs_err *err)
 {
-	double deadline =
-	    mpfs_retry_now(api->retry) + (double)api->timeout_ms / 1000.0;
+	double now = mpfs_retry_now(api->retry);
+	double deadline = now + (double)api->timeout_ms / 1000.0;
+	double began = api->started ? api->started() : 0;
 	struct mpfs_retry *scope = scope_of(api, path);
 	struct mpfs_err gate;
 	char url[4096];
@@ -412,6 +415,17 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", api->base, path) >=
 	    sizeof(url)) {
 		mpfs_err_set(err, MPFS_E_INVALID, "url too long");
+		return -1;
+	}
+	/* A caller who waited for another's fetch (which failed, or whose
+	 * caller went away) has had part of its timeout already. */
+	if (began > 0 && began + (double)api->timeout_ms / 1000.0 < deadline)
+		deadline = began + (double)api->timeout_ms / 1000.0;
+	if (deadline <= now) {
+		mpfs_err_set(err, MPFS_E_TRANSPORT,
+			     "timed out: waited the whole timeout for another "
+			     "fetch of it");
+		mpfs_stats_error(err->kind);
 		return -1;
 	}
 	mpfs_err_clear(&gate);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "mpfs/clock.h"
 #include "mpfs/core.h"
 #include "mpfs/err.h"
 #include "mpfs/log.h"
@@ -26,9 +27,16 @@
 #include "mpfs/sig.h"
 #include "mpfs/stats.h"
 
-/* The request this thread serves, for the API client's cancelled(). */
+/* The request this thread serves, for the API client's cancelled(), and
+ * when it began. */
 static _Thread_local fuse_req_t current;
+static _Thread_local double current_began;
 static atomic_int stopping;
+
+double mpfs_fs_started(void)
+{
+	return current ? current_began : 0;
+}
 
 void mpfs_fs_stop(void)
 {
@@ -51,6 +59,7 @@ static struct mpfs_fs *begin(fuse_req_t req, enum mpfs_stats_op op,
 	struct mpfs_fs *fs = fuse_req_userdata(req);
 
 	current = req;
+	current_began = mpfs_clock_monotonic();
 	if (!mpfs_core_own(fs->core, ino))
 		mpfs_stats_op(op);
 	return fs;
@@ -322,6 +331,7 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	current = req;
+	current_began = mpfs_clock_monotonic();
 	mpfs_core_releasedir(fs->core, (struct mpfs_dir *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }

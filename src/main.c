@@ -171,6 +171,7 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	    .max_rps = (double)o->max_rps_n,
 	    .max_body = (size_t)o->max_response_n,
 	    .cancelled = mpfs_fs_interrupted,
+	    .started = mpfs_fs_started,
 	    .max_requests = (int)o->max_requests_n,
 	};
 	struct mpfs_core_cfg ccfg = {

@@ -20,6 +20,11 @@ struct mpfs_api_cfg {
 	double max_rps;		/* requests per second at most; 0: no cap */
 	size_t max_body;	/* answers larger fail; 0: 64 MiB */
 	int (*cancelled)(void); /* see mpfs_http_cfg; may be NULL */
+	/* When the request the calling thread serves began
+	 * (mpfs_clock_monotonic), or 0; may be NULL. A call ends by then +
+	 * timeout, so that a caller who waited for another's fetch waits no
+	 * longer in all than one call would. */
+	double (*started)(void);
 	/* Breaker: failed tries in a row that open it (0: default), and its
 	 * first open time in seconds (0: default). */
 	int breaker_after;

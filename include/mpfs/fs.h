@@ -21,6 +21,10 @@ struct mpfs_fs {
  * client polls it to give up early, on every thread. */
 int mpfs_fs_interrupted(void);
 
+/* When the FUSE request this thread serves began (mpfs_clock_monotonic),
+ * or 0: the API client's started(). */
+double mpfs_fs_started(void);
+
 /* The mount is stopping: every request in flight gives up, now and from
  * now on. Async-signal-safe. */
 void mpfs_fs_stop(void);
