@@ -247,8 +247,7 @@ static enum mpfs_try outcome_of(const struct mpfs_err *err)
 {
 	switch (err->kind) {
 	case MPFS_E_TRANSPORT:
-		return mpfs_http_transient(err->curl_code) ? MPFS_TRY_FAILED
-							   : MPFS_TRY_OK;
+		return mpfs_http_transient(err) ? MPFS_TRY_FAILED : MPFS_TRY_OK;
 	case MPFS_E_SERVER:
 		return err->http_status >= 500 || err->http_status == 0
 			   ? MPFS_TRY_FAILED
@@ -265,7 +264,7 @@ static enum mpfs_try outcome_of(const struct mpfs_err *err)
 static int transient(const struct mpfs_err *err)
 {
 	if (err->kind == MPFS_E_TRANSPORT)
-		return mpfs_http_transient(err->curl_code);
+		return mpfs_http_transient(err);
 	return err->kind == MPFS_E_SERVER;
 }
 

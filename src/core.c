@@ -53,6 +53,12 @@ static int listing_busy(void *v)
 	return mpfs_listing_shared(v);
 }
 
+static void free_created(void *ctx, struct mpfs_hnode *node)
+{
+	(void)ctx;
+	free(node);
+}
+
 static const struct mpfs_cache_ops listing_ops = {listing_ref, listing_unref,
 						  listing_usable, listing_busy};
 static const struct mpfs_cache_ops obj_ops = {obj_ref, obj_unref, NULL, NULL};
@@ -91,6 +97,7 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	core->stats_ino = mpfs_node_ino(&stats);
 	pthread_mutex_init(&core->stats_lock, NULL);
 	pthread_mutex_init(&core->budget_lock, NULL);
+	pthread_mutex_init(&core->created_lock, NULL);
 	core->listings = mpfs_cache_new(cfg->ttl, &listing_ops, NULL);
 	core->objects = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->conns = mpfs_cache_new(cfg->ttl, &marker_ops, NULL);
@@ -141,9 +148,80 @@ void mpfs_core_free(struct mpfs_core *core)
 	mpfs_cache_free(core->bucket_objs);
 	mpfs_inodes_free(core->inodes);
 	mpfs_api_free(core->api);
+	mpfs_hmap_each(&core->created, free_created, NULL);
+	mpfs_hmap_release(&core->created);
 	pthread_mutex_destroy(&core->stats_lock);
 	pthread_mutex_destroy(&core->budget_lock);
+	pthread_mutex_destroy(&core->created_lock);
 	free(core);
+}
+
+/* ---- buckets' created_at ---- */
+
+struct created {
+	struct mpfs_hnode node;
+	time_t t;
+	char id[];
+};
+
+static int created_eq(const struct mpfs_hnode *node, const void *key)
+{
+	return strcmp(((const struct created *)node)->id, key) == 0;
+}
+
+/* Keeps t as bucket id's created_at (0: nothing known, nothing kept). Out
+ * of memory, it is not kept: its syncs without a time show 0. */
+static void keep_created(struct mpfs_core *core, const char *id, time_t t)
+{
+	uint64_t hash = mpfs_hmap_hash_str(id);
+	struct mpfs_hnode *node;
+	struct created *c;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&core->created_lock);
+	node = mpfs_hmap_find(&core->created, hash, created_eq, id);
+	if (node) {
+		((struct created *)node)->t = t;
+	} else if ((c = malloc(sizeof(*c) + strlen(id) + 1))) {
+		c->node.hash = hash;
+		c->t = t;
+		strcpy(c->id, id);
+		if (mpfs_hmap_add(&core->created, &c->node))
+			free(c);
+	}
+	pthread_mutex_unlock(&core->created_lock);
+}
+
+void bucket_seen(struct mpfs_core *core, const struct mpfs_obj *bucket)
+{
+	keep_created(core, bucket->id, bucket->created);
+}
+
+void mpfs_core_bucket_seen(struct mpfs_core *core, json_t *bucket)
+{
+	const char *id =
+	    json_string_value(json_object_get(bucket, "bucket_id"));
+	const char *at =
+	    json_string_value(json_object_get(bucket, "created_at"));
+	struct timespec t;
+
+	if (id && at && mpfs_time_parse(at, &t) == 0)
+		keep_created(core, id, t.tv_sec);
+}
+
+time_t bucket_created(struct mpfs_core *core, const char *bucket)
+{
+	struct mpfs_hnode *node;
+	time_t t = 0;
+
+	pthread_mutex_lock(&core->created_lock);
+	node = mpfs_hmap_find(&core->created, mpfs_hmap_hash_str(bucket),
+			      created_eq, bucket);
+	if (node)
+		t = ((struct created *)node)->t;
+	pthread_mutex_unlock(&core->created_lock);
+	return t;
 }
 
 /* ---- the memory budget ---- */
@@ -371,9 +449,12 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 
 	if (ino_node(core, parent, dir, sizeof(dir), &node, err))
 		return -1;
+	/* A name the tree cannot hold is no name, for good: decided here,
+	 * without a request (MPFS_E_NO_NAME). */
+	mpfs_err_clear(err);
 	if (strlen(dir) + strlen(name) + 2 > sizeof(path) ||
 	    strchr(name, '/')) {
-		not_found(err, "path");
+		mpfs_err_set(err, MPFS_E_NO_NAME, "no such path");
 		return -1;
 	}
 	child_path(dir, name, path, sizeof(path));
@@ -384,13 +465,11 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 		/* A where/ name that is no filter: say why. */
 		if (mpfs_path_parse(dir, &node) == 0 &&
 		    node.type == MPFS_NODE_WHERE &&
-		    mpfs_where_parse(name, &f, &why)) {
-			mpfs_err_clear(err);
-			mpfs_err_set(err, MPFS_E_NOT_FOUND,
-				     "no such filter: %s", why);
-		} else {
-			not_found(err, "path");
-		}
+		    mpfs_where_parse(name, &f, &why))
+			mpfs_err_set(err, MPFS_E_NO_NAME, "no such filter: %s",
+				     why);
+		else
+			mpfs_err_set(err, MPFS_E_NO_NAME, "no such path");
 		return -1;
 	}
 	if (node_attr(core, &node, 1, st, &obj, err))

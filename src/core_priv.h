@@ -22,6 +22,7 @@
 #include "mpfs/api.h"
 #include "mpfs/cache.h"
 #include "mpfs/core.h"
+#include "mpfs/hmap.h"
 #include "mpfs/inode.h"
 #include "mpfs/listing.h"
 #include "mpfs/notify.h"
@@ -41,7 +42,7 @@ struct mpfs_core {
 	struct mpfs_cache *bucket_objs; /* bucket id -> struct mpfs_obj (GET) */
 	struct mpfs_inodes *inodes;	/* what the kernel holds */
 	struct mpfs_notifier *notifier;
-	struct mpfs_notify_ops fs_ops;	/* the FUSE glue's (kernel.c) */
+	struct mpfs_notify_ops fs_ops; /* the FUSE glue's (kernel.c) */
 	void *fs_ctx;
 	uint64_t stats_ino;
 
@@ -51,6 +52,11 @@ struct mpfs_core {
 
 	struct mpfs_pool *pool;	     /* page fetches ahead of readers */
 	pthread_mutex_t budget_lock; /* one thread evicts at a time */
+
+	pthread_mutex_t created_lock; /* guards created */
+	/* bucket id -> its created_at (core.c's struct created), kept for
+	 * the mount: the mtime of its syncs that have no time */
+	struct mpfs_hmap created;
 };
 
 /* One view's fetch context, freed with its listing. */
@@ -88,6 +94,14 @@ int servable(const struct mpfs_core *core, double age);
 void nomem(struct mpfs_err *err);
 /* The path of entry name in the directory at dir. */
 void child_path(const char *dir, const char *name, char *out, size_t size);
+/* A bucket's object was seen (from the bucket list or a GET): its
+ * created_at is kept for the mount. */
+void bucket_seen(struct mpfs_core *core, const struct mpfs_obj *bucket);
+/* The mtime of a sync of bucket that has no time of its own: the bucket's
+ * created_at once seen, else 0. The same at every mount: the bucket list,
+ * or with -o buckets= the check at mount, shows the bucket before any of
+ * its syncs. */
+time_t bucket_created(struct mpfs_core *core, const char *bucket);
 
 /* view.c */
 /* The cached listing of a view (node NULL: the bucket list), or a new one.
@@ -186,8 +200,8 @@ void kernel_inval_entry(struct mpfs_core *core, uint64_t parent,
 			const char *name);
 /* Entries from index from to to of a view's listing reached the kernel:
  * their bytes go into the page cache. */
-void kernel_push(struct mpfs_core *core, struct mpfs_listing *l,
-		 struct view *v, size_t from, size_t to);
+void kernel_push(struct mpfs_core *core, struct mpfs_listing *l, struct view *v,
+		 size_t from, size_t to);
 /* v's listing is complete and replaced another: the syncs gone from it
  * are taken back. Called with the listing's lock held (it only queues). */
 void kernel_gone(struct mpfs_core *core, struct view *v);

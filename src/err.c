@@ -55,6 +55,7 @@ int mpfs_err_errno(const struct mpfs_err *e)
 	case MPFS_OK:
 		return 0;
 	case MPFS_E_NOT_FOUND:
+	case MPFS_E_NO_NAME:
 		return ENOENT;
 	case MPFS_E_AUTH:
 		return EACCES;

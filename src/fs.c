@@ -27,6 +27,9 @@
 #include "mpfs/sig.h"
 #include "mpfs/stats.h"
 
+/* Seconds the kernel may keep a name the tree never holds. */
+#define NO_NAME_TIMEOUT 86400.0
+
 /* The request this thread serves, for the API client's cancelled(), and
  * when it began. */
 static _Thread_local fuse_req_t current;
@@ -167,14 +170,21 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	mpfs_err_clear(&err);
 	if (mpfs_core_lookup(fs->core, parent, name, &st, &version, &err)) {
-		if (err.kind != MPFS_E_NOT_FOUND) {
+		if (err.kind != MPFS_E_NOT_FOUND &&
+		    err.kind != MPFS_E_NO_NAME) {
 			fail(req, fs, "stat", parent, name, &err);
 			return;
 		}
-		/* Not there: the kernel remembers that for ttl too. */
+		/* Not there: the kernel remembers that for ttl too; a name
+		 * the tree never holds, for a day whatever ttl is (with a
+		 * timeout of 0, the kernel asks again within the same call,
+		 * and the log would say it twice). */
 		said(fs, "stat", parent, name, &err);
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs->ttl;
+		e.entry_timeout =
+		    err.kind == MPFS_E_NO_NAME && fs->ttl < NO_NAME_TIMEOUT
+			? NO_NAME_TIMEOUT
+			: fs->ttl;
 		fuse_reply_entry(req, &e);
 		return;
 	}

@@ -281,16 +281,36 @@ int mpfs_http_tls_failure(int curl_code)
 	}
 }
 
-int mpfs_http_transient(int curl_code)
+/* The message of a TLS handshake with a server that speaks no TLS: an
+ * https:// URL to a plain-HTTP port, whose answer ("HTTP/1.1 400 ...")
+ * OpenSSL reads as a record of a wrong version. */
+static const char no_tls_msg[] =
+    "TLS handshake failed: the server does not speak TLS (is it http://?)";
+
+static int says_no_tls(CURLcode rc, const char *errbuf)
 {
-	switch (curl_code) {
+	return rc == CURLE_SSL_CONNECT_ERROR &&
+	       strstr(errbuf, "wrong version number") != NULL;
+}
+
+int mpfs_http_no_tls(const struct mpfs_err *err)
+{
+	return err->curl_code == CURLE_SSL_CONNECT_ERROR &&
+	       strcmp(err->msg, no_tls_msg) == 0;
+}
+
+int mpfs_http_transient(const struct mpfs_err *err)
+{
+	if (mpfs_http_no_tls(err))
+		return 0; /* it will not speak TLS next time either */
+	switch (err->curl_code) {
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
 	case CURLE_ABORTED_BY_CALLBACK:
 	case CURLE_FILESIZE_EXCEEDED:
 		return 0;
 	default:
-		return !mpfs_http_tls_failure(curl_code);
+		return !mpfs_http_tls_failure(err->curl_code);
 	}
 }
 
@@ -398,6 +418,8 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 		err->curl_code = rc;
 		if (rc == CURLE_ABORTED_BY_CALLBACK)
 			mpfs_err_set(err, MPFS_E_INTERRUPTED, "interrupted");
+		else if (says_no_tls(rc, errbuf))
+			mpfs_err_set(err, MPFS_E_TRANSPORT, "%s", no_tls_msg);
 		else
 			mpfs_err_set(
 			    err,

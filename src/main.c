@@ -53,7 +53,13 @@ static void probe_failed(const struct mpfs_opts *o, const char *bucket,
 				o->namespace, err->msg);
 		break;
 	case MPFS_E_TRANSPORT:
-		if (mpfs_http_tls_failure(err->curl_code))
+		if (mpfs_http_no_tls(err))
+			fprintf(
+			    stderr,
+			    "mixpeekfs: TLS handshake failed: the server at "
+			    "%s does not speak TLS (is it http://?)\n",
+			    o->api_url);
+		else if (mpfs_http_tls_failure(err->curl_code))
 			fprintf(stderr,
 				"mixpeekfs: TLS: the certificate of %s does "
 				"not verify: %s (give its CA with -o "
@@ -73,8 +79,10 @@ static void probe_failed(const struct mpfs_opts *o, const char *bucket,
 	}
 }
 
-/* The one request at mount: a bucket list of one, or each named bucket. */
-static int probe(struct mpfs_api *api, const struct mpfs_opts *o)
+/* The one request at mount: a bucket list of one, or each named bucket
+ * (each told to the core: nothing else shows it a bucket's created_at). */
+static int probe(struct mpfs_api *api, struct mpfs_core *core,
+		 const struct mpfs_opts *o)
 {
 	struct mpfs_page_req req = {.limit = 1, .offset = 0};
 	struct mpfs_page page = {0};
@@ -95,6 +103,7 @@ static int probe(struct mpfs_api *api, const struct mpfs_opts *o)
 			probe_failed(o, *b, &err);
 			return -1;
 		}
+		mpfs_core_bucket_seen(core, json);
 		json_decref(json);
 	}
 	return 0;
@@ -216,7 +225,7 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	if (!se)
 		goto out_core; /* libfuse said why: an unknown option */
 	fs.se = se;
-	if (check_mountpoint(cmd->mountpoint) || probe(api, o))
+	if (check_mountpoint(cmd->mountpoint) || probe(api, fs.core, o))
 		goto out_session;
 	if (fuse_session_mount(se, cmd->mountpoint))
 		goto out_session;

@@ -136,18 +136,19 @@ static struct mpfs_obj *stale_obj(struct mpfs_core *core, struct mpfs_cache *c,
 }
 
 /* After a GET for key: json (taken; NULL when the GET failed, err says
- * why) rendered and cached as the version of file ino, or else the stale
- * copy. New reference, or NULL with err set. */
+ * why) rendered (its mtime, without a time of its own: fallback) and
+ * cached as the version of file ino, or else the stale copy. New
+ * reference, or NULL with err set. */
 static struct mpfs_obj *fetched(struct mpfs_core *core, struct mpfs_cache *c,
 				const char *key, uint64_t ino, const char *what,
-				const char *id_key, json_t *json,
-				struct mpfs_err *err)
+				const char *id_key, time_t fallback,
+				json_t *json, struct mpfs_err *err)
 {
 	struct mpfs_obj *obj;
 
 	if (!json)
 		return stale_obj(core, c, key, what, err);
-	obj = mpfs_obj_new(json, id_key, ".json", core->cfg.mount_time, 0, err);
+	obj = mpfs_obj_new(json, id_key, ".json", fallback, 0, err);
 	json_decref(json);
 	if (obj) {
 		put_newest(core, c, key, ino, obj);
@@ -216,10 +217,11 @@ int sync_obj(struct mpfs_core *core, const struct mpfs_node *node, int match,
 	if (!obj) { /* never listed, or gone from the view it was seen in */
 		r = mpfs_api_get_sync(core->api, node->bucket, node->sync_id,
 				      &json, err);
-		obj =
-		    fetched(core, core->objects, key,
-			    mpfs_sync_ino(node->bucket, node->sync_id), "sync",
-			    "sync_config_id", r == 0 ? json : NULL, err);
+		obj = fetched(core, core->objects, key,
+			      mpfs_sync_ino(node->bucket, node->sync_id),
+			      "sync", "sync_config_id",
+			      bucket_created(core, node->bucket),
+			      r == 0 ? json : NULL, err);
 		if (!obj)
 			return -1;
 	}
@@ -243,10 +245,11 @@ int bucket_obj(struct mpfs_core *core, const char *bucket,
 		int r = mpfs_api_get_bucket(core->api, bucket, &json, err);
 
 		obj = fetched(core, core->bucket_objs, bucket,
-			      bucket_json_ino(bucket), "bucket", "bucket_id",
+			      bucket_json_ino(bucket), "bucket", "bucket_id", 0,
 			      r == 0 ? json : NULL, err);
 		if (!obj)
 			return -1;
+		bucket_seen(core, obj);
 	}
 	*out = obj;
 	return 0;

@@ -154,6 +154,15 @@ static struct timespec object_mtime(json_t *json, time_t fallback)
 	return t;
 }
 
+/* created_at in seconds, or 0. */
+static time_t object_created(json_t *json)
+{
+	const char *s = json_string_value(json_object_get(json, "created_at"));
+	struct timespec t;
+
+	return s && mpfs_time_parse(s, &t) == 0 ? t.tv_sec : 0;
+}
+
 /* Bytes of every object alive: what the caches' budget counts. */
 static atomic_size_t live_bytes;
 
@@ -278,6 +287,7 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 		goto nomem;
 	obj->digest = digest ? digest : mpfs_json_digest(json);
 	obj->mtime = object_mtime(json, fallback_mtime);
+	obj->created = object_created(json);
 	active = json_object_get(json, "is_active");
 	obj->is_active = json_is_boolean(active) ? json_is_true(active) : -1;
 	return counted(obj, extra);

@@ -133,6 +133,15 @@ static void view_filter(struct view *v, const struct mpfs_node *node)
 	}
 }
 
+/* A bucket of the bucket list, rendered: its created_at is kept. */
+static struct mpfs_obj *bucket_intern(void *ctx, struct mpfs_obj *obj)
+{
+	struct view *v = ctx;
+
+	bucket_seen(v->core, obj);
+	return mpfs_obj_ref(obj);
+}
+
 struct mpfs_listing *listing_of(struct mpfs_core *core,
 				const struct mpfs_node *node)
 {
@@ -150,7 +159,6 @@ struct mpfs_listing *listing_of(struct mpfs_core *core,
 		core->cfg.page_size ? core->cfg.page_size : MPFS_FIRST_PAGE,
 	    .max_limit = core->cfg.page_size ? core->cfg.page_size : 1000,
 	    .max_offset = 10000,
-	    .fallback_mtime = core->cfg.mount_time,
 	};
 	char key[PATH_SIZE], what[sizeof(key) + 16];
 	struct mpfs_listing *l, *kept;
@@ -176,6 +184,7 @@ struct mpfs_listing *listing_of(struct mpfs_core *core,
 	v->filter.is_active = -1;
 	if (node) {
 		view_filter(v, node);
+		cfg.fallback_mtime = bucket_created(core, node->bucket);
 		/* "syncs of 'b1' by-status/failed": the view, from its key */
 		snprintf(what, sizeof(what), "syncs of '%s' %s", node->bucket,
 			 strchr(key + 1, '/') + 1);
@@ -184,7 +193,7 @@ struct mpfs_listing *listing_of(struct mpfs_core *core,
 		cfg.suffix = "";
 		cfg.fetch = fetch_buckets;
 		cfg.reuse = NULL;
-		cfg.intern = NULL;
+		cfg.intern = bucket_intern;
 		cfg.max_offset = LONG_MAX;
 		snprintf(what, sizeof(what), "buckets");
 	}

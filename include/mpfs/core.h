@@ -48,6 +48,11 @@ struct mpfs_dir;
 struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 				const struct mpfs_core_cfg *cfg);
 
+/* A bucket object the API sent outside the core (the check at mount, with
+ * -o buckets=): what the core keeps of it (its created_at, the mtime of
+ * its syncs that have none of their own). */
+void mpfs_core_bucket_seen(struct mpfs_core *core, json_t *bucket);
+
 /* Starts the core's own thread, the only one that makes kernel
  * notifications (through ops; see kernel.c for why). Called once the
  * daemon runs (FUSE's init). Returns 0 or -1. */

@@ -22,6 +22,8 @@ enum mpfs_err_kind {
 	MPFS_E_UNSUPPORTED, /* not something this filesystem has at all */
 	MPFS_E_NOT_DIR,	    /* a directory operation on a file */
 	MPFS_E_IS_DIR,	    /* a file operation on a directory */
+	MPFS_E_NO_NAME,	    /* a name the tree never holds, whatever the API
+			       says (decided without a request): ENOENT */
 };
 
 struct mpfs_err {

@@ -46,10 +46,15 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 		 long timeout_ms, long connect_ms, struct mpfs_http_resp *resp,
 		 struct mpfs_err *err);
 
-/* Whether a failure of libcurl's could go away by trying again (a reset,
- * a timeout), as opposed to one that will not (a certificate that does not
- * verify, a bad URL). */
-int mpfs_http_transient(int curl_code);
+/* Whether a failed request (err as mpfs_http_do set it) could succeed if
+ * tried again (a reset, a timeout), as opposed to one that will not (a
+ * certificate that does not verify, a server that speaks no TLS, a bad
+ * URL). */
+int mpfs_http_transient(const struct mpfs_err *err);
+
+/* Whether a request failed in the TLS handshake because the server speaks
+ * no TLS (an https:// URL to a plain-HTTP port); err->msg then says so. */
+int mpfs_http_no_tls(const struct mpfs_err *err);
 
 /* Whether a failure of libcurl's is about TLS: the peer's certificate or
  * the CA bundle. */

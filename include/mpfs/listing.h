@@ -109,6 +109,13 @@ int mpfs_listing_reopen(struct mpfs_listing *l, uint64_t dir);
 /* Items the API sent without a usable id, skipped since the last call. */
 long mpfs_listing_take_skipped(struct mpfs_listing *l);
 
+/* Ids the API sent more than once within one page, so far, each counted
+ * once (copies on pages that overlap on purpose are not duplicates); the
+ * first of them into first (size bytes). Only the first copy is listed,
+ * and the listing says so in one warning when it ends: "list WHAT: the
+ * API sent ID twice; showing it once". */
+long mpfs_listing_duplicates(struct mpfs_listing *l, char *first, size_t size);
+
 /* What the listing is, for log lines: cfg.what. */
 const char *mpfs_listing_what(struct mpfs_listing *l);
 

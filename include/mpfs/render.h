@@ -28,6 +28,7 @@ struct mpfs_obj {
 	char *data;	  /* pretty JSON and a final newline */
 	size_t size;
 	struct timespec mtime;
+	time_t created; /* created_at, in seconds; 0 when absent or no time */
 	const char *status;	   /* NULL when absent */
 	const char *connection_id; /* NULL when absent */
 	int is_active;		   /* 1, 0, or -1 when absent */
@@ -49,8 +50,9 @@ uint64_t mpfs_json_digest(json_t *json);
 /* Renders a JSON object whose id is the string at id_key. Returns a new
  * reference, or NULL with err set (MPFS_E_MALFORMED when the item is not an
  * object or has no non-empty string id). mtime falls back to fallback_mtime
- * when neither updated_at nor created_at parses. digest is the item's
- * mpfs_json_digest, or 0 to have it computed. */
+ * when neither updated_at nor created_at parses: a time that does not
+ * change from one mount to the next (the bucket's created_at, or 0). digest is
+ * the item's mpfs_json_digest, or 0 to have it computed. */
 struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 			      const char *suffix, time_t fallback_mtime,
 			      uint64_t digest, struct mpfs_err *err);

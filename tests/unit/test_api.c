@@ -1,10 +1,17 @@
-/* HTTP status to errno, and list answers taken apart. */
+/* HTTP status to errno, list answers taken apart, and which failed
+ * requests are worth another try. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "mpfs/api.h"
 #include "mpfs/err.h"
+#include "mpfs/http.h"
 
 static int errno_of_status(long status)
 {
@@ -72,9 +79,97 @@ static void test_parse_page(void)
 	CHECK(parse("", &p) < 0);
 }
 
+/* A server on loopback that answers each connection with answer (NULL:
+ * closes it at once, unanswered), counting them. */
+struct plain {
+	int fd, port, accepted;
+	const char *answer;
+	pthread_t thread;
+};
+
+static void *plain_serve(void *p)
+{
+	struct plain *srv = p;
+	char buf[4096];
+	int c;
+
+	while ((c = accept(srv->fd, NULL, NULL)) >= 0) {
+		__atomic_add_fetch(&srv->accepted, 1, __ATOMIC_SEQ_CST);
+		if (srv->answer && read(c, buf, sizeof(buf)) > 0 &&
+		    write(c, srv->answer, strlen(srv->answer)) < 0)
+			break;
+		close(c);
+	}
+	return NULL;
+}
+
+static void plain_start(struct plain *srv, const char *answer)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	srv->answer = answer;
+	srv->accepted = 0;
+	srv->fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(srv->fd >= 0 && bind(srv->fd, (struct sockaddr *)&a, len) == 0 &&
+	      listen(srv->fd, 8) == 0 &&
+	      getsockname(srv->fd, (struct sockaddr *)&a, &len) == 0);
+	srv->port = ntohs(a.sin_port);
+	pthread_create(&srv->thread, NULL, plain_serve, srv);
+}
+
+static void plain_stop(struct plain *srv)
+{
+	shutdown(srv->fd, SHUT_RDWR);
+	pthread_join(srv->thread, NULL);
+	close(srv->fd);
+}
+
+/* https:// to a server that speaks plain HTTP fails in the handshake with
+ * a message that says so, and is not worth another try; a connection
+ * closed in the handshake is. */
+static void test_https_to_plain_http(void)
+{
+	struct mpfs_http_cfg cfg = {.max_body = 1 << 20, .max_inflight = 1};
+	struct mpfs_http_resp resp;
+	struct mpfs_err err;
+	struct mpfs_http *h = mpfs_http_new(&cfg, &err);
+	struct plain srv;
+	char url[64];
+
+	CHECK(h != NULL);
+	plain_start(&srv, "HTTP/1.1 400 Bad Request\r\nContent-Length: "
+			  "0\r\nConnection: close\r\n\r\n");
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1/buckets/list",
+		 srv.port);
+	mpfs_err_clear(&err);
+	CHECK(mpfs_http_do(h, "GET", url, NULL, NULL, 5000, 5000, &resp,
+			   &err) == -1);
+	CHECK(err.kind == MPFS_E_TRANSPORT && mpfs_http_no_tls(&err));
+	CHECK_STR(err.msg, "TLS handshake failed: the server does not speak "
+			   "TLS (is it http://?)");
+	CHECK(!mpfs_http_transient(&err));
+	CHECK(srv.accepted == 1);
+	plain_stop(&srv);
+
+	plain_start(&srv, NULL);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", srv.port);
+	mpfs_err_clear(&err);
+	CHECK(mpfs_http_do(h, "GET", url, NULL, NULL, 5000, 5000, &resp,
+			   &err) == -1);
+	CHECK(err.kind == MPFS_E_TRANSPORT && !mpfs_http_no_tls(&err));
+	CHECK(mpfs_http_transient(&err));
+	plain_stop(&srv);
+	mpfs_http_free(h);
+}
+
 int main(void)
 {
 	test_status_errno();
 	test_parse_page();
+	mpfs_http_global_init();
+	test_https_to_plain_http();
+	mpfs_http_global_cleanup();
 	return check_done();
 }

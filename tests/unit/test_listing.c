@@ -330,6 +330,55 @@ static void test_drift_and_duplicates(void)
 	l = listing(&s, 5, 5, 10000);
 	CHECK(read_all(l, all, sizeof(all)) == 0);
 	CHECK_STR(all, "s00 s01 s02 s03 s04 s05 s06 s07 s08 s09 s10 s11");
+	/* s04 on two pages is drift, not a duplicate */
+	CHECK(mpfs_listing_duplicates(l, all, sizeof(all)) == 0);
+	mpfs_listing_unref(l);
+}
+
+/* An id twice or more within one page is shown once and counted once. */
+static void test_duplicates_within_a_page(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024], first[64];
+
+	fill(&s, 8);
+	s.ids[2] = s.ids[3] = s.ids[5] = "x";
+	l = listing(&s, 10, 10, 10000);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	CHECK_STR(all, "s00 s01 x s04 s06 s07");
+	CHECK(mpfs_listing_duplicates(l, first, sizeof(first)) == 1);
+	CHECK_STR(first, "x");
+	mpfs_listing_unref(l);
+}
+
+/* Pages fetched ahead overlap the page before (2 items at a limit of 20):
+ * a pair in the overlap is on both pages, and counted once; a pair whose
+ * first copy ends a page is a duplicate of the next page only. Neither is
+ * the overlap's own repetition, which is no duplicate. */
+static void test_duplicates_across_overlapping_pages(void)
+{
+	struct script s = {0};
+	struct mpfs_listing *l;
+	char all[1024], want[1024], first[64];
+	size_t len = 0;
+
+	fill(&s, 60);
+	s.ids[21] = s.ids[22] = "dupA"; /* pages [3,23) and [21,41) */
+	s.ids[40] = s.ids[41] = "dupB"; /* [21,41) has one, [39,59) both */
+	l = parallel(&s, 5, 20, 10000, 3);
+	CHECK(read_all(l, all, sizeof(all)) == 0);
+	settle();
+	/* each id once, at its first place */
+	for (int i = 0; i < 60; i++)
+		if (i != 22 && i != 41)
+			len +=
+			    (size_t)snprintf(want + len, sizeof(want) - len,
+					     "%s%s", len ? " " : "", s.ids[i]);
+	CHECK_STR(all, want);
+	CHECK(s.calls == 5); /* offsets 0, 3, 21, 39, 57 */
+	CHECK(mpfs_listing_duplicates(l, first, sizeof(first)) == 2);
+	CHECK_STR(first, "dupA");
 	mpfs_listing_unref(l);
 }
 
@@ -768,6 +817,8 @@ int main(void)
 	test_cursor_past_offset_limit();
 	test_repeated_cursor();
 	test_drift_and_duplicates();
+	test_duplicates_within_a_page();
+	test_duplicates_across_overlapping_pages();
 	test_failure_then_retry();
 	test_items_without_id();
 	test_empty();

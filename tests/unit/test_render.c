@@ -39,6 +39,40 @@ static void test_pretty(void)
 	json_decref(json);
 }
 
+/* mtime: updated_at, else created_at, else the fallback given (the
+ * bucket's created_at, or 0: never the time of the mount). created: the
+ * object's created_at in seconds, 0 without one. */
+static void test_mtime_and_created(void)
+{
+	static const struct {
+		const char *json;
+		long mtime, created;
+	} cases[] = {
+	    {"{\"sync_config_id\":\"s\",\"updated_at\":\"2025-01-02T00:00:"
+	     "00Z\","
+	     "\"created_at\":\"2024-01-01T00:00:00Z\"}",
+	     1735776000, 1704067200},
+	    {"{\"sync_config_id\":\"s\",\"created_at\":\"2024-01-01T00:00:"
+	     "00Z\"}",
+	     1704067200, 1704067200},
+	    {"{\"sync_config_id\":\"s\"}", 1711929600, 0},
+	    {"{\"sync_config_id\":\"s\",\"created_at\":\"yesterday\"}",
+	     1711929600, 0},
+	};
+	struct mpfs_err err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *json = json_loads(cases[i].json, 0, NULL);
+		struct mpfs_obj *o = mpfs_obj_new(json, "sync_config_id",
+						  ".json", 1711929600, 0, &err);
+
+		CHECK(o && o->mtime.tv_sec == cases[i].mtime &&
+		      o->created == cases[i].created);
+		mpfs_obj_unref(o);
+		json_decref(json);
+	}
+}
+
 static void test_obj_fields(void)
 {
 	struct mpfs_err err;
@@ -195,6 +229,7 @@ static void test_large(void)
 int main(void)
 {
 	test_pretty();
+	test_mtime_and_created();
 	test_xattr_fields();
 	test_obj_fields();
 	test_time();
