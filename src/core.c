@@ -520,7 +520,6 @@ int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 {
 	char path[PATH_SIZE];
 	struct mpfs_node node;
-	struct mpfs_obj *held;
 
 	if (ino_node(core, ino, path, sizeof(path), &node, err))
 		return -1;
@@ -533,26 +532,36 @@ int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 			   ? -1
 			   : bucket_obj(core, node.bucket, obj, err);
 	case MPFS_NODE_SYNC:
-		if (sync_obj(core, &node, 0, obj, err))
-			return -1;
-		/* Had anew, it may have overtaken what the kernel holds. */
-		held = kernel_held(core, ino);
-		if (held) {
-			mpfs_obj_unref(*obj);
-			*obj = held;
-		}
-		return 0;
+		return sync_obj(core, &node, 0, obj, err);
 	default:
 		mpfs_err_set(err, MPFS_E_IS_DIR, "is a directory");
 		return -1;
 	}
 }
 
-void mpfs_core_read(struct mpfs_core *core, uint64_t ino,
-		    const struct mpfs_obj *obj)
+int mpfs_core_read_obj(struct mpfs_core *core, uint64_t ino,
+		       struct mpfs_obj **obj, struct mpfs_err *err)
 {
-	if (!obj->live)
+	struct mpfs_obj *held;
+
+	if (mpfs_core_open(core, ino, obj, err))
+		return -1;
+	/* Had anew, it may have overtaken what the kernel holds. */
+	held = kernel_read_held(core, ino);
+	if (!held)
+		return 0;
+	mpfs_obj_unref(*obj);
+	*obj = held;
+	return 1;
+}
+
+void mpfs_core_read(struct mpfs_core *core, uint64_t ino,
+		    const struct mpfs_obj *obj, int sent, int held)
+{
+	if (sent && !obj->live)
 		kernel_sent(core, ino, obj->digest, 1);
+	if (held)
+		kernel_read_done(core, ino);
 }
 
 /* ---- SIGHUP ---- */

@@ -190,7 +190,9 @@ void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest,
  * another (it cuts what it reads at the size it holds, even after an
  * invalidation, within the read that was under way). New reference, or
  * NULL. */
-struct mpfs_obj *kernel_held(struct mpfs_core *core, uint64_t ino);
+struct mpfs_obj *kernel_read_held(struct mpfs_core *core, uint64_t ino);
+/* The reply of a read answered from kernel_read_held's version is out. */
+void kernel_read_done(struct mpfs_core *core, uint64_t ino);
 /* The attributes of version digest of ino are about to go out. */
 void kernel_giving(struct mpfs_core *core, uint64_t ino, uint64_t digest);
 /* Attributes and pages of ino taken back. */

@@ -380,17 +380,18 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct mpfs_err err;
 	const char *data;
 	size_t len;
+	int held = 0, sent;
 
 	mpfs_err_clear(&err);
 	if (obj) {
 		mpfs_obj_ref(obj);
-	} else if (mpfs_core_open(fs->core, ino, &obj, &err)) {
+	} else if ((held = mpfs_core_read_obj(fs->core, ino, &obj, &err)) < 0) {
 		fail(req, fs, "read", ino, NULL, &err);
 		return;
 	}
 	data = mpfs_policy_read(obj, size, off, &len);
-	if (fuse_reply_buf(req, data, len) == 0)
-		mpfs_core_read(fs->core, ino, obj);
+	sent = fuse_reply_buf(req, data, len) == 0;
+	mpfs_core_read(fs->core, ino, obj, sent, held);
 	mpfs_obj_unref(obj);
 }
 

@@ -22,12 +22,14 @@ struct inode {
 	 * (an invalidation is not enough: a read under way keeps the size it
 	 * had): reads are answered from it meanwhile. */
 	struct mpfs_obj *held;
+	int reading; /* reads being answered from held */
 	char path[];
 };
 
 struct mpfs_inodes {
-	pthread_mutex_t lock; /* guards map, lookups */
-	struct mpfs_hmap map; /* of struct inode */
+	pthread_mutex_t lock;	  /* guards map, lookups */
+	pthread_cond_t read_done; /* a read from a held version ended */
+	struct mpfs_hmap map;	  /* of struct inode */
 	uint64_t lookups;
 };
 
@@ -40,8 +42,10 @@ struct mpfs_inodes *mpfs_inodes_new(void)
 {
 	struct mpfs_inodes *t = calloc(1, sizeof(*t));
 
-	if (t)
+	if (t) {
 		pthread_mutex_init(&t->lock, NULL);
+		pthread_cond_init(&t->read_done, NULL);
+	}
 	return t;
 }
 
@@ -59,6 +63,7 @@ void mpfs_inodes_free(struct mpfs_inodes *t)
 	mpfs_hmap_each(&t->map, free_node, NULL);
 	mpfs_hmap_release(&t->map);
 	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->read_done);
 	free(t);
 }
 
@@ -72,9 +77,21 @@ static struct inode *find(struct mpfs_inodes *t, uint64_t ino)
  * held. */
 /* The attributes of digest go out: the kernel holds that version (what
  * takes it back, if it is old, follows the reply: mpfs_inodes_given), and
- * what was held for reads goes, unless it is that version. Lock held. */
-static void giving(struct inode *in, uint64_t digest)
+ * what was held for reads goes, unless it is that version, once no read
+ * from it is under way: a read answered after the kernel took the new
+ * size would fill its page with the old bytes. Lock held; the inode of
+ * ino, which it returns, found again after a wait. */
+static struct inode *giving(struct mpfs_inodes *t, struct inode *in,
+			    uint64_t digest)
 {
+	uint64_t ino = in->ino;
+
+	while (in && in->held && in->held->digest != digest && in->reading) {
+		pthread_cond_wait(&t->read_done, &t->lock);
+		in = find(t, ino);
+	}
+	if (!in)
+		return NULL;
 	if (in->given != digest)
 		in->pages = 0;
 	in->given = digest;
@@ -82,11 +99,15 @@ static void giving(struct inode *in, uint64_t digest)
 		mpfs_obj_unref(in->held);
 		in->held = NULL;
 	}
+	return in;
 }
 
-static int give(struct inode *in, uint64_t digest, int pages)
+static int give(struct mpfs_inodes *t, struct inode *in, uint64_t digest,
+		int pages)
 {
-	giving(in, digest);
+	in = giving(t, in, digest);
+	if (!in)
+		return 0;
 	in->pages = in->pages || pages;
 	if (in->newest && in->newest != digest)
 		return 1; /* overtaken while it was being handed out */
@@ -168,7 +189,7 @@ int mpfs_inodes_given(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
 	pthread_mutex_lock(&t->lock);
 	in = find(t, ino);
 	if (in)
-		old = give(in, digest, pages);
+		old = give(t, in, digest, pages);
 	pthread_mutex_unlock(&t->lock);
 	return old;
 }
@@ -203,17 +224,30 @@ int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
 	return other;
 }
 
-struct mpfs_obj *mpfs_inodes_held(struct mpfs_inodes *t, uint64_t ino)
+struct mpfs_obj *mpfs_inodes_read_held(struct mpfs_inodes *t, uint64_t ino)
 {
 	struct inode *in;
 	struct mpfs_obj *obj = NULL;
 
 	pthread_mutex_lock(&t->lock);
 	in = find(t, ino);
-	if (in && in->held)
+	if (in && in->held) {
 		obj = mpfs_obj_ref(in->held);
+		in->reading++;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return obj;
+}
+
+void mpfs_inodes_read_done(struct mpfs_inodes *t, uint64_t ino)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in && in->reading > 0 && --in->reading == 0)
+		pthread_cond_broadcast(&t->read_done);
+	pthread_mutex_unlock(&t->lock);
 }
 
 void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
@@ -223,7 +257,7 @@ void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
 	pthread_mutex_lock(&t->lock);
 	in = find(t, ino);
 	if (in)
-		giving(in, digest);
+		giving(t, in, digest);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -84,9 +84,14 @@ void kernel_giving(struct mpfs_core *core, uint64_t ino, uint64_t digest)
 	mpfs_inodes_giving(core->inodes, ino, digest);
 }
 
-struct mpfs_obj *kernel_held(struct mpfs_core *core, uint64_t ino)
+struct mpfs_obj *kernel_read_held(struct mpfs_core *core, uint64_t ino)
 {
-	return mpfs_inodes_held(core->inodes, ino);
+	return mpfs_inodes_read_held(core->inodes, ino);
+}
+
+void kernel_read_done(struct mpfs_core *core, uint64_t ino)
+{
+	mpfs_inodes_read_done(core->inodes, ino);
 }
 
 void kernel_inval_entry(struct mpfs_core *core, uint64_t parent,

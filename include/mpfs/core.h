@@ -129,10 +129,18 @@ void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_given *given,
 int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 		   struct mpfs_err *err);
 
-/* The reply to a read gave the kernel bytes of obj as ino (from the handle
- * or the inode): mpfs_core_sent of obj's version, after the reply. */
+/* The object a read of inode ino (no handle) is answered from: the
+ * version whose size the kernel holds. Returns 1 when that is a version
+ * held past a newer one (the attributes of another are not given until
+ * mpfs_core_read says the reply is out), 0 otherwise, or -1. */
+int mpfs_core_read_obj(struct mpfs_core *core, uint64_t ino,
+		       struct mpfs_obj **obj, struct mpfs_err *err);
+
+/* After the reply to a read of obj as ino (from the handle or the inode):
+ * if it went out (sent), the kernel holds obj's bytes; held: what
+ * mpfs_core_read_obj returned. */
 void mpfs_core_read(struct mpfs_core *core, uint64_t ino,
-		    const struct mpfs_obj *obj);
+		    const struct mpfs_obj *obj, int sent, int held);
 
 /* The target of a symbolic link (a bucket name at the root),
  * NUL-terminated in buf. */

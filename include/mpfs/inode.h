@@ -54,9 +54,12 @@ int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
 		       struct mpfs_obj *old);
 
 /* The version the kernel holds the size of, when it is not the newest and
- * is held (a new reference); NULL otherwise. A read is answered from it:
- * the kernel cuts what it reads at the size it holds. */
-struct mpfs_obj *mpfs_inodes_held(struct mpfs_inodes *t, uint64_t ino);
+ * is held (a new reference); NULL otherwise. A read is answered from it
+ * (the kernel cuts what it reads at the size it holds), and, until
+ * mpfs_inodes_read_done once its reply is out, the attributes of another
+ * version are not given (mpfs_inodes_giving waits). */
+struct mpfs_obj *mpfs_inodes_read_held(struct mpfs_inodes *t, uint64_t ino);
+void mpfs_inodes_read_done(struct mpfs_inodes *t, uint64_t ino);
 
 /* The attributes of version digest of ino are about to go out (before the
  * reply; mpfs_inodes_given after it): the kernel counts as holding that

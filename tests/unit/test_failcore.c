@@ -266,7 +266,7 @@ static int cat(struct session *s, uint64_t ino, struct mpfs_err *err)
 
 	if (mpfs_core_open(s->core, ino, &obj, err))
 		return -1;
-	mpfs_core_read(s->core, ino, obj);
+	mpfs_core_read(s->core, ino, obj, 1, 0);
 	say(s, "cat %s: %zu bytes\n%s", obj->name, obj->size,
 	    obj->live ? "(live)\n" : obj->data);
 	mpfs_obj_unref(obj);
