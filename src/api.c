@@ -393,6 +393,22 @@ static void tried(struct mpfs_api *api, struct mpfs_retry *scope,
 		mpfs_retry_done(scope, scoped);
 }
 
+/* A try let through by the bucket's breaker, then the client's (with its
+ * rate cap): 0, or -1 with gate set; a try the second refuses leaves the
+ * first no news. */
+static int admit(struct mpfs_api *api, struct mpfs_retry *scope,
+		 double deadline, struct mpfs_err *gate)
+{
+	if (scope && mpfs_retry_admit(scope, deadline, gate))
+		return -1;
+	if (mpfs_retry_admit(api->retry, deadline, gate)) {
+		if (scope)
+			mpfs_retry_done(scope, MPFS_TRY_UNKNOWN);
+		return -1;
+	}
+	return 0;
+}
+
 /* One call: tries until an answer, the retries are used up or the timeout
  * (for the whole call) is near; fails at once while a breaker is open.
  * *out: new reference to the JSON object; with arena, see try_once. */
@@ -433,18 +449,7 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		double wait;
 		int r;
 
-		if (scope && mpfs_retry_admit(scope, deadline, &gate)) {
-			if (tries == 0 || gate.kind == MPFS_E_INTERRUPTED) {
-				err->kind = gate.kind;
-				err->http_status = 0;
-				err->curl_code = 0;
-				memcpy(err->msg, gate.msg, sizeof(err->msg));
-			}
-			break;
-		}
-		if (mpfs_retry_admit(api->retry, deadline, &gate)) {
-			if (scope)
-				mpfs_retry_done(scope, MPFS_TRY_UNKNOWN);
+		if (admit(api, scope, deadline, &gate)) {
 			/* After a try, its failure says more than the gate's,
 			 * unless the wait was given up. */
 			if (tries == 0 || gate.kind == MPFS_E_INTERRUPTED) {

@@ -114,14 +114,8 @@ void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest,
 		mpfs_notifier_inval_inode(core->notifier, ino);
 }
 
-/* ---- on the notifier's thread ---- */
-
-static void inval_now(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
-		      void *ctx, uint64_t ino)
-{
-	(void)core;
-	ops->inval_inode(ctx, ino); /* told_inval_inode: dropped once told */
-}
+/* ---- on the notifier's thread (its ops are told_ops: an inode counts
+ * as dropped once the kernel has been told) ---- */
 
 struct each {
 	struct mpfs_core *core;
@@ -138,7 +132,7 @@ static void inval_one(void *p, uint64_t ino, const char *path)
 	struct each *e = p;
 
 	(void)path;
-	inval_now(e->core, e->ops, e->ctx, ino);
+	e->ops->inval_inode(e->ctx, ino);
 }
 
 /* An invalidation found its queue full: every inode the kernel holds. */
@@ -146,7 +140,7 @@ void flood_run(void *p, const struct mpfs_notify_ops *ops, void *ctx)
 {
 	struct each e = {.core = p, .ops = ops, .ctx = ctx};
 
-	inval_now(e.core, ops, ctx, MPFS_ROOT_INO);
+	ops->inval_inode(ctx, MPFS_ROOT_INO);
 	mpfs_inodes_each(e.core->inodes, inval_one, &e);
 }
 
@@ -299,8 +293,8 @@ static void gone_run(void *arg, const struct mpfs_notify_ops *ops, void *ctx)
 			object_forget(core, g->v->bucket, obj->id);
 			for (size_t d = 0; d < e.ndirs; d++)
 				ops->inval_entry(ctx, e.dirs[d], obj->name);
-			inval_now(core, ops, ctx,
-				  mpfs_sync_ino(g->v->bucket, obj->id));
+			ops->inval_inode(ctx,
+					 mpfs_sync_ino(g->v->bucket, obj->id));
 		}
 		mpfs_obj_unref(obj);
 	}
@@ -345,7 +339,7 @@ static void drop_inode(void *p, uint64_t ino, const char *path)
 	struct each *e = p;
 	const char *name = path + 1;
 
-	inval_now(e->core, e->ops, e->ctx, ino);
+	e->ops->inval_inode(e->ctx, ino);
 	e->inodes++;
 	if (*name && !strchr(name, '/') &&
 	    e->ops->inval_entry(e->ctx, MPFS_ROOT_INO, name) == 0)
@@ -357,7 +351,7 @@ static void drop_run(void *arg, const struct mpfs_notify_ops *ops, void *ctx)
 	struct drop *d = arg;
 	struct each e = {.core = d->core, .ops = ops, .ctx = ctx};
 
-	inval_now(d->core, ops, ctx, MPFS_ROOT_INO);
+	ops->inval_inode(ctx, MPFS_ROOT_INO);
 	mpfs_inodes_each(d->core->inodes, drop_inode, &e);
 	if (d->told)
 		d->told(d->told_ctx, e.inodes, e.entries);
