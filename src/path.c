@@ -33,18 +33,21 @@ const char *const mpfs_statuses[] = {
 const size_t mpfs_statuses_count =
     sizeof(mpfs_statuses) / sizeof(mpfs_statuses[0]);
 
+static void recase(const char *name, char *out, size_t size, int (*to)(int))
+{
+	snprintf(out, size, "%s", name);
+	for (char *p = out; *p; p++)
+		*p = (char)to((unsigned char)*p);
+}
+
 void mpfs_status_api_value(const char *name, char *out, size_t size)
 {
-	size_t i;
+	recase(name, out, size, toupper);
+}
 
-	snprintf(out, size, "%s", name);
-	for (i = 0; i < mpfs_statuses_count; i++)
-		if (strcmp(name, mpfs_statuses[i]) == 0)
-			break;
-	if (i == mpfs_statuses_count)
-		return;
-	for (char *p = out; *p; p++)
-		*p = (char)toupper((unsigned char)*p);
+void mpfs_status_name(const char *value, char *out, size_t size)
+{
+	recase(value, out, size, tolower);
 }
 
 /* extra: more bytes to escape (a where/ value's ',' and '='), or NULL. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core_priv.h"
 #include "mpfs/arena.h"
@@ -88,6 +89,7 @@ static int spawn(void *ctx, void (*fn)(void *arg), void (*drop)(void *arg),
 const char *view_key(const struct mpfs_node *node, char *key, size_t size)
 {
 	struct mpfs_node c;
+	char status[MPFS_NAME_MAX + 1];
 	struct mpfs_terms t;
 	int keys;
 
@@ -97,6 +99,10 @@ const char *view_key(const struct mpfs_node *node, char *key, size_t size)
 	}
 	c = *node;
 	mpfs_filter_terms(&node->filter, &t);
+	if (t.status) { /* every spelling of a status: one listing */
+		mpfs_status_name(t.status, status, sizeof(status));
+		t.status = status;
+	}
 	keys = !!t.status + !!t.conn + (t.is_active >= 0);
 	if (keys > 1) {
 		mpfs_where_name(&t, c.filter.value, sizeof(c.filter.value));
@@ -393,7 +399,7 @@ static int conn_exists(struct mpfs_core *core, const struct mpfs_node *node,
 static int is_listed_status(const char *name)
 {
 	for (size_t i = 0; i < mpfs_statuses_count; i++)
-		if (strcmp(name, mpfs_statuses[i]) == 0)
+		if (strcasecmp(name, mpfs_statuses[i]) == 0)
 			return 1;
 	return 0;
 }

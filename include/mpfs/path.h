@@ -82,9 +82,12 @@ extern const char *const mpfs_view_dirs[MPFS_VIEW_KINDS];
 extern const char *const mpfs_statuses[];
 extern const size_t mpfs_statuses_count;
 
-/* The value to send for a by-status name: the enum's upper-case value for a
- * listed name, the name itself otherwise. Writes at most size bytes. */
+/* Status values are matched whatever their case: the value to send for
+ * a status name is the enum's, upper case ("failed", "Failed" -> "FAILED");
+ * the name one listing of every spelling goes by is lower case, as
+ * by-status/ lists it. Write at most size bytes. */
 void mpfs_status_api_value(const char *name, char *out, size_t size);
+void mpfs_status_name(const char *value, char *out, size_t size);
 
 /* Parses an absolute path. Returns 0, or -1 when no node can have that path
  * (unknown view name, bad %-encoding, a sync name without ".json"). Whether

@@ -212,3 +212,26 @@ def test_df_shows_a_non_zero_size(api, mount):
     assert fields[-1] == m.path
     assert os.statvfs(m.path).f_blocks > 0
     assert api.log() == []
+
+
+def test_every_spelling_of_a_status_is_one_listing(api, mount):
+    """by-status/FAILED, by-status/Failed and where/status=Failed are the
+    failed syncs: one list request within ttl, with the enum's upper-case
+    value, whatever the spelling; each spelling is a directory of its own
+    (its own inode: the kernel never sees one directory under two names)."""
+    m = mount(api, "ttl=60")
+    want = sorted(names(api.store.syncs(BUCKET, status="FAILED")))
+    assert want
+    shown = {}
+    for where in ("by-status/FAILED", "by-status/Failed", "where/status=Failed", "by-status/failed",
+                  "where/status=fAiLeD"):
+        shown[where] = sorted(run("ls", m.p(BUCKET, where)).stdout.split())
+        assert shown[where] == want, where
+    reqs = list_requests(api, BUCKET)
+    assert [r["body"] for r in reqs] == [{"status": "FAILED"}] * len(reqs)
+    assert len(reqs) == pages_needed(len(want))
+    inodes = {os.stat(m.p(BUCKET, w)).st_ino for w in shown}
+    assert len(inodes) == len(shown)
+    # a file is one inode whatever the spelling of the view it is found in
+    f = want[0]
+    assert os.stat(m.p(BUCKET, "by-status/Failed", f)).st_ino == os.stat(m.p(BUCKET, "all", f)).st_ino

@@ -20,6 +20,12 @@ Data sets (load(name)):
   large  the same namespace and connections; bkt_1k, bkt_10k, bkt_12k.
   weird  bkt_weird (ids that need escaping, missing and odd timestamps, items
          without sync_config_id), bkt/slash (2 syncs), connection conn/odd.
+  many   16 buckets of 6,000 syncs (bkt_m00..bkt_m15).
+  heavy  the same namespace and connections; bkt_heavy: 12,345 syncs of
+         2,048-2,175 bytes of compact JSON each (about 2.1 KB; 2.8 KB
+         pretty-printed), nested as the schema allows: file_filters with
+         pattern and MIME lists, schema_mapping with 4-7 mappings and their
+         sources, metadata of a few keys.
 """
 
 import bisect
@@ -32,7 +38,7 @@ import time
 NAMESPACE_ID = "ns_demo"
 NAMESPACE_NAME = "demo"
 INTERNAL_ID = "int_7f3c2a9e1b5d4c8f0a6e2b1d"
-DATASETS = ("small", "large", "weird", "many")
+DATASETS = ("small", "large", "weird", "many", "heavy")
 
 STATUSES = ("PENDING", "IN_PROGRESS", "PROCESSING", "COMPLETED",
             "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED", "UNKNOWN",
@@ -753,10 +759,94 @@ def _many():
     return Store("many", buckets, _connections(), syncs)
 
 
+# The heavy data set's parts: what real syncs of a media pipeline carry.
+_HEAVY_INCLUDE = ("*.mp4", "*.mov", "*.mkv", "*.webm", "*.jpg", "*.jpeg", "*.png", "*.heic", "*.pdf",
+                  "*.docx", "*.pptx", "*.wav", "*.mp3", "**/raw/**/*.mxf", "**/exports/*.csv")
+_HEAVY_EXCLUDE = ("**/tmp/**", ".*", "**/~$*", "**/.DS_Store", "**/thumbs/**", "*_draft.*", "**/archive/2019/**")
+_HEAVY_MIME = ("video/mp4", "video/quicktime", "video/x-matroska", "video/webm", "image/jpeg", "image/png",
+               "image/heic", "application/pdf", "audio/wav", "audio/mpeg", "text/csv",
+               "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+_HEAVY_FIELDS = ("category", "department", "campaign", "region", "capture_date", "author", "language",
+                 "license", "product_line", "customer_segment")
+_HEAVY_TEAMS = ("marketing", "support", "hr", "media-ops", "data-platform")
+_HEAVY_NOTES = ("Synced for the {team} team from {source}; failures are reviewed each week and the "
+                "mapping follows bucket schema v{v}. ")
+HEAVY_MIN, HEAVY_MAX = 2048, 2176  # bytes of compact JSON a heavy sync takes (max excluded)
+
+
+def _heavy_source(rng, name):
+    """A schema mapping's source, of any kind the schema allows for a field."""
+    kind = rng.choice(("tag", "metadata", "filename_regex", "column", "drive_property", "folder_path",
+                       "constant"))
+    if kind in ("tag", "metadata", "drive_property"):
+        return {"type": kind, "key": rng.choice(("x-amz-meta-", "", "custom:")) + name}
+    if kind == "filename_regex":
+        return {"type": kind, "pattern": rng.choice((r"^(\d{4}-\d{2}-\d{2})_", r"_([A-Z]{2,3})_v\d+\.",
+                                                     r"^([a-z]+)-\d+")),
+                "default": rng.choice((None, "unknown"))}
+    if kind == "column":
+        return {"type": kind, "name": name.upper()}
+    if kind == "folder_path":
+        return {"type": kind, "segment": rng.randrange(0, 4), "full_path": rng.random() < 0.2}
+    return {"type": kind, "value": rng.choice(("production-videos", "emea", 3, True))}
+
+
+def _heavy_fields(rng, obj):
+    """file_filters, schema_mapping and metadata for a heavy sync: nested as
+    the schema allows, the metadata's notes sized so that the compact JSON
+    takes HEAVY_MIN..HEAVY_MAX-1 bytes."""
+    mappings = {"content": {"target_type": "blob", "source": {"type": "file"},
+                            "blob_type": rng.choice(("auto", "video", "image", "pdf")),
+                            "blob_property": "content", "mime_type_override": None}}
+    if rng.random() < 0.6:
+        mappings["thumbnail"] = {"target_type": "blob",
+                                 "source": {"type": "metadata", "key": "x-amz-meta-thumbnail-url"},
+                                 "blob_type": "image", "blob_property": "thumbnail",
+                                 "mime_type_override": rng.choice((None, "image/jpeg"))}
+    for name in rng.sample(_HEAVY_FIELDS, rng.randrange(3, 6)):
+        mappings[name] = {"target_type": "field", "source": _heavy_source(rng, name),
+                          "transform": rng.choice((None, "lowercase", "trim", "uppercase")),
+                          "required": rng.random() < 0.3}
+    team = rng.choice(_HEAVY_TEAMS)
+    fields = {
+        "file_filters": {"include_patterns": rng.sample(_HEAVY_INCLUDE, rng.randrange(3, 7)),
+                         "exclude_patterns": rng.sample(_HEAVY_EXCLUDE, rng.randrange(2, 5)),
+                         "min_size_bytes": rng.choice((0, 1024, 65536)),
+                         "max_size_bytes": rng.choice((None, 5368709120, 21474836480)),
+                         "modified_after": iso_ms(_ms("2023-06-01T00:00:00Z") + rng.randrange(0, 400) * 86400000),
+                         "modified_before": rng.choice((None, "2026-01-01T00:00:00Z")),
+                         "mime_types": rng.sample(_HEAVY_MIME, rng.randrange(3, 7))},
+        "schema_mapping": {"mappings": mappings},
+        "metadata": {"team": team, "cost_center": "CC-%04d" % rng.randrange(1000, 10000),
+                     "owner": "%s.%s@acme.example" % (rng.choice(("ana", "bo", "chen", "dev", "eli")), team),
+                     "labels": rng.sample(("priority", "pii", "legal-hold", "q3", "reprocess", "gdpr"),
+                                          rng.randrange(1, 4)),
+                     "notes": ""},
+    }
+    target = rng.randrange(HEAVY_MIN, HEAVY_MAX)
+    need = target - len(json.dumps(dict(obj, **fields), ensure_ascii=False, separators=(",", ":")))
+    text = _HEAVY_NOTES.format(team=team, source=obj["source_path"], v=rng.randrange(2, 9))
+    fields["metadata"]["notes"] = (text * (max(need, 0) // len(text) + 1))[:max(need, 0)]
+    return fields
+
+
+def _heavy():
+    """bkt_heavy: 12,345 syncs of about 2.1 KB of compact JSON each, nested
+    (see _heavy_fields); everything from seeds, as the other data sets."""
+    bid, n = "bkt_heavy", 12345
+    syncs = _gen_syncs(random.Random("heavy:" + bid), bid, n, _ms("2023-01-01T00:00:00Z"))
+    rng = random.Random("heavy-fields:" + bid)
+    for obj in syncs:  # not in a store yet: changed in place, keys keep their order
+        obj.update(_heavy_fields(rng, obj))
+    bucket = _bucket(bid, "heavy-syncs", "%d nested sync configurations" % n,
+                     "2024-10-01T00:00:00.000000Z", n * 40, n * 40 * 1048576)
+    return Store("heavy", [bucket], _connections(), {bid: syncs})
+
+
 def load(name):
-    """A fresh Store for a data set name ('small', 'large', 'weird' or
-    'many')."""
-    builders = {"small": _small, "large": _large, "weird": _weird, "many": _many}
+    """A fresh Store for a data set name ('small', 'large', 'weird', 'many'
+    or 'heavy')."""
+    builders = {"small": _small, "large": _large, "weird": _weird, "many": _many, "heavy": _heavy}
     if name not in builders:
         raise ValueError("unknown dataset %r (choose from %s)" % (name, ", ".join(DATASETS)))
     return builders[name]()

@@ -100,9 +100,11 @@ static void test_status_value(void)
 	mpfs_status_api_value("completed_with_errors", v, sizeof(v));
 	CHECK_STR(v, "COMPLETED_WITH_ERRORS");
 	mpfs_status_api_value("paused", v, sizeof(v));
-	CHECK_STR(v, "paused");
-	mpfs_status_api_value("Failed", v, sizeof(v));
-	CHECK_STR(v, "Failed");
+	CHECK_STR(v, "PAUSED");
+	mpfs_status_api_value("fAiLeD", v, sizeof(v));
+	CHECK_STR(v, "FAILED");
+	mpfs_status_name("Completed_With_ERRORS", v, sizeof(v));
+	CHECK_STR(v, "completed_with_errors");
 	CHECK(mpfs_statuses_count == 13);
 }
 
