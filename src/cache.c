@@ -109,6 +109,35 @@ void mpfs_cache_clear(struct mpfs_cache *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+int mpfs_cache_keys(struct mpfs_cache *c, char ***keys, size_t *n)
+{
+	size_t i = 0, count;
+	char **out;
+
+	pthread_mutex_lock(&c->lock);
+	count = c->map.count;
+	out = calloc(count + 1, sizeof(*out));
+	for (struct cache_entry *e = c->newest; out && e; e = e->older) {
+		if (!(out[i] = strdup(e->key))) {
+			mpfs_cache_keys_free(out);
+			out = NULL;
+			break;
+		}
+		i++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	*keys = out;
+	*n = i;
+	return out ? 0 : -1;
+}
+
+void mpfs_cache_keys_free(char **keys)
+{
+	for (char **k = keys; k && *k; k++)
+		free(*k);
+	free(keys);
+}
+
 void mpfs_cache_free(struct mpfs_cache *c)
 {
 	if (!c)

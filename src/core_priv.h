@@ -71,6 +71,8 @@ struct view {
 	atomic_long pushed;		 /* bytes pushed into the page cache */
 	struct mpfs_listing *listing;	 /* whose ctx this is (borrowed) */
 	uint64_t ino;			 /* of the directory */
+	_Atomic long long fetched_ms;	 /* the last page's arrival, or 0 */
+	char *stale; /* a stale slot: served after a failed refresh */
 };
 
 /* core.c */
@@ -120,7 +122,18 @@ int each_entry(struct mpfs_listing *l,
 struct mpfs_listing *stale_listing(struct mpfs_core *core, const char *key,
 				   const struct mpfs_err *err);
 int stale_ok(const struct mpfs_err *err);
-void log_stale(const char *what, const struct mpfs_err *err, double age);
+/* A copy age seconds old is served for a refresh that failed with err:
+ * logged, and its stale slot (a view's or an object's) says why until a
+ * refresh brings it again. The slots are guarded by one lock of their
+ * own; stale_copy returns a new string or NULL. */
+void log_stale(const char *what, const struct mpfs_err *err, double age,
+	       char **slot);
+void stale_clear(char **slot);
+char *stale_copy(char *const *slot);
+/* How old the copy of a view key shows is, without a request: *fetched_ms
+ * (0: nothing held) and *stale (a new string, or NULL when fresh). */
+void view_age(struct mpfs_core *core, const char *key, long long *fetched_ms,
+	      char **stale);
 int bucket_exists(struct mpfs_core *core, const char *bucket,
 		  struct mpfs_err *err);
 int view_exists(struct mpfs_core *core, const struct mpfs_node *node,

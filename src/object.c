@@ -58,6 +58,8 @@ struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest)
 	if (obj && obj->digest == digest) {
 		/* Listed again, unchanged: fresh for another ttl. */
 		atomic_store(&obj->listed, 1);
+		atomic_store(&obj->fetched_ms, mpfs_wall_ms());
+		stale_clear(&obj->stale);
 		mpfs_obj_unref(mpfs_cache_put(v->core->objects, key, obj));
 		return obj;
 	}
@@ -131,7 +133,7 @@ static struct mpfs_obj *stale_obj(struct mpfs_core *core, struct mpfs_cache *c,
 		return NULL;
 	}
 	if (obj)
-		log_stale(what, err, age);
+		log_stale(what, err, age, &obj->stale);
 	return obj;
 }
 
@@ -186,7 +188,7 @@ static int revalidate(struct mpfs_core *core, const struct mpfs_node *node,
 	      : (nomem(err), -1);
 	mpfs_listing_unref(l);
 	if (r < 0 && stale && servable(core, age) && stale_ok(err)) {
-		log_stale("sync", err, age);
+		log_stale("sync", err, age, &stale->stale);
 		*out = stale;
 		return 1;
 	}

@@ -261,6 +261,25 @@ out:
 	return obj;
 }
 
+long long mpfs_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mpfs_rfc3339_ms(long long ms, char *out, size_t size)
+{
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, size - n, ".%03dZ", (int)(ms % 1000));
+}
+
 struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 			      const char *suffix, time_t fallback_mtime,
 			      uint64_t digest, struct mpfs_err *err)
@@ -290,6 +309,7 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	obj->created = object_created(json);
 	active = json_object_get(json, "is_active");
 	obj->is_active = json_is_boolean(active) ? json_is_true(active) : -1;
+	atomic_init(&obj->fetched_ms, mpfs_wall_ms());
 	return counted(obj, extra);
 nomem:
 	mpfs_obj_unref(obj);
@@ -333,6 +353,7 @@ void mpfs_obj_unref(struct mpfs_obj *obj)
 	if (!obj || atomic_fetch_sub(&obj->refs, 1) != 1)
 		return;
 	atomic_fetch_sub(&live_bytes, obj->bytes);
+	free(obj->stale);
 	free(obj->data);
 	free(obj);
 }

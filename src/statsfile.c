@@ -68,6 +68,36 @@ static void core_figures(struct mpfs_core *core, json_t *root)
 	    json_integer((json_int_t)mpfs_notifier_pending(core->notifier)));
 }
 
+/* "views": each listing held, by the directory it shows ("/" the bucket
+ * list), with when its copy was fetched, its age then, and why it is
+ * stale (false when it is not). */
+static void view_figures(struct mpfs_core *core, json_t *root)
+{
+	json_t *views = json_object();
+	long long now = mpfs_wall_ms(), fetched;
+	char **keys, *stale, at[32];
+	size_t n;
+
+	if (!views || mpfs_cache_keys(core->listings, &keys, &n)) {
+		json_decref(views);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		view_age(core, keys[i], &fetched, &stale);
+		if (!fetched)
+			continue;
+		mpfs_rfc3339_ms(fetched, at, sizeof(at));
+		json_object_set_new(
+		    views, keys[i],
+		    json_pack("{s:s, s:f, s:o}", "fetched_at", at, "age",
+			      (double)(now - fetched) / 1000.0, "stale",
+			      stale ? json_string(stale) : json_false()));
+		free(stale);
+	}
+	mpfs_cache_keys_free(keys);
+	json_object_set_new(root, "views", views);
+}
+
 struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 {
 	struct mpfs_obj *obj;
@@ -87,6 +117,7 @@ struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 		return NULL;
 	}
 	core_figures(core, json);
+	view_figures(core, json);
 	obj = mpfs_obj_new_live(json, "stats.json", time(NULL), err);
 	json_decref(json);
 	if (!obj || pad_stats(core, obj, err)) {

@@ -17,6 +17,8 @@
 /* Tells stats.json how a view's paging goes: r is the fetch's result. */
 static int counted(struct view *v, int r, const struct mpfs_page *page)
 {
+	if (r == 0)
+		atomic_store(&v->fetched_ms, mpfs_wall_ms());
 	mpfs_stats_listing_page(&v->stats, r == 0,
 				r == 0 ? (long)json_array_size(page->items) : 0,
 				r == 0 ? page->total : -1);
@@ -35,7 +37,10 @@ static void view_ended(void *ctx, int complete)
 
 static void view_release(void *ctx)
 {
+	struct view *v = ctx;
+
 	view_ended(ctx, 0);
+	free(v->stale);
 	free(ctx);
 }
 
@@ -297,11 +302,64 @@ int stale_ok(const struct mpfs_err *err)
 	}
 }
 
-void log_stale(const char *what, const struct mpfs_err *err, double age)
+static pthread_mutex_t stale_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_stale(const char *what, const struct mpfs_err *err, double age,
+	       char **slot)
 {
-	mpfs_log(MPFS_LOG_WARN,
-		 "%s: %s: %s; serving what was fetched %.0f s ago", what,
-		 err->op, err->msg, age);
+	char why[sizeof(err->op) + sizeof(err->msg) + 2];
+
+	snprintf(why, sizeof(why), "%s: %s", err->op, err->msg);
+	mpfs_log(MPFS_LOG_WARN, "%s: %s; serving what was fetched %.0f s ago",
+		 what, why, age);
+	pthread_mutex_lock(&stale_lock);
+	if (!*slot || strcmp(*slot, why) != 0) {
+		free(*slot);
+		*slot = strdup(why); /* (none when out of memory) */
+	}
+	pthread_mutex_unlock(&stale_lock);
+}
+
+void stale_clear(char **slot)
+{
+	char *old;
+
+	pthread_mutex_lock(&stale_lock);
+	old = *slot;
+	*slot = NULL;
+	pthread_mutex_unlock(&stale_lock);
+	free(old);
+}
+
+char *stale_copy(char *const *slot)
+{
+	char *copy;
+
+	pthread_mutex_lock(&stale_lock);
+	copy = *slot ? strdup(*slot) : NULL;
+	pthread_mutex_unlock(&stale_lock);
+	return copy;
+}
+
+void view_age(struct mpfs_core *core, const char *key, long long *fetched_ms,
+	      char **stale)
+{
+	struct mpfs_listing *l =
+	    mpfs_cache_get_stale(core->listings, key, NULL);
+	struct view *v = l ? mpfs_listing_ctx(l) : NULL;
+
+	*fetched_ms = v ? atomic_load(&v->fetched_ms) : 0;
+	*stale = NULL;
+	if (!*fetched_ms) { /* a refresh whose first page never came */
+		mpfs_listing_unref(l);
+		l = mpfs_cache_get_replaced(core->listings, key, NULL);
+		v = l ? mpfs_listing_ctx(l) : NULL;
+		if (v) {
+			*fetched_ms = atomic_load(&v->fetched_ms);
+			*stale = stale_copy(&v->stale);
+		}
+	}
+	mpfs_listing_unref(l);
 }
 
 struct mpfs_listing *stale_listing(struct mpfs_core *core, const char *key,
@@ -318,7 +376,8 @@ struct mpfs_listing *stale_listing(struct mpfs_core *core, const char *key,
 		return NULL;
 	}
 	if (l)
-		log_stale(mpfs_listing_what(l), err, age);
+		log_stale(mpfs_listing_what(l), err, age,
+			  &((struct view *)mpfs_listing_ctx(l))->stale);
 	return l;
 }
 

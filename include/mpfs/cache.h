@@ -66,6 +66,11 @@ double mpfs_cache_oldest(struct mpfs_cache *c);
  * when there is none. */
 int mpfs_cache_evict_oldest(struct mpfs_cache *c);
 
+/* The keys held, the most recently used first: a new NULL-terminated
+ * array of n new strings (free with mpfs_cache_keys_free). 0, or -1 when
+ * out of memory. */
+int mpfs_cache_keys(struct mpfs_cache *c, char ***keys, size_t *n);
+void mpfs_cache_keys_free(char **keys);
 /* Entries held, and evictions so far. */
 size_t mpfs_cache_count(struct mpfs_cache *c, unsigned long *evictions);
 

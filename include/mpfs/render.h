@@ -37,10 +37,21 @@ struct mpfs_obj {
 	const char *updated_at;
 	const char *last_error;	 /* a string as it is; another value as JSON */
 	const char *bucket_name; /* BucketResponse */
+	/* When the API last sent it (a listing's page or a GET that brought
+	 * this version, again or first), in ms since the epoch. */
+	_Atomic long long fetched_ms;
+	/* Why it is served from its last good copy after a failed refresh,
+	 * or NULL (see the core's stale slots). */
+	char *stale;
 	int live;	/* made at each open: read past the page cache */
 	size_t bytes;	/* of memory it holds (mpfs_obj_bytes) */
 	char strings[]; /* where the fields above point */
 };
+
+/* The wall clock in ms since the epoch: what fetched_ms counts. */
+long long mpfs_wall_ms(void);
+/* ms as RFC 3339 in UTC with milliseconds: "2026-12-06T08:21:17.123Z". */
+void mpfs_rfc3339_ms(long long ms, char *out, size_t size);
 
 /* A digest of a JSON value: of its types, keys in order and values, so
  * that two values render to the same bytes exactly when their digests are

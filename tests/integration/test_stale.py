@@ -3,11 +3,13 @@ serves the last good listing or object, with a log line, for up to
 -o stale seconds; a refusal is never covered up, and with stale=0 the
 caller gets EIO."""
 import errno
+import json
 import os
+import re
 
 import pytest
 
-from conftest import BREAKER_OPEN, render, wait_for, works_again
+from conftest import BREAKER_OPEN, render, run, wait_for, works_again
 
 BUCKET = "bkt_support"
 STALE_LINE = r"^mixpeekfs: warn: .*serving what was fetched \d+ s ago$"
@@ -87,3 +89,64 @@ def test_a_refusal_is_not_covered_up(api, mount):
         wait_for(gone, "the deleted sync to be gone once ttl has passed")
     finally:
         api.store.add_sync(BUCKET, obj)
+
+
+def xattr(path, name):
+    try:
+        return os.getxattr(path, "user.mixpeek." + name).decode()
+    except OSError as e:
+        if e.errno == errno.ENODATA:
+            return None
+        raise
+
+
+def test_the_age_of_a_copy_is_shown(api, mount):
+    """user.mixpeek.fetched_at, on sync files and view directories, says
+    when the API last sent what is shown (RFC 3339, ms) and advances with
+    each refresh; user.mixpeek.stale is there only while a failed refresh
+    has the last good copy served, and says why; stats.json shows each
+    view's age and staleness."""
+    m = mount(api, "ttl=1", "stale=300", expect_stderr=[STALE_LINE])
+    view = m.p(BUCKET, "all")
+    obj = api.store.syncs(BUCKET)[0]
+    path = os.path.join(view, obj["sync_config_id"] + ".json")
+    os.listdir(view)
+    first = {p: xattr(p, "fetched_at") for p in (view, path)}
+    for p, at in first.items():
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", at), (p, at)
+        assert xattr(p, "stale") is None
+    names = run("getfattr", "-d", "--absolute-names", path).stdout
+    assert "user.mixpeek.fetched_at=" in names and "user.mixpeek.sync_config_id=" in names
+
+    def refreshed():  # past ttl a look refreshes: the times move on
+        os.listdir(view)
+        read(path)
+        return all(xattr(p, "fetched_at") > at for p, at in first.items())
+    wait_for(refreshed, "fetched_at to advance with a refresh")
+
+    api.add_fault("status", status=503)
+    try:
+        def stale():
+            os.listdir(view)
+            read(path)
+            return xattr(view, "stale") and xattr(path, "stale")
+        wait_for(stale, "user.mixpeek.stale during the outage")
+        for p in (view, path):  # why, as the log says it
+            why = xattr(p, "stale")
+            assert why.startswith(f"POST /v1/buckets/{BUCKET}/syncs/list"), why
+            assert f": {why}; serving what was fetched" in m.stderr()
+        views = json.loads(read(m.p(".mixpeekfs", "stats.json")))["views"]
+        shown = views[f"/{BUCKET}/all"]
+        assert shown["stale"].startswith(f"POST /v1/buckets/{BUCKET}/syncs/list")
+        assert shown["fetched_at"] == xattr(view, "fetched_at")
+        assert shown["age"] >= 0
+    finally:
+        api.clear_faults()
+
+    def fresh():
+        os.listdir(view)
+        read(path)
+        return xattr(view, "stale") is None and xattr(path, "stale") is None
+    wait_for(fresh, "user.mixpeek.stale to go once a refresh succeeds")
+    views = json.loads(read(m.p(".mixpeekfs", "stats.json")))["views"]
+    assert views[f"/{BUCKET}/all"]["stale"] is False

@@ -3,6 +3,7 @@ against the API's objects: present exactly when the object has the field
 (null counts as absent), values as the API sent them."""
 import errno
 import os
+import re
 
 import pytest
 
@@ -20,6 +21,15 @@ def expected(obj):
             continue
         out["user.mixpeek." + f] = ("true" if v else "false") if f == "is_active" else v
     return out
+
+
+def own(attrs):
+    """The object's own attributes: attrs without user.mixpeek.fetched_at,
+    which every file has (when its bytes came, RFC 3339 with ms)."""
+    attrs = dict(attrs)
+    at = attrs.pop("user.mixpeek.fetched_at")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", at), at
+    return attrs
 
 
 def getfattr_d(path):
@@ -41,14 +51,14 @@ def test_getfattr_shows_the_objects_fields(api, mount):
     assert any(o.get("last_error") for o in objs) and any(o.get("last_error") is None for o in objs)
     for o in objs:
         path = m.p(BUCKET, "all", o["sync_config_id"] + ".json")
-        assert getfattr_d(path) == expected(o), o["sync_config_id"]
+        assert own(getfattr_d(path)) == expected(o), o["sync_config_id"]
 
 
 def test_listxattr_lists_exactly_those_present(api, mount):
     m = mount(api)
     for o in api.store.syncs(BUCKET)[:20]:
         path = m.p(BUCKET, "by-status", o["status"].lower(), o["sync_config_id"] + ".json")
-        assert sorted(os.listxattr(path)) == sorted(expected(o))
+        assert sorted(os.listxattr(path)) == sorted([*expected(o), "user.mixpeek.fetched_at"])
         for name, value in expected(o).items():
             assert os.getxattr(path, name) == value.encode()
 
@@ -77,8 +87,19 @@ def test_other_namespaces_are_not_supported(api, mount):
 
 def test_directories_and_bucket_json_have_none(api, mount):
     m = mount(api)
-    for p in (m.p(), m.p(BUCKET), m.p(BUCKET, "all"), m.p(BUCKET, "bucket.json")):
+    for p in (m.p(BUCKET), m.p(BUCKET, "by-status"), m.p(BUCKET, "bucket.json")):
         assert os.listxattr(p) == [], p
+
+
+def test_a_listed_directory_has_its_age(api, mount):
+    """The root (the bucket list) and each view directory have
+    user.mixpeek.fetched_at once listed, and nothing else while fresh."""
+    m = mount(api)
+    os.listdir(m.p())
+    os.listdir(m.p(BUCKET, "all"))
+    for p in (m.p(), m.p(BUCKET, "all")):
+        assert os.listxattr(p) == ["user.mixpeek.fetched_at"], p
+        own({"user.mixpeek.fetched_at": os.getxattr(p, "user.mixpeek.fetched_at").decode()})
 
 
 def test_attributes_cannot_be_set(api, mount):
@@ -99,4 +120,4 @@ def test_unsafe_bytes_in_values(weird_api, mount):
             continue
         path = m.p("bkt_weird", "all", encode_name(o["sync_config_id"]) + ".json")
         got = {n: os.getxattr(path, n).decode() for n in os.listxattr(path)}
-        assert got == expected(o), o["sync_config_id"]
+        assert own(got) == expected(o), o["sync_config_id"]
