@@ -683,6 +683,26 @@ out:
 	return r;
 }
 
+int mpfs_api_list_connections(struct mpfs_api *api,
+			      const struct mpfs_page_req *req,
+			      struct mpfs_page *page, struct mpfs_err *err)
+{
+	json_t *body = json_object();
+	char path[128];
+	int r;
+
+	if (!body) {
+		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
+		return -1;
+	}
+	snprintf(path, sizeof(path),
+		 "/v1/organizations/connections/list?limit=%ld&offset=%ld",
+		 req->limit, req->offset);
+	r = list_call(api, path, body, &api->auth_org, req->urgent, page, err);
+	json_decref(body);
+	return r;
+}
+
 /* GET prefix + escaped id (+ suffix escaped id). */
 static int get(struct mpfs_api *api, const struct curl_slist *hdr,
 	       const char *prefix, const char *id, const char *middle,

@@ -102,12 +102,15 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	core->objects = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->conns = mpfs_cache_new(cfg->ttl, &marker_ops, NULL);
 	core->bucket_objs = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
+	core->counts = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
+	core->counts_size = 4096;
+	pthread_mutex_init(&core->counts_lock, NULL);
 	core->inodes = mpfs_inodes_new();
 	core->notifier = mpfs_notifier_new(NOTIFY_QUEUE);
 	core->pool = mpfs_pool_new(cfg->max_requests, FETCH_QUEUE);
 	if (!core->listings || !core->objects || !core->conns ||
-	    !core->bucket_objs || !core->inodes || !core->notifier ||
-	    !core->pool) {
+	    !core->bucket_objs || !core->counts || !core->inodes ||
+	    !core->notifier || !core->pool) {
 		mpfs_core_free(core);
 		return NULL;
 	}
@@ -117,6 +120,7 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	mpfs_cache_set_grace(core->listings, keep_for(cfg));
 	mpfs_cache_set_grace(core->objects, keep_for(cfg));
 	mpfs_cache_set_grace(core->bucket_objs, keep_for(cfg));
+	mpfs_cache_set_grace(core->counts, keep_for(cfg));
 	return core;
 }
 
@@ -146,6 +150,7 @@ void mpfs_core_free(struct mpfs_core *core)
 	mpfs_cache_free(core->objects);
 	mpfs_cache_free(core->conns);
 	mpfs_cache_free(core->bucket_objs);
+	mpfs_cache_free(core->counts);
 	mpfs_inodes_free(core->inodes);
 	mpfs_api_free(core->api);
 	mpfs_hmap_each(&core->created, free_created, NULL);
@@ -153,6 +158,7 @@ void mpfs_core_free(struct mpfs_core *core)
 	pthread_mutex_destroy(&core->stats_lock);
 	pthread_mutex_destroy(&core->budget_lock);
 	pthread_mutex_destroy(&core->created_lock);
+	pthread_mutex_destroy(&core->counts_lock);
 	free(core);
 }
 
@@ -298,6 +304,21 @@ static void obj_stat(struct mpfs_core *core, const struct mpfs_obj *obj,
 	st->st_mtim = st->st_ctim = st->st_atim = obj->mtime;
 }
 
+/* counts.json before it is read, without a request: the size every copy
+ * is padded to, and when the copy held was fetched (else the mount's
+ * time). */
+static void counts_stat(struct mpfs_core *core, const char *bucket,
+			struct stat *st)
+{
+	struct mpfs_obj *held =
+	    mpfs_cache_get_stale(core->counts, bucket, NULL);
+	struct mpfs_obj shown = {.size = counts_size(core)};
+
+	shown.mtime.tv_sec = held ? held->mtime.tv_sec : core->cfg.mount_time;
+	mpfs_obj_unref(held);
+	obj_stat(core, &shown, 1, st);
+}
+
 void sync_stat(struct mpfs_core *core, const struct mpfs_obj *obj,
 	       struct stat *st)
 {
@@ -417,6 +438,13 @@ static int node_attr(struct mpfs_core *core, const struct mpfs_node *node,
 		st->st_ino = mpfs_node_ino(node);
 		return 0;
 	}
+	if (node->type == MPFS_NODE_COUNTS) {
+		if (bucket_exists(core, node->bucket, err))
+			return -1;
+		counts_stat(core, node->bucket, st);
+		st->st_ino = mpfs_node_ino(node);
+		return 0;
+	}
 	if (node->type == MPFS_NODE_META || node->type == MPFS_NODE_STATS ||
 	    node->type == MPFS_NODE_BUCKET_JSON) {
 		if (own_file_stat(core, node, st, out, err))
@@ -531,6 +559,10 @@ int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 		return bucket_exists(core, node.bucket, err)
 			   ? -1
 			   : bucket_obj(core, node.bucket, obj, err);
+	case MPFS_NODE_COUNTS:
+		return bucket_exists(core, node.bucket, err)
+			   ? -1
+			   : counts_obj(core, node.bucket, obj, err);
 	case MPFS_NODE_SYNC:
 		return sync_obj(core, &node, 0, obj, err);
 	default:
@@ -574,6 +606,7 @@ void mpfs_core_drop(struct mpfs_core *core,
 	mpfs_cache_clear(core->objects);
 	mpfs_cache_clear(core->conns);
 	mpfs_cache_clear(core->bucket_objs);
+	mpfs_cache_clear(core->counts);
 	mpfs_stats_drop();
 	give_back(); /* the memory goes back to the system */
 	kernel_drop(core, told, ctx);

@@ -9,6 +9,7 @@
  *   kernel.c    what the kernel holds and everything it is told: lookup
  *               counts, versions given, invalidations, the page-cache
  *               push, names gone from a view, the SIGHUP drop
+ *   counts.c    <bucket>/counts.json
  *   statsfile.c /.mixpeekfs/stats.json
  *   xattr.c     extended attributes
  */
@@ -40,6 +41,8 @@ struct mpfs_core {
 	struct mpfs_cache *objects;	/* id, bucket -> struct mpfs_obj */
 	struct mpfs_cache *conns;	/* connection id -> exists marker */
 	struct mpfs_cache *bucket_objs; /* bucket id -> struct mpfs_obj (GET) */
+	struct mpfs_cache *counts;	/* bucket id -> counts.json's obj */
+	pthread_mutex_t counts_lock;	/* one counts.json fetch at a time */
 	struct mpfs_inodes *inodes;	/* what the kernel holds */
 	struct mpfs_notifier *notifier;
 	struct mpfs_notify_ops fs_ops; /* the FUSE glue's (kernel.c) */
@@ -49,6 +52,7 @@ struct mpfs_core {
 	pthread_mutex_t stats_lock;  /* guards stats_snap, stats_size */
 	struct mpfs_obj *stats_snap; /* stats.json as last handed out */
 	size_t stats_size;	     /* its padded size, only grows */
+	size_t counts_size; /* every counts.json's padded size, only grows */
 
 	struct mpfs_pool *pool;	     /* page fetches ahead of readers */
 	pthread_mutex_t budget_lock; /* one thread evicts at a time */
@@ -174,7 +178,21 @@ int link_names(struct mpfs_core *core, char ***names, size_t *n,
 	       struct mpfs_err *err);
 int safe_link_name(const char *name);
 
+/* counts.c */
+/* A bucket's counts.json, fresh or fetched now (else stale within
+ * stale=). New reference, or -1 with err. */
+int counts_obj(struct mpfs_core *core, const char *bucket,
+	       struct mpfs_obj **out, struct mpfs_err *err);
+/* Its size before it is fetched: what every copy is padded to. */
+size_t counts_size(struct mpfs_core *core);
+
 /* statsfile.c */
+/* Pads a live file (stats.json, counts.json) with spaces before its final
+ * newline to *padded, a size that only grows, by 4 KiB steps (guarded by
+ * stats_lock): the kernel reads it with the size a stat gave, and a copy
+ * made in between must not be cut short. */
+int pad_live(struct mpfs_core *core, struct mpfs_obj *obj, size_t *padded,
+	     struct mpfs_err *err);
 struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err);
 void stats_watch(struct mpfs_core *core);
 

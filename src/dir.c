@@ -158,6 +158,7 @@ static int dir_content(struct mpfs_core *core, struct mpfs_dir *dir,
 		for (size_t i = 0; i < MPFS_VIEW_KINDS && r == 0; i++)
 			r = add_name(dir, mpfs_view_dirs[i]);
 		r = r ? r : add_name(dir, "bucket.json");
+		r = r ? r : add_name(dir, "counts.json");
 		break;
 	case MPFS_NODE_STATUSES:
 		for (size_t i = 0; i < mpfs_statuses_count && r == 0; i++)
@@ -248,9 +249,7 @@ int mpfs_core_opendir(struct mpfs_core *core, uint64_t ino,
 		not_found(err, "path");
 		return -1;
 	}
-	if (dir->node.type == MPFS_NODE_SYNC ||
-	    dir->node.type == MPFS_NODE_BUCKET_JSON ||
-	    dir->node.type == MPFS_NODE_STATS) {
+	if (mpfs_node_is_file(dir->node.type)) {
 		free(dir);
 		mpfs_err_set(err, MPFS_E_NOT_DIR, "not a directory");
 		return -1;
@@ -324,8 +323,7 @@ static void name_entry(struct mpfs_core *core, const struct mpfs_dir *dir,
 	e->attrs = 1;
 	if (mpfs_path_parse(e->path, &node) == 0) {
 		e->st.st_ino = mpfs_node_ino(&node);
-		if (node.type == MPFS_NODE_BUCKET_JSON ||
-		    node.type == MPFS_NODE_STATS) {
+		if (mpfs_node_is_file(node.type)) {
 			e->st.st_mode = S_IFREG | 0444;
 			e->attrs = 0;
 		}

@@ -392,6 +392,9 @@ size_t mpfs_node_path(const struct mpfs_node *node, char *out, size_t size)
 	case MPFS_NODE_BUCKET_JSON:
 		n = snprintf(out, size, "/%s/bucket.json", b);
 		break;
+	case MPFS_NODE_COUNTS:
+		n = snprintf(out, size, "/%s/counts.json", b);
+		break;
 	case MPFS_NODE_META:
 		n = snprintf(out, size, "/%s", MPFS_META_NAME);
 		break;
@@ -401,6 +404,12 @@ size_t mpfs_node_path(const struct mpfs_node *node, char *out, size_t size)
 		break;
 	}
 	return n < 0 ? 0 : (size_t)n;
+}
+
+int mpfs_node_is_file(enum mpfs_node_type type)
+{
+	return type == MPFS_NODE_SYNC || type == MPFS_NODE_BUCKET_JSON ||
+	       type == MPFS_NODE_COUNTS || type == MPFS_NODE_STATS;
 }
 
 int mpfs_path_parse(const char *path, struct mpfs_node *node)
@@ -429,6 +438,10 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node)
 
 	if (strcmp(comp[1], "bucket.json") == 0) {
 		node->type = MPFS_NODE_BUCKET_JSON;
+		return n == 2 ? 0 : -1;
+	}
+	if (strcmp(comp[1], "counts.json") == 0) {
+		node->type = MPFS_NODE_COUNTS;
 		return n == 2 ? 0 : -1;
 	}
 

@@ -9,19 +9,16 @@
 
 #include "core_priv.h"
 
-/* Pads stats.json with spaces before its final newline to a size that only
- * grows, by 4 KiB steps: the kernel reads it with the size a stat gave, and
- * figures that changed in between must not cut the JSON short. */
-static int pad_stats(struct mpfs_core *core, struct mpfs_obj *obj,
-		     struct mpfs_err *err)
+int pad_live(struct mpfs_core *core, struct mpfs_obj *obj, size_t *padded,
+	     struct mpfs_err *err)
 {
 	size_t size;
 	char *data;
 
 	pthread_mutex_lock(&core->stats_lock);
-	if (obj->size > core->stats_size)
-		core->stats_size = (obj->size + 4095) / 4096 * 4096;
-	size = core->stats_size;
+	if (obj->size > *padded)
+		*padded = (obj->size + 4095) / 4096 * 4096;
+	size = *padded;
 	pthread_mutex_unlock(&core->stats_lock);
 	data = realloc(obj->data, size);
 	if (!data) {
@@ -40,7 +37,8 @@ static int pad_stats(struct mpfs_core *core, struct mpfs_obj *obj,
 static void core_figures(struct mpfs_core *core, json_t *root)
 {
 	struct mpfs_cache *caches[] = {core->listings, core->objects,
-				       core->bucket_objs, core->conns};
+				       core->bucket_objs, core->conns,
+				       core->counts};
 	json_t *cache = json_object_get(root, "cache");
 	unsigned long evictions = 0, e;
 	size_t entries = 0;
@@ -120,7 +118,7 @@ struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 	view_figures(core, json);
 	obj = mpfs_obj_new_live(json, "stats.json", time(NULL), err);
 	json_decref(json);
-	if (!obj || pad_stats(core, obj, err)) {
+	if (!obj || pad_live(core, obj, &core->stats_size, err)) {
 		mpfs_obj_unref(obj);
 		return NULL;
 	}

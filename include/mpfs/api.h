@@ -52,6 +52,11 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 			const struct mpfs_page_req *req, struct mpfs_page *page,
 			struct mpfs_err *err);
 
+/* A page of the organisation's storage connections (no namespace). */
+int mpfs_api_list_connections(struct mpfs_api *api,
+			      const struct mpfs_page_req *req,
+			      struct mpfs_page *page, struct mpfs_err *err);
+
 /* GETs: *out is a new reference to the JSON object. */
 int mpfs_api_get_bucket(struct mpfs_api *api, const char *bucket, json_t **out,
 			struct mpfs_err *err);

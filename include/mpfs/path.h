@@ -19,6 +19,7 @@ enum mpfs_node_type {
 	MPFS_NODE_META,	       /* /.mixpeekfs */
 	MPFS_NODE_STATS,       /* /.mixpeekfs/stats.json */
 	MPFS_NODE_WHERE,       /* /<bucket>/where */
+	MPFS_NODE_COUNTS,      /* /<bucket>/counts.json */
 };
 
 /* The hidden directory at the root; no bucket can be named so. */
@@ -88,6 +89,10 @@ extern const size_t mpfs_statuses_count;
  * by-status/ lists it. Write at most size bytes. */
 void mpfs_status_api_value(const char *name, char *out, size_t size);
 void mpfs_status_name(const char *value, char *out, size_t size);
+
+/* Whether nodes of a type are files (a sync, bucket.json, counts.json,
+ * stats.json); the others are directories and links. */
+int mpfs_node_is_file(enum mpfs_node_type type);
 
 /* Parses an absolute path. Returns 0, or -1 when no node can have that path
  * (unknown view name, bad %-encoding, a sync name without ".json"). Whether

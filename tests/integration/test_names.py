@@ -128,7 +128,7 @@ def test_bucket_with_a_slash_is_listed_and_works(api, mount):
         with open(m.p("bkt%2Fslash", "all", file_name(o)), "rb") as f:
             assert f.read() == render(o)
     assert run("ls", m.p("bkt%2Fslash")).stdout.split() == ["active", "all", "bucket.json", "by-connection",
-                                                           "by-status", "inactive", "where"]
+                                                           "by-status", "counts.json", "inactive", "where"]
 
 
 def test_bucket_with_a_slash_file_opens_without_a_listing(api, mount):

@@ -66,7 +66,7 @@ def test_ls_a_shows_dot_and_dot_dot(api, mount):
 def test_bucket_shows_the_six_views(api, mount):
     m = mount(api)
     assert run("ls", m.p(BUCKET)).stdout.split() == ["active", "all", "bucket.json", "by-connection", "by-status",
-                                                     "inactive", "where"]
+                                                     "counts.json", "inactive", "where"]
     assert list_requests(api) == []
     assert [r for r in api.log() if r["method"] == "GET"] == []  # bucket.json is fetched when read
 

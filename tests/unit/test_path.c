@@ -122,6 +122,10 @@ static void test_own_nodes(void)
 	      n.type == MPFS_NODE_BUCKET_JSON);
 	CHECK_STR(n.bucket, "b1");
 	CHECK(mpfs_path_parse("/b1/bucket.json/x", &n) < 0);
+	CHECK(mpfs_path_parse("/b1/counts.json", &n) == 0 &&
+	      n.type == MPFS_NODE_COUNTS && mpfs_node_is_file(n.type));
+	CHECK_STR(n.bucket, "b1");
+	CHECK(mpfs_path_parse("/b1/counts.json/x", &n) < 0);
 	/* a name at the root is a bucket node: core decides if it links */
 	CHECK(mpfs_path_parse("/marketing-assets", &n) == 0 &&
 	      n.type == MPFS_NODE_BUCKET);
@@ -173,6 +177,7 @@ static void test_inodes(void)
 			      "/b1/by-status/failed",
 			      "/b1/by-connection/failed",
 			      "/b1/bucket.json",
+			      "/b1/counts.json",
 			      "/b2",
 			      "/b2/all",
 			      "/.mixpeekfs",
