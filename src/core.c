@@ -29,14 +29,6 @@ static void obj_unref(void *v)
 {
 	mpfs_obj_unref(v);
 }
-static void *marker_ref(void *v)
-{
-	return v;
-}
-static void marker_unref(void *v)
-{
-	(void)v;
-}
 
 /* A listing is worth serving stale once it has entries or is complete. */
 static int listing_usable(void *v)
@@ -62,8 +54,6 @@ static void free_created(void *ctx, struct mpfs_hnode *node)
 static const struct mpfs_cache_ops listing_ops = {listing_ref, listing_unref,
 						  listing_usable, listing_busy};
 static const struct mpfs_cache_ops obj_ops = {obj_ref, obj_unref, NULL, NULL};
-static const struct mpfs_cache_ops marker_ops = {marker_ref, marker_unref, NULL,
-						 NULL};
 
 static double keep_for(const struct mpfs_core_cfg *cfg)
 {
@@ -100,7 +90,7 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	pthread_mutex_init(&core->created_lock, NULL);
 	core->listings = mpfs_cache_new(cfg->ttl, &listing_ops, NULL);
 	core->objects = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
-	core->conns = mpfs_cache_new(cfg->ttl, &marker_ops, NULL);
+	core->conns = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->bucket_objs = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->counts = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->counts_size = 4096;
@@ -461,8 +451,22 @@ static int node_attr(struct mpfs_core *core, const struct mpfs_node *node,
 	if (node->type != MPFS_NODE_ROOT && node->type != MPFS_NODE_BUCKET &&
 	    bucket_exists(core, node->bucket, err))
 		return -1;
-	if (node->type == MPFS_NODE_VIEW && view_exists(core, node, err))
+	if (node->type == MPFS_NODE_VIEW &&
+	    node->filter.kind == MPFS_FILTER_CONNECTION) {
+		char target[MPFS_NAME_MAX + 1];
+		int r = conn_link(core, node, target, sizeof(target), err);
+
+		if (r < 0)
+			return -1;
+		if (r == 1) { /* a connection's name: a link to its id */
+			link_stat(core, target, st);
+			st->st_ino = mpfs_node_ino(node);
+			return 0;
+		}
+	} else if (node->type == MPFS_NODE_VIEW &&
+		   view_exists(core, node, err)) {
 		return -1;
+	}
 	dir_stat(core, st);
 	st->st_ino = mpfs_node_ino(node);
 	return 0;
@@ -620,9 +624,15 @@ int mpfs_core_readlink(struct mpfs_core *core, uint64_t ino, char *buf,
 
 	if (ino_node(core, ino, path, sizeof(path), &node, err))
 		return -1;
-	if (node.type != MPFS_NODE_BUCKET || strchr(path + 1, '/')) {
-		mpfs_err_set(err, MPFS_E_INVALID, "not a symbolic link");
-		return -1;
+	if (node.type == MPFS_NODE_VIEW &&
+	    node.filter.kind == MPFS_FILTER_CONNECTION) {
+		int r = conn_link(core, &node, buf, size, err);
+
+		if (r == 1)
+			return 0;
+	} else if (node.type == MPFS_NODE_BUCKET && !strchr(path + 1, '/')) {
+		return link_of(core, node.bucket, buf, size, err);
 	}
-	return link_of(core, node.bucket, buf, size, err);
+	mpfs_err_set(err, MPFS_E_INVALID, "not a symbolic link");
+	return -1;
 }

@@ -37,9 +37,9 @@
 struct mpfs_core {
 	struct mpfs_api *api;
 	struct mpfs_core_cfg cfg;
-	struct mpfs_cache *listings;	/* view key -> struct mpfs_listing */
-	struct mpfs_cache *objects;	/* id, bucket -> struct mpfs_obj */
-	struct mpfs_cache *conns;	/* connection id -> exists marker */
+	struct mpfs_cache *listings; /* view key -> struct mpfs_listing */
+	struct mpfs_cache *objects;  /* id, bucket -> struct mpfs_obj */
+	struct mpfs_cache *conns;    /* connection id or name -> its object */
 	struct mpfs_cache *bucket_objs; /* bucket id -> struct mpfs_obj (GET) */
 	struct mpfs_cache *counts;	/* bucket id -> counts.json's obj */
 	pthread_mutex_t counts_lock;	/* one counts.json fetch at a time */
@@ -142,6 +142,11 @@ int bucket_exists(struct mpfs_core *core, const char *bucket,
 		  struct mpfs_err *err);
 int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 		struct mpfs_err *err);
+/* A by-connection/ name that is a connection's name, not its id: 1 and
+ * the link's target (the id's encoded name); 0 when it is an id; -1 with
+ * err (MPFS_E_NOT_FOUND: neither). */
+int conn_link(struct mpfs_core *core, const struct mpfs_node *node,
+	      char *target, size_t size, struct mpfs_err *err);
 /* The listing of the view of node (a sync: the view it is in): the
  * cached one while fresh, else a new one. New reference, or NULL. */
 struct mpfs_listing *view_listing(struct mpfs_core *core,

@@ -421,11 +421,12 @@ static int uses_conn(void *ctx, struct mpfs_obj *obj)
 	return obj->connection_id && strcmp(obj->connection_id, ctx) == 0;
 }
 
-static char exists_marker;
-
-/* Whether connection conn exists, for a directory of node's bucket. */
-static int conn_exists(struct mpfs_core *core, const struct mpfs_node *node,
-		       const char *conn, struct mpfs_err *err)
+/* What connection conn is, for a directory of node's bucket: 0 an id
+ * (*obj NULL when the bucket's syncs use it, else the connection's object,
+ * a new reference), -1 with err. */
+static int conn_lookup(struct mpfs_core *core, const struct mpfs_node *node,
+		       const char *conn, struct mpfs_obj **obj,
+		       struct mpfs_err *err)
 {
 	struct mpfs_node all = {.type = MPFS_NODE_VIEW};
 	char key[PATH_SIZE];
@@ -433,6 +434,7 @@ static int conn_exists(struct mpfs_core *core, const struct mpfs_node *node,
 	json_t *json;
 	int complete = 0;
 
+	*obj = NULL;
 	/* A connection the bucket's syncs use exists: ask no one. */
 	snprintf(all.bucket, sizeof(all.bucket), "%s", node->bucket);
 	l = mpfs_cache_get(core->listings, view_key(&all, key, sizeof(key)));
@@ -445,14 +447,38 @@ static int conn_exists(struct mpfs_core *core, const struct mpfs_node *node,
 		}
 		mpfs_listing_unref(l);
 	}
-	if (mpfs_cache_get(core->conns, conn))
+	*obj = mpfs_cache_get(core->conns, conn);
+	if (*obj)
 		return 0;
+	/* The API takes an id or a name: its answer says which. */
 	if (mpfs_api_get_connection(core->api, conn, &json, err))
 		return -1;
+	/* (the schema does not require the id: then it is the one asked) */
+	if (!json_is_string(json_object_get(json, "connection_id")))
+		json_object_set_new(json, "connection_id", json_string(conn));
+	*obj = mpfs_obj_new(json, "connection_id", "", 0, 0, err);
 	json_decref(json);
-	mpfs_cache_put(core->conns, conn, &exists_marker);
-	/* (a marker: nothing to release) */
+	if (!*obj)
+		return -1;
+	mpfs_obj_unref(mpfs_cache_put(core->conns, conn, *obj));
 	return 0;
+}
+
+int conn_link(struct mpfs_core *core, const struct mpfs_node *node,
+	      char *target, size_t size, struct mpfs_err *err)
+{
+	struct mpfs_obj *obj;
+	int r;
+
+	if (conn_lookup(core, node, node->filter.value, &obj, err))
+		return -1;
+	r = obj && strcmp(obj->id, node->filter.value) != 0;
+	if (r && mpfs_name_encode(obj->id, target, size) >= size) {
+		not_found(err, "connection");
+		r = -1;
+	}
+	mpfs_obj_unref(obj);
+	return r;
 }
 
 static int is_listed_status(const char *name)
@@ -474,8 +500,20 @@ int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 	int r;
 
 	mpfs_filter_terms(&node->filter, &t);
-	if (t.conn && conn_exists(core, node, t.conn, err))
-		return -1;
+	if (t.conn) {
+		struct mpfs_obj *known;
+		int name;
+
+		if (conn_lookup(core, node, t.conn, &known, err))
+			return -1;
+		/* A name lists nothing: by-connection/ links it to its id. */
+		name = known && strcmp(known->id, t.conn) != 0;
+		mpfs_obj_unref(known);
+		if (name) {
+			not_found(err, "connection id");
+			return -1;
+		}
+	}
 	if (!t.status || is_listed_status(t.status))
 		return 0;
 	l = listing_of(core, node);

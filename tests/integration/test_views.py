@@ -235,3 +235,25 @@ def test_every_spelling_of_a_status_is_one_listing(api, mount):
     # a file is one inode whatever the spelling of the view it is found in
     f = want[0]
     assert os.stat(m.p(BUCKET, "by-status/Failed", f)).st_ino == os.stat(m.p(BUCKET, "all", f)).st_ino
+
+
+def test_a_connections_name_is_a_link_to_its_id(api, mount):
+    """by-connection/ holds connection ids; a connection's name (the API's
+    connection GET takes either) is a symbolic link to the id's directory,
+    as bucket names are at the root; a name that is neither does not exist."""
+    m = mount(api, expect_stderr=[r"^mixpeekfs: info: stat '/bkt_marketing/by-connection/No Such Drive': .*$",
+                                  r"^mixpeekfs: info: stat '/bkt_marketing/where/connection_id=Production S3 Bucket'"
+                                  r": no such connection id$"])
+    conns = m.p(BUCKET, "by-connection")
+    link = os.path.join(conns, "Marketing Google Drive")
+    st = os.lstat(link)
+    assert stat.S_ISLNK(st.st_mode)
+    assert os.readlink(link) == "conn_gdrive_mkt"
+    assert run("ls", link + "/").stdout.split() == sorted(names(api.store.syncs(BUCKET, connection_id="conn_gdrive_mkt")))
+    assert os.path.samefile(link, os.path.join(conns, "conn_gdrive_mkt"))
+    # the list calls went out with the id, never the name
+    assert {r["body"].get("connection_id") for r in list_requests(api, BUCKET)} <= {None, "conn_gdrive_mkt"}
+    assert not os.path.lexists(os.path.join(conns, "No Such Drive"))
+    # an id stays a directory; where/ takes ids only
+    assert stat.S_ISDIR(os.lstat(os.path.join(conns, "conn_s3_prod")).st_mode)
+    assert not os.path.exists(m.p(BUCKET, "where", "connection_id=Production S3 Bucket"))
