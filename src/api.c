@@ -646,7 +646,7 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 	char *b = escape(bucket);
 	char *cur = req->cursor ? escape(req->cursor) : NULL;
 	json_t *body = json_object();
-	char path[2048];
+	char path[8192]; /* ids of up to 1 KiB, escaped */
 	int r = -1, n;
 
 	if (!b || (req->cursor && !cur) || !body)
@@ -709,7 +709,7 @@ static int get(struct mpfs_api *api, const struct curl_slist *hdr,
 	       const char *id2, json_t **out, struct mpfs_err *err)
 {
 	char *a = escape(id), *b = id2 ? escape(id2) : NULL;
-	char path[2048];
+	char path[8192]; /* ids of up to 1 KiB, escaped */
 	int r = -1;
 
 	if (!a || (id2 && !b)) {

@@ -333,6 +333,16 @@ void child_path(const char *dir, const char *name, char *out, size_t size)
 	snprintf(out, size, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name);
 }
 
+void id_path(const char *dir, const char *id, const char *suffix, char *out,
+	     size_t size)
+{
+	char enc[MPFS_ENCODED_MAX + 8];
+
+	mpfs_name_encode(id, enc, sizeof(enc) - strlen(suffix));
+	strcat(enc, suffix);
+	child_path(dir, enc, out, size);
+}
+
 /* The path and node of an inode the kernel holds. */
 static int ino_node(struct mpfs_core *core, uint64_t ino, char *path,
 		    size_t size, struct mpfs_node *node, struct mpfs_err *err)
@@ -472,6 +482,21 @@ static int node_attr(struct mpfs_core *core, const struct mpfs_node *node,
 	return 0;
 }
 
+/* The path of a short form of a name in directory dir (its node): the id
+ * it stands for, %-encoded in full, as the core's paths hold ids. */
+static int full_name(struct mpfs_core *core, const struct mpfs_node *node,
+		     const char *name, const char *dir, char *path, size_t size,
+		     struct mpfs_err *err)
+{
+	char id[MPFS_ID_MAX + 1];
+
+	if (short_name_id(core, node, name, id, sizeof(id), err))
+		return -1;
+	id_path(dir, id, node->type == MPFS_NODE_VIEW ? ".json" : "", path,
+		size);
+	return 0;
+}
+
 int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 		     struct stat *st, uint64_t *version, struct mpfs_err *err)
 {
@@ -489,7 +514,10 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 		mpfs_err_set(err, MPFS_E_NO_NAME, "no such path");
 		return -1;
 	}
-	child_path(dir, name, path, sizeof(path));
+	if (!mpfs_name_is_short(name))
+		child_path(dir, name, path, sizeof(path));
+	else if (full_name(core, &node, name, dir, path, sizeof(path), err))
+		return -1;
 	if (mpfs_path_parse(path, &node)) {
 		struct mpfs_filter f;
 		const char *why;

@@ -31,8 +31,9 @@
 #include "mpfs/pool.h"
 #include "mpfs/stats.h"
 
-/* Room for any path of the tree: four components, each up to 255 bytes. */
-#define PATH_SIZE (4 * (MPFS_NAME_MAX + 1) + 8)
+/* Room for any path of the core: four components, ids %-encoded in full
+ * (the core's paths never hold a short form of a name). */
+#define PATH_SIZE (4 * (MPFS_ENCODED_MAX + 8) + 8)
 
 struct mpfs_core {
 	struct mpfs_api *api;
@@ -66,9 +67,9 @@ struct mpfs_core {
 /* One view's fetch context, freed with its listing. */
 struct view {
 	struct mpfs_core *core;
-	char bucket[MPFS_NAME_MAX + 1];
+	char bucket[MPFS_ID_MAX + 1];
 	char status[MPFS_NAME_MAX + 1];
-	char conn[MPFS_NAME_MAX + 1];
+	char conn[MPFS_ID_MAX + 1];
 	struct mpfs_sync_filter filter;
 	char path[PATH_SIZE];		 /* the directory, for stats.json */
 	struct mpfs_stats_listing stats; /* while pages are to come */
@@ -100,6 +101,10 @@ int servable(const struct mpfs_core *core, double age);
 void nomem(struct mpfs_err *err);
 /* The path of entry name in the directory at dir. */
 void child_path(const char *dir, const char *name, char *out, size_t size);
+/* The path of an id's entry (bucket "", sync ".json") in the directory at
+ * dir: the id %-encoded in full, whatever the name the kernel is given. */
+void id_path(const char *dir, const char *id, const char *suffix, char *out,
+	     size_t size);
 /* A bucket's object was seen (from the bucket list or a GET): its
  * created_at is kept for the mount. */
 void bucket_seen(struct mpfs_core *core, const struct mpfs_obj *bucket);
@@ -142,6 +147,12 @@ int bucket_exists(struct mpfs_core *core, const char *bucket,
 		  struct mpfs_err *err);
 int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 		struct mpfs_err *err);
+/* The id a short form of a name stands for in directory dir (the root,
+ * by-connection/ or a view), found among the names it lists (which may
+ * fetch all of it). 0, or -1 with err (MPFS_E_NOT_FOUND: none). */
+int short_name_id(struct mpfs_core *core, const struct mpfs_node *dir,
+		  const char *name, char *id, size_t size,
+		  struct mpfs_err *err);
 /* A by-connection/ name that is a connection's name, not its id: 1 and
  * the link's target (the id's encoded name); 0 when it is an id; -1 with
  * err (MPFS_E_NOT_FOUND: neither). */

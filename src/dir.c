@@ -38,9 +38,12 @@ struct mpfs_dir {
 	size_t npending, pending_cap;
 };
 
-static int add_name(struct mpfs_dir *dir, const char *name)
+/* A name the directory shows, once; the id it stands for, if any, is
+ * kept after it (its NUL), for the core's path of the entry. */
+static int add_id_name(struct mpfs_dir *dir, const char *name, const char *id)
 {
-	char **grown;
+	size_t len = strlen(name), idlen = id ? strlen(id) : 0;
+	char **grown, *both;
 
 	for (size_t i = 0; i < dir->count; i++)
 		if (strcmp(dir->names[i], name) == 0)
@@ -49,11 +52,30 @@ static int add_name(struct mpfs_dir *dir, const char *name)
 	if (!grown)
 		return -1;
 	dir->names = grown;
-	dir->names[dir->count] = strdup(name);
-	if (!dir->names[dir->count])
+	both = malloc(len + idlen + 2);
+	if (!both)
 		return -1;
-	dir->count++;
+	memcpy(both, name, len + 1);
+	memcpy(both + len + 1, id ? id : "", idlen + 1);
+	dir->names[dir->count++] = both;
 	return 0;
+}
+
+static int add_name(struct mpfs_dir *dir, const char *name)
+{
+	return add_id_name(dir, name, NULL);
+}
+
+/* The core's path of a named entry: an id's in full. */
+static void named_path(const struct mpfs_dir *dir, const char *name, char *out,
+		       size_t size)
+{
+	const char *id = name + strlen(name) + 1;
+
+	if (*id)
+		id_path(dir->path, id, "", out, size);
+	else
+		child_path(dir->path, name, out, size);
 }
 
 struct conn_names {
@@ -71,11 +93,11 @@ static int add_conn(void *ctx, struct mpfs_obj *obj)
 
 	if (!obj->connection_id || !*obj->connection_id)
 		return 0;
-	if ((c->where ? mpfs_where_name(&t, name, sizeof(name))
-		      : mpfs_name_encode(obj->connection_id, name,
-					 sizeof(name))) >= sizeof(name))
-		return 0; /* no name can show it */
-	if (add_name(c->dir, name)) {
+	if (!c->where)
+		mpfs_file_name(obj->connection_id, "", name, sizeof(name));
+	else if (mpfs_where_name(&t, name, sizeof(name)) >= sizeof(name))
+		return 0; /* ls where/ shows the names that fit */
+	if (add_id_name(c->dir, name, c->where ? NULL : obj->connection_id)) {
 		c->failed = 1;
 		return 1;
 	}
@@ -145,8 +167,8 @@ static int dir_content(struct mpfs_core *core, struct mpfs_dir *dir,
 		r = add_name(dir, MPFS_META_NAME);
 		if (r == 0 && core->cfg.buckets) {
 			for (char **b = core->cfg.buckets; *b && r == 0; b++) {
-				mpfs_name_encode(*b, name, sizeof(name));
-				r = add_name(dir, name);
+				mpfs_file_name(*b, "", name, sizeof(name));
+				r = add_id_name(dir, name, *b);
 			}
 		} else if (r == 0) {
 			dir->listing = listing_of(core, NULL);
@@ -319,7 +341,7 @@ static void name_entry(struct mpfs_core *core, const struct mpfs_dir *dir,
 	struct mpfs_node node;
 
 	dir_stat(core, &e->st);
-	child_path(dir->path, e->name, e->path, sizeof(e->path));
+	named_path(dir, e->name, e->path, sizeof(e->path));
 	e->attrs = 1;
 	if (mpfs_path_parse(e->path, &node) == 0) {
 		e->st.st_ino = mpfs_node_ino(&node);
@@ -343,7 +365,7 @@ static void listed_entry(struct mpfs_core *core, const struct mpfs_dir *dir,
 		dir_stat(core, &e->st);
 		snprintf(node.bucket, sizeof(node.bucket), "%s", obj->id);
 		e->st.st_ino = mpfs_node_ino(&node);
-		child_path(dir->path, e->name, e->path, sizeof(e->path));
+		id_path(dir->path, obj->id, "", e->path, sizeof(e->path));
 		e->obj = obj;
 		return;
 	}
@@ -351,7 +373,7 @@ static void listed_entry(struct mpfs_core *core, const struct mpfs_dir *dir,
 	mpfs_obj_unref(obj);
 	sync_stat(core, e->obj, &e->st);
 	e->st.st_ino = mpfs_sync_ino(dir->node.bucket, e->obj->id);
-	child_path(dir->path, e->name, e->path, sizeof(e->path));
+	id_path(dir->path, e->obj->id, ".json", e->path, sizeof(e->path));
 }
 
 /* The root's entries after the bucket listing: the names' links, found

@@ -184,7 +184,7 @@ int link_of(struct mpfs_core *core, const char *name, char *out, size_t size,
 	}
 	if (bucket_pairs(core, &bn, err) == 0) {
 		id = link_target(&bn, name);
-		if (id && mpfs_name_encode(id, out, size) < size)
+		if (id && mpfs_file_name(id, "", out, size) < size)
 			r = 0;
 		else
 			not_found(err, "bucket");

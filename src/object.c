@@ -11,7 +11,7 @@
 /* The key of an object: its id first, which tells keys apart at once,
  * then its bucket. SEP is in no id, so no two keys collide. */
 #define SEP	 "\x1f"
-#define KEY_SIZE (2 * MPFS_NAME_MAX + 8)
+#define KEY_SIZE (2 * MPFS_ID_MAX + 8)
 
 static void object_key(char *key, size_t size, const char *bucket,
 		       const char *id)

@@ -98,7 +98,7 @@ static int hexval(char c)
 
 static int decode(const char *name, const char *extra, char *out, size_t size)
 {
-	char check[MPFS_NAME_MAX + 1];
+	char check[MPFS_ENCODED_MAX + 1];
 	size_t n = 0;
 
 	for (const char *p = name; *p; p++) {
@@ -129,6 +129,41 @@ static int decode(const char *name, const char *extra, char *out, size_t size)
 int mpfs_name_decode(const char *name, char *out, size_t size)
 {
 	return decode(name, NULL, out, size);
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s);
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+
+size_t mpfs_file_name(const char *id, const char *suffix, char *out,
+		      size_t size)
+{
+	char enc[MPFS_NAME_MAX + 1];
+	size_t n = mpfs_name_encode(id, enc, sizeof(enc));
+	size_t room = MPFS_NAME_MAX - strlen(suffix);
+	int len;
+
+	if (n <= room) {
+		len = snprintf(out, size, "%s%s", enc, suffix);
+		return len < 0 ? 0 : (size_t)len;
+	}
+	/* The prefix: room for the mark and the hash, cut back to the start
+	 * of a %XX and of a UTF-8 character. */
+	n = room - strlen(MPFS_SHORT_MARK) - 16;
+	if (n >= 1 && enc[n - 1] == '%')
+		n -= 1;
+	else if (n >= 2 && enc[n - 2] == '%')
+		n -= 2;
+	while (n > 0 && ((unsigned char)enc[n] & 0xC0) == 0x80)
+		n--;
+	len =
+	    snprintf(out, size, "%.*s%s%016llx%s", (int)n, enc, MPFS_SHORT_MARK,
+		     (unsigned long long)fnv_str(FNV_OFFSET, id), suffix);
+	return len < 0 ? 0 : (size_t)len;
+}
+
+int mpfs_name_is_short(const char *name)
+{
+	return strstr(name, MPFS_SHORT_MARK) != NULL;
 }
 
 /* ---- where/ ---- */
@@ -224,7 +259,7 @@ int mpfs_where_parse(const char *name, struct mpfs_filter *f, const char **why)
 
 size_t mpfs_where_name(const struct mpfs_terms *t, char *out, size_t size)
 {
-	char conn[3 * MPFS_NAME_MAX + 1], status[3 * MPFS_NAME_MAX + 1];
+	char conn[MPFS_ENCODED_MAX + 1], status[3 * MPFS_NAME_MAX + 1];
 	int n;
 
 	if (t->conn)
@@ -265,7 +300,7 @@ static int next_component(const char **p, char *comp, size_t size)
 static int parse_sync_name(const char *name, char *id, size_t size)
 {
 	size_t len = strlen(name);
-	char enc[MPFS_NAME_MAX + 1];
+	char enc[MPFS_ENCODED_MAX + 8];
 
 	if (len <= 5 || strcmp(name + len - 5, ".json") != 0)
 		return -1;
@@ -274,7 +309,7 @@ static int parse_sync_name(const char *name, char *id, size_t size)
 	return mpfs_name_decode(enc, id, size);
 }
 
-static int parse_meta(char comp[][MPFS_NAME_MAX + 1], int n,
+static int parse_meta(char comp[][MPFS_ENCODED_MAX + 8], int n,
 		      struct mpfs_node *node)
 {
 	node->type = MPFS_NODE_META;
@@ -284,8 +319,7 @@ static int parse_meta(char comp[][MPFS_NAME_MAX + 1], int n,
 	return n == 2 && strcmp(comp[1], "stats.json") == 0 ? 0 : -1;
 }
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME  0x100000001b3ULL
+#define FNV_PRIME 0x100000001b3ULL
 
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
 {
@@ -340,7 +374,7 @@ void mpfs_view_path(const struct mpfs_node *node, char *out, size_t size)
 {
 	const struct mpfs_filter *f = &node->filter;
 	const char *dir = mpfs_view_dirs[f->kind], *value = f->value;
-	char b[MPFS_NAME_MAX + 1], v[MPFS_NAME_MAX + 1];
+	char b[MPFS_ENCODED_MAX + 1], v[MPFS_ENCODED_MAX + 1];
 
 	mpfs_name_encode(node->bucket, b, sizeof(b));
 	if (f->kind == MPFS_FILTER_CONNECTION) {
@@ -356,8 +390,8 @@ void mpfs_view_path(const struct mpfs_node *node, char *out, size_t size)
 
 size_t mpfs_node_path(const struct mpfs_node *node, char *out, size_t size)
 {
-	char b[MPFS_NAME_MAX * 3 + 1], dir[4 * MPFS_NAME_MAX * 3 + 16];
-	char id[MPFS_NAME_MAX * 3 + 1];
+	char b[MPFS_ENCODED_MAX + 1], dir[4 * MPFS_ENCODED_MAX + 16];
+	char id[MPFS_ENCODED_MAX + 1];
 	int n;
 
 	mpfs_name_encode(node->bucket, b, sizeof(b));
@@ -414,7 +448,7 @@ int mpfs_node_is_file(enum mpfs_node_type type)
 
 int mpfs_path_parse(const char *path, struct mpfs_node *node)
 {
-	char comp[4][MPFS_NAME_MAX + 1];
+	char comp[4][MPFS_ENCODED_MAX + 8];
 	int n = 0, r;
 	const char *p = path;
 
@@ -476,7 +510,9 @@ int mpfs_path_parse(const char *path, struct mpfs_node *node)
 		}
 		if (status) {
 			/* Status names are ours, never %-encoded. */
-			snprintf(f->value, sizeof(f->value), "%s", comp[2]);
+			if (strlen(comp[2]) > MPFS_NAME_MAX)
+				return -1;
+			memcpy(f->value, comp[2], strlen(comp[2]) + 1);
 		} else if (mpfs_name_decode(comp[2], f->value,
 					    sizeof(f->value)) < 0) {
 			return -1;

@@ -215,6 +215,7 @@ static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
 {
 	struct text t[F_N] = {{0}};
 	const char **dst[F_N];
+	char name[MPFS_NAME_MAX + 1];
 	struct mpfs_obj *obj = NULL;
 	size_t total = 0, idlen;
 	char *p;
@@ -229,10 +230,11 @@ static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
 		 text_of(json, "bucket_name", 1, &t[F_NAME]);
 	if (failed)
 		goto out;
-	idlen = mpfs_name_encode(t[F_ID].s, NULL, 0);
+	mpfs_file_name(t[F_ID].s, suffix, name, sizeof(name));
+	idlen = strlen(name);
 	for (int i = 0; i < F_N; i++)
 		total += t[i].s ? t[i].len + 1 : 0;
-	*extra = total + idlen + strlen(suffix) + 1;
+	*extra = total + idlen + 1;
 	obj = calloc(1, sizeof(*obj) + *extra);
 	if (!obj)
 		goto out;
@@ -251,8 +253,7 @@ static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
 		*dst[i] = p;
 		p += t[i].len + 1;
 	}
-	mpfs_name_encode(obj->id, p, idlen + 1);
-	strcpy(p + idlen, suffix);
+	memcpy(p, name, idlen + 1);
 	obj->name = p;
 	atomic_init(&obj->refs, 1);
 out:
@@ -296,6 +297,12 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	if (!id || !*id) {
 		mpfs_err_set(err, MPFS_E_MALFORMED, "item without '%s'",
 			     id_key);
+		return NULL;
+	}
+	if (strlen(id) > MPFS_ID_MAX) {
+		mpfs_err_set(err, MPFS_E_MALFORMED,
+			     "an item's '%s' is longer than %d bytes", id_key,
+			     MPFS_ID_MAX);
 		return NULL;
 	}
 	obj = obj_alloc(json, id_key, suffix, &extra);

@@ -64,8 +64,8 @@ static void bucket_gone(struct view *v, const struct mpfs_err *err)
 	mpfs_log(MPFS_LOG_WARN, "list %s: %s: the bucket is gone", v->path,
 		 err->msg);
 	mpfs_cache_drop(v->core->listings, "/");
-	if (mpfs_name_encode(v->bucket, name, sizeof(name)) < sizeof(name))
-		kernel_inval_entry(v->core, MPFS_ROOT_INO, name);
+	mpfs_file_name(v->bucket, "", name, sizeof(name));
+	kernel_inval_entry(v->core, MPFS_ROOT_INO, name);
 }
 
 static int fetch_syncs(void *ctx, const struct mpfs_page_req *req,
@@ -228,7 +228,9 @@ void report_skipped(struct mpfs_listing *l)
 	long n = mpfs_listing_take_skipped(l);
 
 	if (n > 0)
-		mpfs_log(MPFS_LOG_WARN, "list %s: skipped %ld items without id",
+		mpfs_log(MPFS_LOG_WARN,
+			 "list %s: skipped %ld items without id (or with "
+			 "one longer than 1024 bytes)",
 			 mpfs_listing_what(l), n);
 }
 
@@ -473,7 +475,7 @@ int conn_link(struct mpfs_core *core, const struct mpfs_node *node,
 	if (conn_lookup(core, node, node->filter.value, &obj, err))
 		return -1;
 	r = obj && strcmp(obj->id, node->filter.value) != 0;
-	if (r && mpfs_name_encode(obj->id, target, size) >= size) {
+	if (r && mpfs_file_name(obj->id, "", target, size) >= size) {
 		not_found(err, "connection");
 		r = -1;
 	}
@@ -527,4 +529,75 @@ int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 	if (r < 0 && err->kind == MPFS_E_INVALID)
 		err->kind = MPFS_E_NOT_FOUND;
 	return r < 0 ? -1 : 0;
+}
+
+/* ---- short names ---- */
+
+struct short_find {
+	const char *name;
+	int conn; /* a connection's name, else the object's */
+	char *id;
+	size_t size;
+	int found;
+};
+
+static int short_match(void *ctx, struct mpfs_obj *obj)
+{
+	struct short_find *f = ctx;
+	char name[MPFS_NAME_MAX + 1];
+	const char *id = f->conn ? obj->connection_id : obj->id;
+
+	if (!id || !*id)
+		return 0;
+	if (f->conn)
+		mpfs_file_name(id, "", name, sizeof(name));
+	if (strcmp(f->conn ? name : obj->name, f->name) != 0 ||
+	    strlen(id) >= f->size)
+		return 0;
+	memcpy(f->id, id, strlen(id) + 1);
+	f->found = 1;
+	return 1;
+}
+
+int short_name_id(struct mpfs_core *core, const struct mpfs_node *dir,
+		  const char *name, char *id, size_t size, struct mpfs_err *err)
+{
+	struct short_find f = {name, dir->type == MPFS_NODE_CONNS, id, size, 0};
+	struct mpfs_node all = {.type = MPFS_NODE_VIEW};
+	struct mpfs_listing *l = NULL;
+	int r = 0;
+
+	switch (dir->type) {
+	case MPFS_NODE_ROOT:
+		for (char **b = core->cfg.buckets; b && *b && !f.found; b++) {
+			char mine[MPFS_NAME_MAX + 1];
+
+			mpfs_file_name(*b, "", mine, sizeof(mine));
+			if (strcmp(mine, name) == 0)
+				snprintf(id, size, "%s", *b);
+			f.found = strcmp(mine, name) == 0;
+		}
+		if (!core->cfg.buckets)
+			l = listing_of(core, NULL);
+		break;
+	case MPFS_NODE_CONNS:
+		snprintf(all.bucket, sizeof(all.bucket), "%s", dir->bucket);
+		l = listing_of(core, &all);
+		break;
+	case MPFS_NODE_VIEW:
+		l = listing_of(core, dir);
+		break;
+	default:
+		break;
+	}
+	if (l)
+		r = each_entry(l, short_match, &f, err);
+	mpfs_listing_unref(l);
+	if (r < 0)
+		return -1;
+	if (!f.found) {
+		not_found(err, "name");
+		return -1;
+	}
+	return 0;
 }

@@ -6,7 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A file name, at most (NAME_MAX: what cp, tar and rsync can write). */
 #define MPFS_NAME_MAX 255
+/* An API id, at most (bytes); an item with a longer one is skipped. */
+#define MPFS_ID_MAX 1024
+/* An id %-encoded, at most: the form the core's own paths hold ids in,
+ * whatever the length of the name the kernel is given. */
+#define MPFS_ENCODED_MAX (3 * MPFS_ID_MAX)
 
 enum mpfs_node_type {
 	MPFS_NODE_ROOT,	       /* / */
@@ -39,10 +45,10 @@ struct mpfs_filter {
 	enum mpfs_filter_kind kind;
 	/* STATUS, CONNECTION: the status or the decoded connection id;
 	 * WHERE: the directory's name as given (its spelling) */
-	char value[MPFS_NAME_MAX + 1];
+	char value[MPFS_ID_MAX + 1];
 	/* WHERE: each key given, decoded; "" (is_active -1) when not */
 	char status[MPFS_NAME_MAX + 1];
-	char conn[MPFS_NAME_MAX + 1];
+	char conn[MPFS_ID_MAX + 1];
 	int is_active;
 };
 
@@ -69,9 +75,9 @@ size_t mpfs_where_name(const struct mpfs_terms *t, char *out, size_t size);
 
 struct mpfs_node {
 	enum mpfs_node_type type;
-	char bucket[MPFS_NAME_MAX + 1];	 /* decoded bucket id */
-	struct mpfs_filter filter;	 /* VIEW and SYNC */
-	char sync_id[MPFS_NAME_MAX + 1]; /* decoded, SYNC only */
+	char bucket[MPFS_ID_MAX + 1];  /* decoded bucket id */
+	struct mpfs_filter filter;     /* VIEW and SYNC */
+	char sync_id[MPFS_ID_MAX + 1]; /* decoded, SYNC only */
 };
 
 /* The directories of a bucket's views, by filter kind: "all", "active",
@@ -126,5 +132,20 @@ size_t mpfs_name_encode(const char *id, char *out, size_t size);
 /* The inverse: 0 and the id, or -1 when name is not an encoding that
  * mpfs_name_encode produces (so each id has exactly one name). */
 int mpfs_name_decode(const char *name, char *out, size_t size);
+
+/* The file name of an id: its encoding and suffix (".json" or ""), or,
+ * when that is longer than MPFS_NAME_MAX bytes, a short form of at most
+ * MPFS_NAME_MAX: a prefix of the encoding (never cutting a %XX or a UTF-8
+ * character), "%~", the 16 hex digits of a 64-bit hash of the whole id,
+ * and the suffix. The same id gives the same name on every mount and
+ * host. Writes at most size bytes, NUL-terminated; returns the name's
+ * length (at most MPFS_NAME_MAX), as snprintf does. */
+size_t mpfs_file_name(const char *id, const char *suffix, char *out,
+		      size_t size);
+#define MPFS_SHORT_MARK "%~"
+
+/* Whether a name is a short form: no id's encoding has "%~", so the
+ * core finds the id it stands for among the names it lists. */
+int mpfs_name_is_short(const char *name);
 
 #endif

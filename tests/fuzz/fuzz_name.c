@@ -36,6 +36,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n >= sizeof(name) || strcmp(name, s) != 0)
 			abort();
 	}
+	/* every id has a file name of at most NAME_MAX, without '/' */
+	if (*s) {
+		char file[MPFS_NAME_MAX + 1];
+		size_t len = mpfs_file_name(s, ".json", file, sizeof(file));
+
+		if (len > MPFS_NAME_MAX || len != strlen(file) ||
+		    strchr(file, '/') ||
+		    mpfs_name_is_short(file) != (n + 5 > MPFS_NAME_MAX))
+			abort();
+	}
 	/* any path: parsed or refused, never more */
 	mpfs_path_parse(s, &node);
 	free(s);

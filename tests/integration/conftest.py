@@ -538,6 +538,13 @@ def weird_api():
     api.stop()
 
 
+@pytest.fixture(scope="module")
+def long_api():
+    api = _api("long")
+    yield api
+    api.stop()
+
+
 @pytest.fixture
 def api(small_api):
     small_api.clear_faults()
@@ -665,8 +672,8 @@ def links(obj):
 
 
 def encode_name(ident):
-    """The file name component SPEC.md gives an id: '/', '%', bytes below
-    0x20 and 0x7F as upper-case %XX; '.' and '..' encoded whole."""
+    """An id %-encoded: '/', '%', bytes below 0x20 and 0x7F as upper-case
+    %XX; '.' and '..' encoded whole."""
     raw = ident.encode()
     if ident in (".", ".."):
         return "".join("%%%02X" % b for b in raw)
@@ -677,6 +684,27 @@ def encode_name(ident):
         else:
             out.append(b)
     return out.decode()
+
+
+def file_name(ident, suffix=".json"):
+    """The name the tree gives an id: its encoding and suffix, or past 255
+    bytes a prefix of the encoding (not cutting a %XX or a UTF-8
+    character), "%~", 16 hex digits of the 64-bit FNV-1a hash of the id
+    (with a final NUL byte) and the suffix."""
+    enc = encode_name(ident).encode()
+    if len(enc) + len(suffix) <= 255:
+        return enc.decode() + suffix
+    n = 255 - len(suffix) - 2 - 16
+    if enc[n - 1:n] == b"%":
+        n -= 1
+    elif enc[n - 2:n - 1] == b"%":
+        n -= 2
+    while n > 0 and enc[n] & 0xC0 == 0x80:
+        n -= 1
+    h = 0xcbf29ce484222325
+    for b in ident.encode() + b"\0":
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return enc[:n].decode() + "%~" + "%016x" % h + suffix
 
 
 def overlap(limit):

@@ -21,11 +21,16 @@ Data sets (load(name)):
   weird  bkt_weird (ids that need escaping, missing and odd timestamps, items
          without sync_config_id), bkt/slash (2 syncs), connection conn/odd.
   many   16 buckets of 6,000 syncs (bkt_m00..bkt_m15).
-  heavy  the same namespace and connections; bkt_heavy: 12,345 syncs of
-         2,048-2,175 bytes of compact JSON each (about 2.1 KB; 2.8 KB
-         pretty-printed), nested as the schema allows: file_filters with
-         pattern and MIME lists, schema_mapping with 4-7 mappings and their
-         sources, metadata of a few keys.
+  long   ids longer than a file name may be: a bucket id of 309 characters
+         (LONG_BUCKET) with syncs whose ids are 251 and 400 characters, 100
+         '%' signs, 200 two-byte characters, and two of 300 that differ only
+         at the end, beside 4 short ones; one uses a connection whose id
+         is 300 characters (LONG_CONN).
+  heavy  the same namespace and connections; bkt_heavy: 12,345 syncs of at
+         least 2,048 bytes of compact JSON each (2.14 KB on average, a page
+         of 1,000 2.1 MB; 2.9 KB pretty-printed), nested as the schema
+         allows: file_filters with pattern and MIME lists, schema_mapping
+         with 3-6 mappings and their sources, metadata of a few keys.
 """
 
 import bisect
@@ -38,7 +43,7 @@ import time
 NAMESPACE_ID = "ns_demo"
 NAMESPACE_NAME = "demo"
 INTERNAL_ID = "int_7f3c2a9e1b5d4c8f0a6e2b1d"
-DATASETS = ("small", "large", "weird", "many", "heavy")
+DATASETS = ("small", "large", "weird", "many", "heavy", "long")
 
 STATUSES = ("PENDING", "IN_PROGRESS", "PROCESSING", "COMPLETED",
             "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED", "UNKNOWN",
@@ -771,7 +776,7 @@ _HEAVY_FIELDS = ("category", "department", "campaign", "region", "capture_date",
 _HEAVY_TEAMS = ("marketing", "support", "hr", "media-ops", "data-platform")
 _HEAVY_NOTES = ("Synced for the {team} team from {source}; failures are reviewed each week and the "
                 "mapping follows bucket schema v{v}. ")
-HEAVY_MIN, HEAVY_MAX = 2048, 2176  # bytes of compact JSON a heavy sync takes (max excluded)
+HEAVY_MIN, HEAVY_MAX = 2048, 2176  # a heavy sync's compact JSON is padded to HEAVY_MIN..HEAVY_MAX-1 bytes
 
 
 def _heavy_source(rng, name):
@@ -794,28 +799,29 @@ def _heavy_source(rng, name):
 def _heavy_fields(rng, obj):
     """file_filters, schema_mapping and metadata for a heavy sync: nested as
     the schema allows, the metadata's notes sized so that the compact JSON
-    takes HEAVY_MIN..HEAVY_MAX-1 bytes."""
+    takes at least HEAVY_MIN bytes: a size drawn from HEAVY_MIN..HEAVY_MAX-1,
+    or more when the rest is larger already (a sixth of them)."""
     mappings = {"content": {"target_type": "blob", "source": {"type": "file"},
                             "blob_type": rng.choice(("auto", "video", "image", "pdf")),
                             "blob_property": "content", "mime_type_override": None}}
-    if rng.random() < 0.6:
+    if rng.random() < 0.4:
         mappings["thumbnail"] = {"target_type": "blob",
                                  "source": {"type": "metadata", "key": "x-amz-meta-thumbnail-url"},
                                  "blob_type": "image", "blob_property": "thumbnail",
                                  "mime_type_override": rng.choice((None, "image/jpeg"))}
-    for name in rng.sample(_HEAVY_FIELDS, rng.randrange(3, 6)):
+    for name in rng.sample(_HEAVY_FIELDS, rng.randrange(2, 5)):
         mappings[name] = {"target_type": "field", "source": _heavy_source(rng, name),
                           "transform": rng.choice((None, "lowercase", "trim", "uppercase")),
                           "required": rng.random() < 0.3}
     team = rng.choice(_HEAVY_TEAMS)
     fields = {
-        "file_filters": {"include_patterns": rng.sample(_HEAVY_INCLUDE, rng.randrange(3, 7)),
-                         "exclude_patterns": rng.sample(_HEAVY_EXCLUDE, rng.randrange(2, 5)),
+        "file_filters": {"include_patterns": rng.sample(_HEAVY_INCLUDE, rng.randrange(2, 5)),
+                         "exclude_patterns": rng.sample(_HEAVY_EXCLUDE, rng.randrange(1, 4)),
                          "min_size_bytes": rng.choice((0, 1024, 65536)),
                          "max_size_bytes": rng.choice((None, 5368709120, 21474836480)),
                          "modified_after": iso_ms(_ms("2023-06-01T00:00:00Z") + rng.randrange(0, 400) * 86400000),
                          "modified_before": rng.choice((None, "2026-01-01T00:00:00Z")),
-                         "mime_types": rng.sample(_HEAVY_MIME, rng.randrange(3, 7))},
+                         "mime_types": rng.sample(_HEAVY_MIME, rng.randrange(2, 5))},
         "schema_mapping": {"mappings": mappings},
         "metadata": {"team": team, "cost_center": "CC-%04d" % rng.randrange(1000, 10000),
                      "owner": "%s.%s@acme.example" % (rng.choice(("ana", "bo", "chen", "dev", "eli")), team),
@@ -843,10 +849,31 @@ def _heavy():
     return Store("heavy", [bucket], _connections(), {bid: syncs})
 
 
+LONG_BUCKET = "bkt_" + "b" * 305
+LONG_CONN = "conn_" + "c" * 295
+LONG_IDS = ("s" * 251, "sync_" + "x" * 395, "%" * 100, "sync_" + "é" * 200,
+            "sync_" + "y" * 294 + "_1", "sync_" + "y" * 294 + "_2")
+
+
+def _long():
+    rng = random.Random("long")
+    conn = _connection(LONG_CONN, "Long Connection", "s3", _s3_config(), "2024-06-01T00:00:00Z")
+    syncs = []
+    for i, sid in enumerate(LONG_IDS):
+        status = STATUSES[i % len(STATUSES)]
+        syncs.append(_make_sync(rng, sid, LONG_BUCKET, LONG_CONN if i == 1 else "conn_s3_prod",
+                                _ms("2024-06-02T00:00:00Z") + i * 1000, status, _random_active(rng, status)))
+    syncs += _gen_syncs(rng, LONG_BUCKET, 4, _ms("2024-06-01T00:00:00Z"))
+    buckets = [_bucket(LONG_BUCKET, "long-bucket", "Ids longer than a file name", "2024-06-01T00:00:00Z",
+                       10, 10485760)]
+    return Store("long", buckets, _connections([conn]), {LONG_BUCKET: syncs})
+
+
 def load(name):
     """A fresh Store for a data set name ('small', 'large', 'weird', 'many'
     or 'heavy')."""
-    builders = {"small": _small, "large": _large, "weird": _weird, "many": _many, "heavy": _heavy}
+    builders = {"small": _small, "large": _large, "weird": _weird, "many": _many, "heavy": _heavy,
+                "long": _long}
     if name not in builders:
         raise ValueError("unknown dataset %r (choose from %s)" % (name, ", ".join(DATASETS)))
     return builders[name]()

@@ -6,7 +6,7 @@ X-Namespace, parameter bounds, status codes and error bodies; cursor and offset
 paging; the request log; fault injection; and the /_mock/* control endpoints.
 The data itself lives in datasets.py.
 
-Run:     /usr/bin/python3 tests/mockapi/server.py --dataset small|large|weird|many
+Run:     /usr/bin/python3 tests/mockapi/server.py --dataset small|large|weird|many|heavy|long
              [--host 127.0.0.1] [--port 0] [--latency SECONDS]
              [--tls-cert CERT.pem --tls-key KEY.pem] [--churn BUCKET[:SEED]]
          prints "listening on http(s)://HOST:PORT", serves until SIGTERM/SIGINT.

@@ -198,6 +198,33 @@ def test_large_dataset_sizes():
     assert len(set(ids(store.syncs("bkt_12k")))) == 12345
 
 
+def test_heavy_dataset_is_nested_schema_valid_at_least_2k_and_deterministic():
+    def compact(obj):
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()  # as served
+
+    a, b = datasets.load("heavy"), datasets.load("heavy")
+    assert [x["bucket_id"] for x in a.buckets()] == ["bkt_heavy"]
+    objs = a.syncs("bkt_heavy")
+    assert len(objs) == 12345 and len(set(ids(objs))) == 12345
+    texts = [compact(o) for o in objs]
+    assert texts == [compact(o) for o in b.syncs("bkt_heavy")]  # same seed, same bytes
+    assert min(map(len, texts)) >= 2048
+    assert 2048 <= sum(map(len, texts)) / len(texts) <= 2300  # about 2.1 KB
+    sources, transforms = set(), set()
+    for obj in objs:
+        filters, mappings, meta = obj["file_filters"], obj["schema_mapping"]["mappings"], obj["metadata"]
+        assert len(filters["include_patterns"]) >= 2 and len(filters["mime_types"]) >= 2
+        assert len(mappings) >= 3 and mappings["content"]["target_type"] == "blob"
+        assert {"team", "cost_center", "owner", "labels", "notes"} <= set(meta)
+        sources.update(m["source"]["type"] for m in mappings.values())
+        transforms.update(m.get("transform") for m in mappings.values())
+        check("SyncConfigurationModel", obj)
+    assert sources == {"file", "tag", "metadata", "filename_regex", "column", "drive_property",
+                       "folder_path", "constant"}
+    assert {"lowercase", "uppercase", "trim", None} <= transforms
+    check("BucketResponse", a.bucket("bkt_heavy"))
+
+
 def test_weird_dataset():
     store = datasets.load("weird")
     got = ids(store.syncs("bkt_weird"))

@@ -91,6 +91,43 @@ static void test_escape(void)
 	CHECK(mpfs_name_decode("", back, sizeof(back)) < 0);
 }
 
+/* Names past NAME_MAX: a prefix, "%~", the id's hash, the suffix. */
+static void test_file_names(void)
+{
+	char id[1025], other[1025], name[256], name2[256];
+
+	CHECK(mpfs_file_name("a/b", ".json", name, sizeof(name)) == 10);
+	CHECK_STR(name, "a%2Fb.json");
+	memset(id, 's', 250);
+	id[250] = '\0';
+	CHECK(mpfs_file_name(id, ".json", name, sizeof(name)) == 255);
+	CHECK(strstr(name, "%~") == NULL); /* 255 bytes fit */
+	strcat(id, "s");
+	CHECK(mpfs_file_name(id, ".json", name, sizeof(name)) == 255);
+	CHECK(mpfs_name_is_short(name));
+	CHECK(strncmp(name, id, 232) == 0 && strcmp(name + 250, ".json") == 0);
+	/* stable, and unique: ids that share the prefix differ by hash */
+	CHECK(mpfs_file_name(id, ".json", name2, sizeof(name2)) == 255);
+	CHECK_STR(name, name2);
+	snprintf(other, sizeof(other), "%s", id);
+	other[250] = 't';
+	mpfs_file_name(other, ".json", name2, sizeof(name2));
+	CHECK(strcmp(name, name2) != 0 && strncmp(name, name2, 234) == 0);
+	/* never a %XX or a UTF-8 character cut */
+	memset(id, '%', 100);
+	id[100] = '\0';
+	CHECK(mpfs_file_name(id, ".json", name, sizeof(name)) <= 255);
+	CHECK(strchr(name, '~') - name == 232); /* 77 whole %25 */
+	for (int i = 0; i < 200; i++)
+		memcpy(id + 2 * i, "\xc3\xa9", 2);
+	id[400] = '\0';
+	CHECK(mpfs_file_name(id, "", name, sizeof(name)) <= 255);
+	CHECK((strstr(name, "%~") - name) % 2 == 0);
+	/* a short form decodes as no id */
+	CHECK(mpfs_name_decode(name, id, sizeof(id)) < 0);
+	CHECK(!mpfs_name_is_short("a%7Eb"));
+}
+
 static void test_status_value(void)
 {
 	char v[64];
@@ -298,6 +335,7 @@ int main(void)
 	test_inodes();
 	test_where();
 	test_escape();
+	test_file_names();
 	test_status_value();
 	return check_done();
 }
