@@ -452,11 +452,13 @@ static int conn_lookup(struct mpfs_core *core, const struct mpfs_node *node,
 	*obj = mpfs_cache_get(core->conns, conn);
 	if (*obj)
 		return 0;
-	/* The API takes an id or a name: its answer says which. */
+	/* The API takes an id or a name: one that starts with "conn_" is an
+	 * id (as the API decides); of another, its answer says which. */
 	if (mpfs_api_get_connection(core->api, conn, &json, err))
 		return -1;
 	/* (the schema does not require the id: then it is the one asked) */
-	if (!json_is_string(json_object_get(json, "connection_id")))
+	if (!json_is_string(json_object_get(json, "connection_id")) ||
+	    strncmp(conn, "conn_", 5) == 0)
 		json_object_set_new(json, "connection_id", json_string(conn));
 	*obj = mpfs_obj_new(json, "connection_id", "", 0, 0, err);
 	json_decref(json);
