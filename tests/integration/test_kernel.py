@@ -213,9 +213,10 @@ def test_du_of_a_bucket_counts_each_sync_once(api, mount):
     def du(*paths):
         return int(run("du", "-s", "--apparent-size", "-B1", "-c", *paths).stdout.split()[-2])
     whole = du(b)
-    assert whole == du(os.path.join(b, "all"), os.path.join(b, "bucket.json"))
+    own = [os.path.join(b, f) for f in ("bucket.json", "counts.json")]
+    assert whole == du(os.path.join(b, "all"), *own)
     assert whole == sum(len(render(o)) for o in api.store.syncs(BUCKET)) + \
-        os.stat(os.path.join(b, "bucket.json")).st_size
+        sum(os.stat(f).st_size for f in own)
 
 
 def test_lookups_are_forgotten(api, mount):
