@@ -106,6 +106,7 @@ enum mpfs_stats_endpoint mpfs_stats_endpoint_of(const char *method,
 static void (*watcher)(void *ctx);
 static void *watcher_ctx;
 static atomic_int armed;
+static atomic_ulong generation;
 
 void mpfs_stats_watch(void (*fn)(void *ctx), void *ctx)
 {
@@ -113,18 +114,20 @@ void mpfs_stats_watch(void (*fn)(void *ctx), void *ctx)
 	watcher = fn;
 }
 
-void mpfs_stats_arm(void)
+unsigned long mpfs_stats_arm(void)
 {
 	atomic_store(&armed, 1);
+	return atomic_load(&generation);
 }
 
-int mpfs_stats_armed(void)
+int mpfs_stats_unchanged(unsigned long gen)
 {
-	return atomic_load(&armed);
+	return atomic_load(&generation) == gen;
 }
 
 static void changed(void)
 {
+	atomic_fetch_add(&generation, 1);
 	if (atomic_load(&armed) && atomic_exchange(&armed, 0) && watcher)
 		watcher(watcher_ctx);
 }

@@ -99,6 +99,7 @@ static void view_figures(struct mpfs_core *core, json_t *root)
 struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 {
 	struct mpfs_obj *obj;
+	unsigned long gen;
 	json_t *json;
 
 	pthread_mutex_lock(&core->stats_lock);
@@ -107,8 +108,9 @@ struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 	if (obj)
 		return obj;
 	/* Armed before the figures are read: a change while they are read
-	 * disarms, and then this copy is not kept. */
-	mpfs_stats_arm();
+	 * (or after another reader's began) moves the generation on, and then
+	 * this copy is not kept. */
+	gen = mpfs_stats_arm();
 	json = mpfs_stats_json();
 	if (!json) {
 		nomem(err);
@@ -123,7 +125,7 @@ struct mpfs_obj *stats_obj(struct mpfs_core *core, struct mpfs_err *err)
 		return NULL;
 	}
 	pthread_mutex_lock(&core->stats_lock);
-	if (mpfs_stats_armed()) {
+	if (mpfs_stats_unchanged(gen)) {
 		mpfs_obj_unref(core->stats_snap);
 		core->stats_snap = mpfs_obj_ref(obj);
 	}

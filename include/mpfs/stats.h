@@ -90,9 +90,12 @@ json_t *mpfs_stats_json(void);
  * thread makes it (holding no lock of the core): so that a copy of the
  * figures handed out can be dropped when it goes out of date. */
 void mpfs_stats_watch(void (*fn)(void *ctx), void *ctx);
-void mpfs_stats_arm(void);
-/* Armed, and no change since. */
-int mpfs_stats_armed(void);
+/* Returns the figures' generation, which every change moves on. */
+unsigned long mpfs_stats_arm(void);
+/* No change since mpfs_stats_arm returned gen: a copy of the figures read
+ * after it is current (of two readers at once, only the later one's can
+ * be). */
+int mpfs_stats_unchanged(unsigned long gen);
 
 /* Zeroes the counters (tests). */
 void mpfs_stats_reset(void);

@@ -112,10 +112,27 @@ static void test_log_levels(void)
 	CHECK_STR(mpfs_log_level_name(MPFS_LOG_INFO), "info");
 }
 
+/* A copy of the figures is kept only if nothing changed since its reader
+ * armed: of two readers at once, the one that armed first must not keep
+ * figures older than the other's. */
+static void test_generation(void)
+{
+	unsigned long first = mpfs_stats_arm(), second;
+
+	CHECK(mpfs_stats_unchanged(first));
+	mpfs_stats_cache(1);
+	second = mpfs_stats_arm();
+	CHECK(!mpfs_stats_unchanged(first));
+	CHECK(mpfs_stats_unchanged(second));
+	mpfs_stats_cache(0);
+	CHECK(!mpfs_stats_unchanged(second));
+}
+
 int main(void)
 {
 	test_endpoints();
 	test_counters();
 	test_log_levels();
+	test_generation();
 	return check_done();
 }
