@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core_priv.h"
+#include "mpfs/log.h"
 
 /* The key of an object: its id first, which tells keys apart at once,
  * then its bucket. SEP is in no id, so no two keys collide. */
@@ -226,6 +227,11 @@ int sync_obj(struct mpfs_core *core, const struct mpfs_node *node, int match,
 			      r == 0 ? json : NULL, err);
 		if (!obj)
 			return -1;
+		if (strcmp(obj->id, node->sync_id) != 0)
+			mpfs_log(MPFS_LOG_WARN,
+				 "GET sync '%s' of '%s': the API answered sync "
+				 "'%s'; shown as asked",
+				 node->sync_id, node->bucket, obj->id);
 	}
 	if (match && !matches(&node->filter, obj)) {
 		mpfs_obj_unref(obj);
