@@ -149,12 +149,12 @@ size_t mpfs_file_name(const char *id, const char *suffix, char *out,
 	/* The prefix: room for the mark and the hash, cut back to the start
 	 * of a %XX and of a UTF-8 character. */
 	n = room - strlen(MPFS_SHORT_MARK) - 16;
+	while (n > 0 && ((unsigned char)enc[n] & 0xC0) == 0x80)
+		n--;
 	if (n >= 1 && enc[n - 1] == '%')
 		n -= 1;
 	else if (n >= 2 && enc[n - 2] == '%')
 		n -= 2;
-	while (n > 0 && ((unsigned char)enc[n] & 0xC0) == 0x80)
-		n--;
 	len =
 	    snprintf(out, size, "%.*s%s%016llx%s", (int)n, enc, MPFS_SHORT_MARK,
 		     (unsigned long long)fnv_str(FNV_OFFSET, id), suffix);

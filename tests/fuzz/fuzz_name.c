@@ -40,11 +40,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (*s) {
 		char file[MPFS_NAME_MAX + 1];
 		size_t len = mpfs_file_name(s, ".json", file, sizeof(file));
+		const char *mark = strstr(file, MPFS_SHORT_MARK);
 
+		n = mpfs_name_encode(s, NULL, 0);
 		if (len > MPFS_NAME_MAX || len != strlen(file) ||
-		    strchr(file, '/') ||
-		    mpfs_name_is_short(file) != (n + 5 > MPFS_NAME_MAX))
+		    strchr(file, '/') || !mark != (n + 5 <= MPFS_NAME_MAX))
 			abort();
+		/* a short form's prefix cuts no %XX */
+		for (const char *p = file; mark && p < mark; p++)
+			if (*p == '%' && p + 3 > mark)
+				abort();
 	}
 	/* any path: parsed or refused, never more */
 	mpfs_path_parse(s, &node);
