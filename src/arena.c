@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#define ALIGN 16
+#define ALIGN	 16
+#define THP_SIZE (2UL << 20) /* a transparent huge page */
 
 struct mpfs_arena {
 	char *base;
@@ -26,7 +27,9 @@ static struct {
 	int n;
 	int waiting;	   /* takers waiting for a slot */
 	int urgent;	   /* urgent takers */
-	char *start, *end; /* the slots' memory, one mapping */
+	char *start, *end; /* the slots' memory, in one mapping: */
+	void *map;	   /* the mapping, a huge page larger */
+	size_t map_size;
 } arenas = {.lock = PTHREAD_MUTEX_INITIALIZER,
 	    .freed = PTHREAD_COND_INITIALIZER};
 
@@ -59,10 +62,14 @@ int mpfs_arenas_init(int slots, size_t size)
 {
 	void *mem;
 
-	size = (size + 4095) & ~(size_t)4095;
+	size = (size + THP_SIZE - 1) & ~(THP_SIZE - 1);
 	arenas.slots = calloc((size_t)slots, sizeof(*arenas.slots));
+	/* One huge page more, so that every slot starts on one: a tree is
+	 * then faulted in 2 MiB at a time, not 4 KiB (a page of 1,000 heavy
+	 * syncs parses into 16 MiB: 8 faults instead of 4,000). */
 	mem = arenas.slots
-		  ? mmap(NULL, size * (size_t)slots, PROT_READ | PROT_WRITE,
+		  ? mmap(NULL, size * (size_t)slots + THP_SIZE,
+			 PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
 		  : MAP_FAILED;
 	if (mem == MAP_FAILED) {
@@ -70,6 +77,11 @@ int mpfs_arenas_init(int slots, size_t size)
 		arenas.slots = NULL;
 		return -1;
 	}
+	arenas.map = mem;
+	arenas.map_size = size * (size_t)slots + THP_SIZE;
+	mem = (void *)(((uintptr_t)mem + THP_SIZE - 1) &
+		       ~(uintptr_t)(THP_SIZE - 1));
+	madvise(mem, size * (size_t)slots, MADV_HUGEPAGE); /* a hint */
 	for (int i = 0; i < slots; i++) {
 		arenas.slots[i].base = (char *)mem + size * (size_t)i;
 		arenas.slots[i].size = size;
@@ -86,7 +98,7 @@ void mpfs_arenas_cleanup(void)
 	if (!arenas.slots)
 		return;
 	json_set_alloc_funcs(malloc, free);
-	munmap(arenas.start, (size_t)(arenas.end - arenas.start));
+	munmap(arenas.map, arenas.map_size);
 	free(arenas.slots);
 	arenas.slots = NULL;
 	arenas.n = 0;
@@ -141,7 +153,8 @@ void mpfs_arena_give(struct mpfs_arena *a)
 	/* The tree's memory goes back to the system; lazily when a page
 	 * waits for the slot, which then reuses what the system has not
 	 * taken back, without a page fault for each 4 KiB of it. */
-	used = (a->used + 4095) & ~(size_t)4095;
+	used =
+	    (a->used + THP_SIZE - 1) & ~(THP_SIZE - 1); /* whole huge pages */
 	pthread_mutex_lock(&arenas.lock);
 	lazy = arenas.waiting > 0;
 	pthread_mutex_unlock(&arenas.lock);

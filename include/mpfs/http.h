@@ -23,6 +23,7 @@ struct mpfs_http_resp {
 	long status;
 	char *body; /* NUL-terminated */
 	size_t len;
+	size_t cap;	  /* the buffer's size (mpfs_http_resp_release) */
 	long retry_after; /* seconds, -1 when absent */
 };
 
