@@ -77,7 +77,7 @@ struct view {
 	struct mpfs_listing *listing;	 /* whose ctx this is (borrowed) */
 	uint64_t ino;			 /* of the directory */
 	_Atomic long long fetched_ms;	 /* the last page's arrival, or 0 */
-	char *stale; /* a stale slot: served after a failed refresh */
+	stale_slot stale; /* why it is served after a failed refresh */
 };
 
 /* core.c */
@@ -136,9 +136,9 @@ int stale_ok(const struct mpfs_err *err);
  * refresh brings it again. The slots are guarded by one lock of their
  * own; stale_copy returns a new string or NULL. */
 void log_stale(const char *what, const struct mpfs_err *err, double age,
-	       char **slot);
-void stale_clear(char **slot);
-char *stale_copy(char *const *slot);
+	       stale_slot *slot);
+void stale_clear(stale_slot *slot);
+char *stale_copy(const stale_slot *slot);
 /* How old the copy of a view key shows is, without a request: *fetched_ms
  * (0: nothing held) and *stale (a new string, or NULL when fresh). */
 void view_age(struct mpfs_core *core, const char *key, long long *fetched_ms,

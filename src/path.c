@@ -131,41 +131,6 @@ int mpfs_name_decode(const char *name, char *out, size_t size)
 	return decode(name, NULL, out, size);
 }
 
-static uint64_t fnv_str(uint64_t h, const char *s);
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-
-size_t mpfs_file_name(const char *id, const char *suffix, char *out,
-		      size_t size)
-{
-	char enc[MPFS_NAME_MAX + 1];
-	size_t n = mpfs_name_encode(id, enc, sizeof(enc));
-	size_t room = MPFS_NAME_MAX - strlen(suffix);
-	int len;
-
-	if (n <= room) {
-		len = snprintf(out, size, "%s%s", enc, suffix);
-		return len < 0 ? 0 : (size_t)len;
-	}
-	/* The prefix: room for the mark and the hash, cut back to the start
-	 * of a %XX and of a UTF-8 character. */
-	n = room - strlen(MPFS_SHORT_MARK) - 16;
-	while (n > 0 && ((unsigned char)enc[n] & 0xC0) == 0x80)
-		n--;
-	if (n >= 1 && enc[n - 1] == '%')
-		n -= 1;
-	else if (n >= 2 && enc[n - 2] == '%')
-		n -= 2;
-	len =
-	    snprintf(out, size, "%.*s%s%016llx%s", (int)n, enc, MPFS_SHORT_MARK,
-		     (unsigned long long)fnv_str(FNV_OFFSET, id), suffix);
-	return len < 0 ? 0 : (size_t)len;
-}
-
-int mpfs_name_is_short(const char *name)
-{
-	return strstr(name, MPFS_SHORT_MARK) != NULL;
-}
-
 /* ---- where/ ---- */
 
 #define WHERE_EXTRA ",="
@@ -319,7 +284,8 @@ static int parse_meta(char comp[][MPFS_ENCODED_MAX + 8], int n,
 	return n == 2 && strcmp(comp[1], "stats.json") == 0 ? 0 : -1;
 }
 
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
 
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
 {
@@ -341,6 +307,38 @@ static uint64_t fnv_str(uint64_t h, const char *s)
 static uint64_t usable(uint64_t h)
 {
 	return h < 2 || h == 0xffffffffULL ? h + 2 : h;
+}
+
+size_t mpfs_file_name(const char *id, const char *suffix, char *out,
+		      size_t size)
+{
+	char enc[MPFS_NAME_MAX + 1];
+	size_t n = mpfs_name_encode(id, enc, sizeof(enc));
+	size_t room = MPFS_NAME_MAX - strlen(suffix);
+	int len;
+
+	if (n <= room) {
+		len = snprintf(out, size, "%s%s", enc, suffix);
+		return len < 0 ? 0 : (size_t)len;
+	}
+	/* The prefix: room for the mark and the hash, cut back to the start
+	 * of a %XX and of a UTF-8 character. */
+	n = room - strlen(MPFS_SHORT_MARK) - 16;
+	while (n > 0 && ((unsigned char)enc[n] & 0xC0) == 0x80)
+		n--;
+	if (n >= 1 && enc[n - 1] == '%')
+		n -= 1;
+	else if (n >= 2 && enc[n - 2] == '%')
+		n -= 2;
+	len =
+	    snprintf(out, size, "%.*s%s%016llx%s", (int)n, enc, MPFS_SHORT_MARK,
+		     (unsigned long long)fnv_str(FNV_OFFSET, id), suffix);
+	return len < 0 ? 0 : (size_t)len;
+}
+
+int mpfs_name_is_short(const char *name)
+{
+	return strstr(name, MPFS_SHORT_MARK) != NULL;
 }
 
 uint64_t mpfs_sync_ino(const char *bucket, const char *sync_id)

@@ -307,7 +307,7 @@ int stale_ok(const struct mpfs_err *err)
 static pthread_mutex_t stale_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void log_stale(const char *what, const struct mpfs_err *err, double age,
-	       char **slot)
+	       stale_slot *slot)
 {
 	char why[sizeof(err->op) + sizeof(err->msg) + 2];
 
@@ -322,18 +322,19 @@ void log_stale(const char *what, const struct mpfs_err *err, double age,
 	pthread_mutex_unlock(&stale_lock);
 }
 
-void stale_clear(char **slot)
+void stale_clear(stale_slot *slot)
 {
 	char *old;
 
+	if (!atomic_load(slot)) /* every object a refresh lists again */
+		return;
 	pthread_mutex_lock(&stale_lock);
-	old = *slot;
-	*slot = NULL;
+	old = atomic_exchange(slot, NULL);
 	pthread_mutex_unlock(&stale_lock);
 	free(old);
 }
 
-char *stale_copy(char *const *slot)
+char *stale_copy(const stale_slot *slot)
 {
 	char *copy;
 

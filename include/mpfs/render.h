@@ -12,6 +12,9 @@
 
 #include "mpfs/err.h"
 
+/* Why a copy is served after a failed refresh, or NULL (the core's). */
+typedef char *_Atomic stale_slot;
+
 struct mpfs_obj {
 	atomic_int refs;
 	/* The version: a digest of the JSON the bytes are rendered from
@@ -41,8 +44,9 @@ struct mpfs_obj {
 	 * this version, again or first), in ms since the epoch. */
 	_Atomic long long fetched_ms;
 	/* Why it is served from its last good copy after a failed refresh,
-	 * or NULL (see the core's stale slots). */
-	char *stale;
+	 * or NULL (see the core's stale slots: written under their lock, read
+	 * without it only to see whether there is one). */
+	stale_slot stale;
 	int live;	/* made at each open: read past the page cache */
 	size_t bytes;	/* of memory it holds (mpfs_obj_bytes) */
 	char strings[]; /* where the fields above point */
