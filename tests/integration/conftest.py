@@ -8,6 +8,7 @@ daemon must exit 0, and every stderr line must match a pattern the test
 declared it expects.
 """
 import errno
+import fcntl
 import json
 import os
 import re
@@ -418,15 +419,33 @@ class Watchdog:
         return None
 
 
+def output_file():
+    """A temporary file for a child's output, read while it writes: the
+    child writes at the end whatever the offset (O_APPEND, set here:
+    TemporaryFile's mode "a+" seeks to the end only once), and output_text
+    reads with pread, which leaves the offset alone; so a line written
+    while a test polls never lands over an older one."""
+    f = tempfile.TemporaryFile()
+    fd = f.fileno()
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+    return f
+
+
+def output_text(f):
+    """All an output_file holds so far."""
+    chunks, off = [], 0
+    while chunk := os.pread(f.fileno(), 1 << 20, off):
+        chunks.append(chunk)
+        off += len(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
 class Mount:
     def __init__(self, api, path, args, env, expect_stderr=(), wrapper=(), binary=None, deadline=DEADLINE):
         """wrapper: a command the daemon runs under (valgrind ...)."""
         self.api, self.path = api, path
         self.expected = [re.compile(p) for p in expect_stderr]
-        # O_APPEND: the daemon shares this file's offset, which reading it
-        # (seek(0)) moves; without it, lines written while a test polls
-        # stderr land over older ones
-        self.errfile = tempfile.TemporaryFile(mode="a+")
+        self.errfile = output_file()
         self.proc = subprocess.Popen(list(wrapper) + [binary or BIN, "-f"] + args, env=env,
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.errfile)
@@ -445,8 +464,7 @@ class Mount:
         self.expected += [re.compile(p) for p in patterns]
 
     def stderr(self):
-        self.errfile.seek(0)
-        return self.errfile.read()
+        return output_text(self.errfile)
 
     def unexpected_lines(self):
         return [line for line in self.stderr().splitlines()

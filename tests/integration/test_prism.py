@@ -22,7 +22,6 @@ import re
 import shlex
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import ROOT, run, wait_for
+from conftest import ROOT, output_file, output_text, run, wait_for
 
 PRISM = os.path.join(ROOT, ".deps", "prism", "node_modules", ".bin", "prism")
 SPEC = os.path.join(ROOT, "tests", "mockapi", "openapi-subset.json")
@@ -152,8 +151,7 @@ class PrismAPI:
         lines = []
 
         def logged():
-            self.prism_log.seek(0)
-            lines[:] = self.prism_log.read().decode(errors="replace").splitlines()
+            lines[:] = output_text(self.prism_log).splitlines()
             return any(mark in line for line in lines)
         wait_for(logged, "Prism to log a request")
         return lines
@@ -187,7 +185,7 @@ def prism():
         if not os.access(PRISM, os.X_OK):
             pytest.fail(f"Stoplight Prism is not installed ({os.path.relpath(PRISM, ROOT)} is missing): "
                         "run scripts/install-deps", pytrace=False)
-        log = tempfile.TemporaryFile()
+        log = output_file()
         port = free_port()
         # dynamic mode (-d): schema-valid random answers; no --errors
         proc = subprocess.Popen([PRISM, "mock", "-d", "-h", "127.0.0.1", "-p", str(port), SPEC],
@@ -196,8 +194,7 @@ def prism():
         end = time.monotonic() + PRISM_DEADLINE
         while not answers(port):
             if proc.poll() is not None or time.monotonic() > end:
-                log.seek(0)
-                tail = log.read().decode(errors="replace")[-3000:]
+                tail = output_text(log)[-3000:]
                 what = (f"exited with {proc.returncode}" if proc.poll() is not None
                         else f"did not answer within {PRISM_DEADLINE:g} s")
                 pytest.fail(f"prism mock {what}; its output:\n{tail}", pytrace=False)
