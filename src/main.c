@@ -26,6 +26,9 @@
  * about 8 MiB; a larger one goes on with malloc. */
 #define ARENA_SIZE (64UL << 20)
 
+#define STR_(x) #x
+#define STR(x)	STR_(x)
+
 #ifndef MPFS_VERSION
 #define MPFS_VERSION "unknown"
 #endif
@@ -156,9 +159,8 @@ static int loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
 	if (!cfg)
 		return -1;
 	fuse_loop_cfg_set_clone_fd(cfg, (unsigned int)cmd->clone_fd);
-	/* UINT_MAX: not given, libfuse's defaults stand */
-	if (cmd->max_threads != UINT_MAX)
-		fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+	fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+	/* UINT_MAX: not given, libfuse's default stands */
 	if (cmd->max_idle_threads != UINT_MAX)
 		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
 	r = fuse_session_loop_mt(se, cfg);
@@ -292,7 +294,15 @@ int main(int argc, char *argv[])
 	}
 	if (mpfs_opts_check(&o))
 		goto out;
-	if (fuse_opt_add_arg(&args, o.mountpoint) ||
+	/* Our default for libfuse's max_threads (its own is 10), first, so
+	 * that one given on the command line wins. A request that waits for
+	 * a page another thread fetches holds its thread for up to that
+	 * fetch; with 10, ten readers of one slow page left every other
+	 * call, one that needs no API call included, in the kernel's queue
+	 * behind it. */
+	if (fuse_opt_insert_arg(&args, 1,
+				"-omax_threads=" STR(MPFS_MAX_THREADS)) ||
+	    fuse_opt_add_arg(&args, o.mountpoint) ||
 	    fuse_parse_cmdline(&args, &cmd) || !cmd.mountpoint)
 		goto out;
 	if (mpfs_http_global_init()) {

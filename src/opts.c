@@ -156,8 +156,10 @@ void mpfs_opts_usage(const char *prog)
 	    "    -o umask=M             mode bits taken away, octal (default\n"
 	    "                           0: files 0444, directories 0555)\n"
 	    "    -o _netdev,noauto,nofail,defaults,x-*\n"
-	    "                           fstab options: accepted, ignored\n\n",
-	    prog, prog);
+	    "                           fstab options: accepted, ignored\n"
+	    "    -o max_threads=N       libfuse's, below; mixpeekfs's default\n"
+	    "                           is %d\n\n",
+	    prog, prog, MPFS_MAX_THREADS);
 }
 
 int mpfs_opts_parse(struct fuse_args *args, struct mpfs_opts *o)

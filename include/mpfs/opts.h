@@ -4,6 +4,10 @@
 
 #include <fuse_opt.h>
 
+/* libfuse's max_threads when not given: threads serving requests, started
+ * only when all are busy. A request waiting for a page holds one. */
+#define MPFS_MAX_THREADS 64
+
 struct mpfs_opts {
 	/* as given: -o values and positional arguments */
 	char *namespace;

@@ -54,13 +54,13 @@ VIEWS = (["all", "active", "inactive"] + ["by-status/" + s.lower() for s in STAT
 # moment than the first round adds keeps a socket pair and a keep-alive
 # connection (3 fds); two such handles are allowed: 6. Threads: libfuse's
 # workers and the page-fetch pool start threads on demand and keep them, up
-# to a fixed bound (README: at most max_threads + max_requests + 4 = 10 + 8
+# to a fixed bound (README: at most max_threads + max_requests + 4 = 64 + 8
 # + 4 threads with the defaults); the first round has not seen the busiest
 # moment (here they grew from 11 to 15 over 20 s, in steps, then stayed), so
 # the end may have 2 more than the first round or, if more, no more than
 # that bound. A thread leaked per operation passes it within seconds.
 THREAD_SLACK = 2
-THREAD_BOUND = 10 + 8 + 4
+THREAD_BOUND = 64 + 8 + 4
 FD_SLACK = 2 * 3
 RSS_SLACK = 16 << 20
 REPORT = {}

@@ -7,6 +7,8 @@ through another view just before the daemon's copy of the listing expires
 outlive the daemon's copy), the sync changed upstream (its size too), then
 a read of the open file. It must return, with the old bytes or the new.
 """
+import errno
+import json
 import os
 import re
 import signal
@@ -103,6 +105,56 @@ def test_the_watchdog_stays_quiet_for_a_slow_answer(api, mount):
     assert names
     assert m.watchdog.reports == []
     assert m.watchdog.live
+
+
+def in_syscall(tid, numbers):
+    """Whether thread tid of this process is blocked in one of the system
+    calls numbered (x86-64) in numbers."""
+    try:
+        with open(f"/proc/self/task/{tid}/syscall") as f:
+            first = f.read().split()[0]
+    except (OSError, IndexError):
+        return False
+    return first.isdigit() and int(first) in numbers
+
+
+OPENAT, GETDENTS64 = 257, 217
+
+
+def test_readers_waiting_on_a_page_leave_threads_for_other_calls(api, mount):
+    """24 readers, more than libfuse's default of 10 threads, wait on one
+    page that the API holds. A read that needs no API call (stats.json) is
+    answered while every one of them still waits: a reader waiting on a
+    page must not hold a call that has nothing to do with it in the
+    kernel's queue, behind that page's fetch. (With 10 threads the read
+    returned only once the fetch had timed out and the readers had their
+    EIO.)"""
+    m = mount(api, "timeout=10", "retries=0", "prefetch=0")
+    view = m.p("bkt_marketing", "all")
+    m.expect(r"^mixpeekfs: error: \w+ '/bkt_marketing/all': .*timed out")
+    os.stat(view)  # the bucket and its view looked up: the readers wait on its first page only
+    api.add_fault("hang", path_re=r"/buckets/bkt_marketing/syncs/list$", count=1, seconds=60)
+    results = {}
+
+    def reader(n):
+        try:
+            results[n] = len(os.listdir(view))
+        except OSError as e:
+            results[n] = e
+    readers = [threading.Thread(target=reader, args=(n,), name=f"reader{n}") for n in range(24)]
+    for t in readers:
+        t.start()
+    wait_for(lambda: api.count("POST", r"/bkt_marketing/syncs/list$") == 1, "the held request")
+    wait_for(lambda: all(in_syscall(t.native_id, (OPENAT, GETDENTS64)) for t in readers),
+             "every reader to wait in the kernel")
+    with open(m.p(".mixpeekfs", "stats.json")) as f:
+        assert json.load(f)["requests"]
+    still_waiting = [t.name for t in readers if t.is_alive()]
+    assert still_waiting == [t.name for t in readers], f"answered before stats.json: {sorted(results)}"
+    for t in readers:
+        t.join()
+    assert all(isinstance(r, OSError) and r.errno == errno.EIO for r in results.values()), results
+    assert api.count("POST", r"/bkt_marketing/syncs/list$") == 1  # one fetch, its error shared
 
 
 # ---- the read that hung the mount
