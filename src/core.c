@@ -95,6 +95,7 @@ struct mpfs_core *mpfs_core_new(struct mpfs_api *api,
 	core->counts = mpfs_cache_new(cfg->ttl, &obj_ops, NULL);
 	core->counts_size = 4096;
 	pthread_mutex_init(&core->counts_lock, NULL);
+	pthread_cond_init(&core->counts_done, NULL);
 	core->inodes = mpfs_inodes_new();
 	core->notifier = mpfs_notifier_new(NOTIFY_QUEUE);
 	core->pool = mpfs_pool_new(cfg->max_requests, FETCH_QUEUE);
@@ -149,6 +150,7 @@ void mpfs_core_free(struct mpfs_core *core)
 	pthread_mutex_destroy(&core->budget_lock);
 	pthread_mutex_destroy(&core->created_lock);
 	pthread_mutex_destroy(&core->counts_lock);
+	pthread_cond_destroy(&core->counts_done);
 	free(core);
 }
 

@@ -43,8 +43,11 @@ struct mpfs_core {
 	struct mpfs_cache *conns;    /* connection id or name -> its object */
 	struct mpfs_cache *bucket_objs; /* bucket id -> struct mpfs_obj (GET) */
 	struct mpfs_cache *counts;	/* bucket id -> counts.json's obj */
-	pthread_mutex_t counts_lock;	/* one counts.json fetch at a time */
-	struct mpfs_inodes *inodes;	/* what the kernel holds */
+	pthread_mutex_t counts_lock;	/* guards counts_flights */
+	pthread_cond_t counts_done;	/* a counts.json fetch ended */
+	struct counts_flight *counts_flights; /* those under way, a bucket
+					       * at most once (counts.c) */
+	struct mpfs_inodes *inodes;	      /* what the kernel holds */
 	struct mpfs_notifier *notifier;
 	struct mpfs_notify_ops fs_ops; /* the FUSE glue's (kernel.c) */
 	void *fs_ctx;

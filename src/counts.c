@@ -212,35 +212,117 @@ size_t counts_size(struct mpfs_core *core)
 	return size;
 }
 
+/* A bucket's counts being fetched: readers of the same bucket that come
+ * meanwhile take its outcome; other buckets' do not wait for it. Freed by
+ * the last of the fetcher and its waiters, under counts_lock. */
+struct counts_flight {
+	struct counts_flight *next;
+	const char *bucket; /* the fetcher's; read while linked only */
+	int refs, done;
+	struct mpfs_obj *obj; /* done: the copy fetched, or NULL and err */
+	struct mpfs_err err;
+};
+
+static void flight_put(struct counts_flight *f)
+{
+	if (--f->refs == 0) {
+		mpfs_obj_unref(f->obj);
+		free(f);
+	}
+}
+
+/* The counts fetched now and cached; NULL and err when they could not be
+ * (the cache then still holds any stale copy). */
+static struct mpfs_obj *fetch_obj(struct mpfs_core *core, const char *bucket,
+				  struct mpfs_err *err)
+{
+	json_t *json = fetch_counts(core, bucket, err);
+	struct mpfs_obj *obj;
+
+	obj = json ? mpfs_obj_new_live(json, "counts.json",
+				       (time_t)(mpfs_wall_ms() / 1000), err)
+		   : NULL;
+	json_decref(json);
+	if (obj && pad_live(core, obj, &core->counts_size, err)) {
+		mpfs_obj_unref(obj);
+		obj = NULL;
+	}
+	if (obj)
+		mpfs_obj_unref(mpfs_cache_put(core->counts, bucket, obj));
+	return obj;
+}
+
+/* Fresh, or fetched now by this reader or one that came first. */
+static struct mpfs_obj *fresh_obj(struct mpfs_core *core, const char *bucket,
+				  struct mpfs_err *err)
+{
+	struct mpfs_obj *obj = NULL;
+	struct counts_flight *f;
+
+	pthread_mutex_lock(&core->counts_lock);
+	while (!(obj = mpfs_cache_get(core->counts, bucket))) {
+		for (f = core->counts_flights; f; f = f->next)
+			if (strcmp(f->bucket, bucket) == 0)
+				break;
+		if (!f)
+			break;
+		/* Another reader fetches them: bounded by its timeout. */
+		f->refs++;
+		while (!f->done)
+			pthread_cond_wait(&core->counts_done,
+					  &core->counts_lock);
+		obj = f->obj ? mpfs_obj_ref(f->obj) : NULL;
+		if (!obj)
+			*err = f->err;
+		flight_put(f);
+		/* A fetch whose caller went away says nothing of the API:
+		 * tried again. */
+		if (obj || err->kind != MPFS_E_INTERRUPTED)
+			goto out;
+	}
+	if (obj)
+		goto out;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		nomem(err);
+		goto out;
+	}
+	f->bucket = bucket;
+	f->refs = 1;
+	f->next = core->counts_flights;
+	core->counts_flights = f;
+	pthread_mutex_unlock(&core->counts_lock);
+
+	obj = fetch_obj(core, bucket, err);
+
+	pthread_mutex_lock(&core->counts_lock);
+	for (struct counts_flight **pp = &core->counts_flights; *pp;
+	     pp = &(*pp)->next)
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	f->obj = obj ? mpfs_obj_ref(obj) : NULL;
+	if (!obj)
+		f->err = *err;
+	f->done = 1;
+	pthread_cond_broadcast(&core->counts_done);
+	flight_put(f);
+out:
+	pthread_mutex_unlock(&core->counts_lock);
+	return obj;
+}
+
 int counts_obj(struct mpfs_core *core, const char *bucket,
 	       struct mpfs_obj **out, struct mpfs_err *err)
 {
 	struct mpfs_obj *obj;
-	json_t *json;
 	double age;
 
 	*out = mpfs_cache_get(core->counts, bucket);
 	if (*out)
 		return 0;
-	/* One fetch at a time: readers that came meanwhile take its copy. */
-	pthread_mutex_lock(&core->counts_lock);
-	obj = mpfs_cache_get(core->counts, bucket);
-	if (!obj) {
-		json = fetch_counts(core, bucket, err);
-		obj = json ? mpfs_obj_new_live(json, "counts.json",
-					       (time_t)(mpfs_wall_ms() / 1000),
-					       err)
-			   : NULL;
-		json_decref(json);
-		if (obj && pad_live(core, obj, &core->counts_size, err)) {
-			mpfs_obj_unref(obj);
-			obj = NULL;
-		}
-		if (obj)
-			mpfs_obj_unref(
-			    mpfs_cache_put(core->counts, bucket, obj));
-	}
-	pthread_mutex_unlock(&core->counts_lock);
+	obj = fresh_obj(core, bucket, err);
 	if (!obj && stale_ok(err) &&
 	    (obj = mpfs_cache_get_stale(core->counts, bucket, &age))) {
 		if (servable(core, age))

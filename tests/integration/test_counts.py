@@ -2,8 +2,11 @@
 names the views, each the total of one list call with limit=1; fetched
 when the file is read, never by ls, and cached for ttl."""
 import json
+import os
+import subprocess
+import threading
 
-from conftest import list_requests, run
+from conftest import list_requests, run, wait_for
 
 BUCKET = "bkt_marketing"
 STATUSES = ("pending", "in_progress", "processing", "completed", "completed_with_errors",
@@ -73,3 +76,31 @@ def test_no_counts_for_a_bucket_that_is_not(api, mount):
     r = run("cat", m.p("bkt_nope", "counts.json"), check=False)
     assert r.returncode == 1 and "No such file or directory" in r.stderr
     assert count_requests(api) == []
+
+
+def test_one_buckets_counts_do_not_wait_for_anothers(api, mount):
+    """While the API holds a request of bkt_marketing's counts, reading
+    bkt_support's counts.json is answered: each bucket's counts are fetched
+    on their own (one fetch at a time for the whole mount made the second
+    reader wait for the first fetch, up to its timeout, then for its own)."""
+    m = mount(api, "timeout=10", "retries=0",
+              expect_stderr=[r"^mixpeekfs: error: read '/bkt_marketing/counts.json': .*timed out"])
+    for b in (BUCKET, "bkt_support"):
+        os.stat(m.p(b, "counts.json"))  # looked up: what follows is the reads
+    api.add_fault("hang", path_re=rf"^/v1/buckets/{BUCKET}/syncs/list$", count=1, seconds=60)
+    held = {}
+
+    def read_held():
+        try:
+            held["text"] = run("cat", m.p(BUCKET, "counts.json")).stdout
+        except subprocess.CalledProcessError as e:
+            held["error"] = e
+    t = threading.Thread(target=read_held, name="held-counts")
+    t.start()
+    wait_for(lambda: any(r["path"] == f"/v1/buckets/{BUCKET}/syncs/list" and r.get("fault") == "hang"
+                         for r in api.log()), "the held request")
+    shown = json.loads(run("cat", m.p("bkt_support", "counts.json")).stdout)
+    assert t.is_alive(), "bkt_support's counts came only after bkt_marketing's fetch ended"
+    assert shown == truth(api.store, "bkt_support")
+    t.join()  # its first read timed out (the log line); the kernel's second one may have succeeded
+    assert "Operation timed out" in m.stderr()
