@@ -414,12 +414,11 @@ static int admit(struct mpfs_api *api, struct mpfs_retry *scope,
  * *out: new reference to the JSON object; with arena, see try_once. */
 static int call(struct mpfs_api *api, const char *method, const char *path,
 		const char *body, const struct curl_slist *hdr,
-		struct mpfs_arena **arena, int urgent, json_t **out,
-		struct mpfs_err *err)
+		struct mpfs_arena **arena, int urgent, double began,
+		json_t **out, struct mpfs_err *err)
 {
 	double now = mpfs_retry_now(api->retry);
 	double deadline = now + (double)api->timeout_ms / 1000.0;
-	double began = api->started ? api->started() : 0;
 	struct mpfs_retry *scope = scope_of(api, path);
 	struct mpfs_err gate;
 	char url[4096];
@@ -433,7 +432,10 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		return -1;
 	}
 	/* A caller who waited for another's fetch (which failed, or whose
-	 * caller went away) has had part of its timeout already. */
+	 * caller went away) has had part of its timeout already; so has one
+	 * whose calls run on other threads, in turn. */
+	if (began <= 0 && api->started)
+		began = api->started();
 	if (began > 0 && began + (double)api->timeout_ms / 1000.0 < deadline)
 		deadline = began + (double)api->timeout_ms / 1000.0;
 	if (deadline <= now) {
@@ -571,8 +573,9 @@ int mpfs_api_parse_page(const char *body, size_t len, struct mpfs_page *page,
 }
 
 static int list_call(struct mpfs_api *api, const char *path, json_t *body,
-		     const struct curl_slist *hdr, int urgent,
-		     struct mpfs_page *page, struct mpfs_err *err)
+		     const struct curl_slist *hdr,
+		     const struct mpfs_page_req *req, struct mpfs_page *page,
+		     struct mpfs_err *err)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 	struct mpfs_arena *arena = NULL;
@@ -583,7 +586,8 @@ static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return -1;
 	}
-	r = call(api, "POST", path, text, hdr, &arena, urgent, &root, err);
+	r = call(api, "POST", path, text, hdr, &arena, req->urgent, req->began,
+		 &root, err);
 	free(text);
 	if (r == 0) {
 		r = page_of(root, page, err);
@@ -607,8 +611,8 @@ int mpfs_api_list_buckets(struct mpfs_api *api, const struct mpfs_page_req *req,
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return -1;
 	}
-	r = list_call(api, "/v1/buckets/list", body, &api->auth_ns, req->urgent,
-		      page, err);
+	r = list_call(api, "/v1/buckets/list", body, &api->auth_ns, req, page,
+		      err);
 	json_decref(body);
 	return r;
 }
@@ -672,7 +676,7 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 		mpfs_err_set(err, MPFS_E_INVALID, "request path too long");
 		goto out;
 	}
-	r = list_call(api, path, body, &api->auth_ns, req->urgent, page, err);
+	r = list_call(api, path, body, &api->auth_ns, req, page, err);
 	goto out;
 nomem:
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
@@ -681,6 +685,13 @@ out:
 	free(cur);
 	json_decref(body);
 	return r;
+}
+
+double mpfs_api_began(struct mpfs_api *api)
+{
+	double began = api->started ? api->started() : 0;
+
+	return began > 0 ? began : mpfs_retry_now(api->retry);
 }
 
 int mpfs_api_list_connections(struct mpfs_api *api,
@@ -698,7 +709,7 @@ int mpfs_api_list_connections(struct mpfs_api *api,
 	snprintf(path, sizeof(path),
 		 "/v1/organizations/connections/list?limit=%ld&offset=%ld",
 		 req->limit, req->offset);
-	r = list_call(api, path, body, &api->auth_org, req->urgent, page, err);
+	r = list_call(api, path, body, &api->auth_org, req, page, err);
 	json_decref(body);
 	return r;
 }
@@ -719,7 +730,7 @@ static int get(struct mpfs_api *api, const struct curl_slist *hdr,
 				    id2 ? b : "") >= sizeof(path)) {
 		mpfs_err_set(err, MPFS_E_INVALID, "request path too long");
 	} else {
-		r = call(api, "GET", path, NULL, hdr, NULL, 0, out, err);
+		r = call(api, "GET", path, NULL, hdr, NULL, 0, 0, out, err);
 	}
 	free(a);
 	free(b);

@@ -29,6 +29,7 @@ struct count_job {
 	struct mpfs_sync_filter filter;
 	char status[32];
 	struct count_batch *batch;
+	double began; /* the reader's request: all end within its timeout */
 	long total;
 	int failed;
 	struct mpfs_err err;
@@ -45,7 +46,7 @@ static void job_done(struct count_job *j)
 static void job_run(void *arg)
 {
 	struct count_job *j = arg;
-	struct mpfs_page_req req = {.limit = 1, .urgent = 1};
+	struct mpfs_page_req req = {.limit = 1, .urgent = 1, .began = j->began};
 	struct mpfs_page page = {0};
 
 	mpfs_err_clear(&j->err);
@@ -146,6 +147,7 @@ static json_t *fetch_counts(struct mpfs_core *core, const char *bucket,
 			    struct mpfs_err *err)
 {
 	size_t fixed = 3 + mpfs_statuses_count, n = fixed, i = 0;
+	double began = mpfs_api_began(core->api);
 	json_t *conns = json_object(), *out = NULL, *by_status, *by_conn;
 	struct count_job *jobs = NULL;
 	const char *conn;
@@ -162,6 +164,7 @@ static json_t *fetch_counts(struct mpfs_core *core, const char *bucket,
 	for (i = 0; i < n; i++) {
 		jobs[i].core = core;
 		jobs[i].bucket = bucket;
+		jobs[i].began = began;
 		jobs[i].filter.is_active = i == 1 ? 1 : i == 2 ? 0 : -1;
 	}
 	for (i = 0; i < mpfs_statuses_count; i++) {

@@ -372,6 +372,38 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		mpfs_obj_unref(obj);
 }
 
+/* The kernel follows a read that failed with another of the same file at
+ * once (a read-ahead failed; then the page it needs is read alone): that
+ * one gets the same answer, without asking the API again and without a
+ * second log line, so that a failing read() waits for one fetch, not two.
+ * Remembered once, for this long (seconds): */
+#define READ_RETRY_WINDOW 1.0
+
+static int failed_just_now(struct mpfs_fs *fs, fuse_ino_t ino)
+{
+	int e = 0;
+
+	pthread_mutex_lock(&fs->failed_lock);
+	if (fs->failed_ino == ino &&
+	    mpfs_clock_monotonic() - fs->failed_at < READ_RETRY_WINDOW) {
+		e = fs->failed_errno;
+		fs->failed_ino = 0;
+	}
+	pthread_mutex_unlock(&fs->failed_lock);
+	return e;
+}
+
+static void read_failed(struct mpfs_fs *fs, fuse_ino_t ino, int e)
+{
+	if (e == EINTR) /* its caller went away: says nothing of the API */
+		return;
+	pthread_mutex_lock(&fs->failed_lock);
+	fs->failed_ino = ino;
+	fs->failed_at = mpfs_clock_monotonic();
+	fs->failed_errno = e;
+	pthread_mutex_unlock(&fs->failed_lock);
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -380,13 +412,18 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct mpfs_err err;
 	const char *data;
 	size_t len;
-	int held = 0, sent;
+	int held = 0, sent, e;
 
 	mpfs_err_clear(&err);
 	if (obj) {
 		mpfs_obj_ref(obj);
+	} else if ((e = failed_just_now(fs, ino))) {
+		fuse_reply_err(req, e);
+		return;
 	} else if ((held = mpfs_core_read_obj(fs->core, ino, &obj, &err)) < 0) {
-		fail(req, fs, "read", ino, NULL, &err);
+		e = said(fs, "read", ino, NULL, &err);
+		read_failed(fs, ino, e);
+		fuse_reply_err(req, e);
 		return;
 	}
 	data = mpfs_policy_read(obj, size, off, &len);

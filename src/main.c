@@ -198,7 +198,8 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	    .cache_size = (size_t)o->cache_size_n,
 	    .mount_time = time(NULL),
 	};
-	struct mpfs_fs fs = {.ttl = (double)o->ttl_s};
+	struct mpfs_fs fs = {.ttl = (double)o->ttl_s,
+			     .failed_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct mpfs_api *api;
 	struct fuse_session *se;
 	struct mpfs_err err;

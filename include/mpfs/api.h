@@ -52,6 +52,11 @@ int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,
 			const struct mpfs_page_req *req, struct mpfs_page *page,
 			struct mpfs_err *err);
 
+/* When the request the calling thread serves began (cfg.started), else
+ * now: the began of calls made on its behalf by other threads
+ * (mpfs_page_req), so that all of them end within its timeout. */
+double mpfs_api_began(struct mpfs_api *api);
+
 /* A page of the organisation's storage connections (no namespace). */
 int mpfs_api_list_connections(struct mpfs_api *api,
 			      const struct mpfs_page_req *req,

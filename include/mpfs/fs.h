@@ -4,6 +4,7 @@
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 
 struct mpfs_core;
 
@@ -14,6 +15,12 @@ struct mpfs_fs {
 	struct mpfs_core *core;
 	struct fuse_session *se; /* set before the session's loop runs */
 	double ttl;		 /* entry and attribute timeouts */
+	/* The last read that failed, for the kernel's retry of it (fs.c);
+	 * the lock: PTHREAD_MUTEX_INITIALIZER. */
+	pthread_mutex_t failed_lock;
+	fuse_ino_t failed_ino; /* 0: none */
+	double failed_at;
+	int failed_errno;
 };
 
 /* Whether the FUSE request this thread serves was interrupted and its

@@ -12,6 +12,10 @@ struct mpfs_page_req {
 	const char *cursor; /* borrowed */
 	int urgent; /* a reader, or the cursor chain, waits for it: parsed
 		       before pages fetched ahead */
+	/* When the request this page serves began (mpfs_clock_monotonic),
+	 * for a call made on its behalf by another thread: the call ends by
+	 * then + timeout. 0: the calling thread's own (cfg.started). */
+	double began;
 };
 
 struct mpfs_arena;

@@ -3,6 +3,7 @@ Retry-After), lasting ones become EIO or EACCES with one log line, nonsense
 never crashes the daemon, and everything works again once the API does,
 without remounting (after the breaker's window, if the failures opened it)."""
 import errno
+import json
 import os
 import re
 import time
@@ -139,6 +140,29 @@ def test_malformed_object_answer_is_eio_and_the_mount_lives_on(api, m, kind):
     works_again(lambda: os.stat(path), "the object")
     assert run("cat", path).stdout.encode() == render(obj)
     assert os.stat(path).st_size == len(render(obj))
+
+
+def test_a_failed_read_waits_for_one_fetch_not_the_kernels_two(api, mount):
+    """The kernel follows a read that failed (its read-ahead) with a read of
+    the same page at once. That second read gets the same error, without
+    asking the API again: counts.json's reader, one of whose calls the API
+    holds past the timeout, has its EIO after one fetch, and the log one
+    line. (Before, the kernel's retry fetched every count again, so the
+    read() waited two timeouts when the API hangs.)"""
+    m = mount(api, "timeout=2", "retries=0")
+    path = m.p(BUCKET, "counts.json")
+    m.expect(error_line("read", f"/{BUCKET}/counts.json", r".*Operation timed out.*"))
+    os.stat(path)
+    api.reset_log()
+    api.add_fault("hang", path_re=rf"^/v1/buckets/{BUCKET}/syncs/list$", count=1, seconds=30)
+    r = run("cat", path, check=False)
+    assert r.returncode == 1 and "Input/output error" in r.stderr
+    bodies = [json.dumps(x["body"], sort_keys=True) for x in api.log() if x["path"].endswith("/syncs/list")]
+    assert len(bodies) == len(set(bodies)) > 0, bodies  # no count asked twice
+    assert len([ln for ln in m.stderr().splitlines() if "error: read" in ln]) == 1
+    api.clear_faults()
+    # a read after it asks again
+    assert json.loads(run("cat", path).stdout)["all"] == len(api.store.syncs(BUCKET))
 
 
 def test_a_hanging_api_times_out_as_eio(api, mount):
