@@ -59,8 +59,8 @@ static void test_escape(void)
 	    "..",
 	    "...",
 	    "tab\there",
-	    "del\x7f"
-	    "char",
+	    ("del\x7f"
+	     "char"), /* split: \x7fc would be one escape */
 	    "nl\nname",
 	    "ünïcödé",
 	    "a.json",
