@@ -315,7 +315,11 @@ def test_ctrl_c_frees_the_worker_at_once(api, mount, how):
         api.add_fault("hang", path_re=r"/syncs/list$", seconds=60)
     else:
         api.add_fault("status", path_re=r"/syncs/list$", status=503, retry_after=30)
-    ls = subprocess.Popen(["ls", m.p(BUCKET, "inactive")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # SIGINT as a terminal gives it, whatever this run inherited: a run
+    # started in the background (cmd &, without job control) ignores it,
+    # and an ignored signal stays ignored across exec
+    ls = subprocess.Popen(["env", "--default-signal=INT", "ls", m.p(BUCKET, "inactive")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: len(list_requests(api, BUCKET)) >= 1, "the listing request")
     ls.send_signal(signal.SIGINT)
     ls.wait(timeout=10)
