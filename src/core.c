@@ -537,15 +537,16 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 	if (node_attr(core, &node, 1, st, &obj, err))
 		return -1;
 	*version = obj ? obj->digest : 0;
-	mpfs_obj_unref(obj);
 	/* A sync is one inode in every view; it goes by the path it was first
 	 * found at, whose view refreshes it. */
 	if (kernel_ref(core, (uint64_t)st->st_ino, path)) {
+		mpfs_obj_unref(obj);
 		nomem(err);
 		return -1;
 	}
 	if (*version)
-		kernel_giving(core, (uint64_t)st->st_ino, *version);
+		kernel_giving(core, (uint64_t)st->st_ino, obj);
+	mpfs_obj_unref(obj);
 	return 0;
 }
 
@@ -571,9 +572,9 @@ int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
 	    node_attr(core, &node, 0, st, &obj, err))
 		return -1;
 	*version = obj ? obj->digest : 0;
-	mpfs_obj_unref(obj);
 	if (*version)
-		kernel_giving(core, ino, *version);
+		kernel_giving(core, ino, obj);
+	mpfs_obj_unref(obj);
 	return 0;
 }
 

@@ -243,8 +243,8 @@ void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest,
 struct mpfs_obj *kernel_read_held(struct mpfs_core *core, uint64_t ino);
 /* The reply of a read answered from kernel_read_held's version is out. */
 void kernel_read_done(struct mpfs_core *core, uint64_t ino);
-/* The attributes of version digest of ino are about to go out. */
-void kernel_giving(struct mpfs_core *core, uint64_t ino, uint64_t digest);
+/* The attributes of obj's version of ino are about to go out. */
+void kernel_giving(struct mpfs_core *core, uint64_t ino, struct mpfs_obj *obj);
 /* Attributes and pages of ino taken back. */
 void kernel_inval(struct mpfs_core *core, uint64_t ino);
 /* The entry name of directory parent taken back, with all below it. */

@@ -419,7 +419,7 @@ static int give(struct mpfs_core *core, struct mpfs_dir *dir, struct shown *e,
 	if (kernel_ref(core, (uint64_t)e->st.st_ino, e->path))
 		return -1;
 	if (file)
-		kernel_giving(core, (uint64_t)e->st.st_ino, e->obj->digest);
+		kernel_giving(core, (uint64_t)e->st.st_ino, e->obj);
 	dir->pending[dir->npending++] = (struct mpfs_given_ino){
 	    (uint64_t)e->st.st_ino, file ? e->obj->digest : 0};
 	if (file) {

@@ -250,14 +250,20 @@ void mpfs_inodes_read_done(struct mpfs_inodes *t, uint64_t ino)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
+void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino,
+			struct mpfs_obj *obj)
 {
 	struct inode *in;
 
 	pthread_mutex_lock(&t->lock);
 	in = find(t, ino);
 	if (in)
-		giving(t, in, digest);
+		in = giving(t, in, obj->digest);
+	/* Older than the newest: the kernel takes this size, so reads must
+	 * be answered from these bytes, not the newest's (which the inode's
+	 * path may show), until another version's attributes go out. */
+	if (in && in->newest && in->newest != obj->digest && !in->held)
+		in->held = mpfs_obj_ref(obj);
 	pthread_mutex_unlock(&t->lock);
 }
 

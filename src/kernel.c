@@ -79,9 +79,9 @@ void kernel_inval(struct mpfs_core *core, uint64_t ino)
 	mpfs_notifier_inval_inode(core->notifier, ino);
 }
 
-void kernel_giving(struct mpfs_core *core, uint64_t ino, uint64_t digest)
+void kernel_giving(struct mpfs_core *core, uint64_t ino, struct mpfs_obj *obj)
 {
-	mpfs_inodes_giving(core->inodes, ino, digest);
+	mpfs_inodes_giving(core->inodes, ino, obj);
 }
 
 struct mpfs_obj *kernel_read_held(struct mpfs_core *core, uint64_t ino)

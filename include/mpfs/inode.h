@@ -61,10 +61,14 @@ int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
 struct mpfs_obj *mpfs_inodes_read_held(struct mpfs_inodes *t, uint64_t ino);
 void mpfs_inodes_read_done(struct mpfs_inodes *t, uint64_t ino);
 
-/* The attributes of version digest of ino are about to go out (before the
+/* The attributes of obj's version of ino are about to go out (before the
  * reply; mpfs_inodes_given after it): the kernel counts as holding that
- * version, and a version held for reads goes, if another. */
-void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
+ * version, and a version held for reads goes, if another. A version older
+ * than the newest (from a view not refreshed yet: a sync is one inode in
+ * every view) is held itself: reads are answered from it, not from the
+ * newest, until the attributes of another go out. */
+void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino,
+			struct mpfs_obj *obj);
 
 /* Whether the kernel holds the attributes of version digest of ino. */
 int mpfs_inodes_holds(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);

@@ -59,7 +59,8 @@ static void test_versions(void)
 {
 	struct mpfs_inodes *t = mpfs_inodes_new();
 
-	struct mpfs_obj *v100 = version(100), *v200 = version(200), *got;
+	struct mpfs_obj *v100 = version(100), *v200 = version(200),
+			*v300 = version(300), *got;
 
 	/* Not held by the kernel: nothing to take back, nothing kept. */
 	CHECK(mpfs_inodes_newest(t, 5, 100, NULL) == 0);
@@ -91,16 +92,27 @@ static void test_versions(void)
 	got = held(t, 5);
 	CHECK(got == v100);
 	mpfs_obj_unref(got);
-	mpfs_inodes_giving(t, 5, 100); /* the same version: kept */
+	mpfs_inodes_giving(t, 5, v100); /* the same version: kept */
 	got = held(t, 5);
 	CHECK(got == v100);
 	mpfs_obj_unref(got);
-	mpfs_inodes_giving(t, 5, 300);
+	mpfs_inodes_giving(t, 5, v300);
 	CHECK(held(t, 5) == NULL);
 	CHECK(!mpfs_inodes_has_pages(t, 5, 100));
 	CHECK(mpfs_inodes_newest(t, 5, 300, NULL) == 0); /* holds none */
-	/* Handing out a version older than the newest: told so. */
+	/* Handing out a version older than the newest (a view not refreshed
+	 * yet): told so after the reply, and its bytes answer the reads
+	 * meanwhile, not the newest's, until another version goes out. */
+	mpfs_inodes_giving(t, 5, v200);
+	got = held(t, 5);
+	CHECK(got == v200);
+	mpfs_obj_unref(got);
 	CHECK(mpfs_inodes_given(t, 5, 200, 0) == 1);
+	got = held(t, 5);
+	CHECK(got == v200);
+	mpfs_obj_unref(got);
+	mpfs_inodes_giving(t, 5, v300);
+	CHECK(held(t, 5) == NULL);
 	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json") == 0);
 	CHECK(mpfs_inodes_given(t, 5, 200, 0) == 1);
 	CHECK(mpfs_inodes_given(t, 5, 300, 1) == 0);
@@ -113,6 +125,7 @@ static void test_versions(void)
 	CHECK(mpfs_inodes_newest(t, 5, 500, NULL) == 0); /* held none */
 	mpfs_obj_unref(v100);
 	mpfs_obj_unref(v200);
+	mpfs_obj_unref(v300);
 	mpfs_inodes_free(t);
 }
 
