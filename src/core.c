@@ -437,7 +437,8 @@ static int node_attr(struct mpfs_core *core, const struct mpfs_node *node,
 		if (sync_obj(core, node, by_name, out, err))
 			return -1;
 		sync_stat(core, *out, st);
-		st->st_ino = mpfs_node_ino(node);
+		st->st_ino =
+		    mpfs_version_ino(mpfs_node_ino(node), (*out)->digest);
 		return 0;
 	}
 	if (node->type == MPFS_NODE_COUNTS) {
@@ -500,7 +501,7 @@ static int full_name(struct mpfs_core *core, const struct mpfs_node *node,
 }
 
 int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
-		     struct stat *st, uint64_t *version, struct mpfs_err *err)
+		     struct stat *st, struct mpfs_err *err)
 {
 	char dir[PATH_SIZE], path[PATH_SIZE];
 	struct mpfs_node node;
@@ -536,16 +537,14 @@ int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
 	}
 	if (node_attr(core, &node, 1, st, &obj, err))
 		return -1;
-	*version = obj ? obj->digest : 0;
-	/* A sync is one inode in every view; it goes by the path it was first
-	 * found at, whose view refreshes it. */
-	if (kernel_ref(core, (uint64_t)st->st_ino, path)) {
+	/* A sync's version is one inode in every view; it goes by the path
+	 * it was first found at. */
+	if (kernel_ref(core, (uint64_t)st->st_ino, path,
+		       node.type == MPFS_NODE_SYNC ? obj : NULL, st)) {
 		mpfs_obj_unref(obj);
 		nomem(err);
 		return -1;
 	}
-	if (*version)
-		kernel_giving(core, (uint64_t)st->st_ino, obj);
 	mpfs_obj_unref(obj);
 	return 0;
 }
@@ -555,27 +554,47 @@ void mpfs_core_forget(struct mpfs_core *core, uint64_t ino, uint64_t n)
 	kernel_forget(core, ino, n);
 }
 
-void mpfs_core_sent(struct mpfs_core *core, uint64_t ino, uint64_t version,
-		    int pages)
-{
-	kernel_sent(core, ino, version, pages);
-}
-
 int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
-		      uint64_t *version, struct mpfs_err *err)
+		      struct mpfs_err *err)
 {
 	char path[PATH_SIZE];
 	struct mpfs_node node;
-	struct mpfs_obj *obj;
+	struct mpfs_obj *obj, *kept;
 
 	if (ino_node(core, ino, path, sizeof(path), &node, err) ||
 	    node_attr(core, &node, 0, st, &obj, err))
 		return -1;
-	*version = obj ? obj->digest : 0;
-	if (*version)
-		kernel_giving(core, ino, obj);
+	/* A version the API has replaced since: its own attributes. */
+	if (node.type == MPFS_NODE_SYNC) {
+		mpfs_inodes_version(core->inodes, ino, st, &kept);
+		mpfs_obj_unref(kept);
+		st->st_ino = ino;
+	}
 	mpfs_obj_unref(obj);
 	return 0;
+}
+
+/* The version of a sync's file that inode ino is: the bytes kept since
+ * it was replaced or left the cache, without a request, else the sync's
+ * newest if it is that version. A new reference, or -1 with err. */
+static int version_of(struct mpfs_core *core, uint64_t ino,
+		      const struct mpfs_node *node, struct mpfs_obj **obj,
+		      struct mpfs_err *err)
+{
+	uint64_t digest = mpfs_inodes_version(core->inodes, ino, NULL, obj);
+
+	if (*obj)
+		return 0;
+	if (sync_obj(core, node, 0, obj, err))
+		return -1;
+	if (!digest || digest == (*obj)->digest)
+		return 0;
+	mpfs_obj_unref(*obj);
+	*obj = NULL;
+	mpfs_err_set(err, MPFS_E_STALE,
+		     "the sync changed, and the bytes of the version this "
+		     "file is are gone: open it again");
+	return -1;
 }
 
 int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
@@ -599,36 +618,18 @@ int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 			   ? -1
 			   : counts_obj(core, node.bucket, obj, err);
 	case MPFS_NODE_SYNC:
-		return sync_obj(core, &node, 0, obj, err);
+		return version_of(core, ino, &node, obj, err);
 	default:
 		mpfs_err_set(err, MPFS_E_IS_DIR, "is a directory");
 		return -1;
 	}
 }
 
-int mpfs_core_read_obj(struct mpfs_core *core, uint64_t ino,
-		       struct mpfs_obj **obj, struct mpfs_err *err)
-{
-	struct mpfs_obj *held;
-
-	if (mpfs_core_open(core, ino, obj, err))
-		return -1;
-	/* Had anew, it may have overtaken what the kernel holds. */
-	held = kernel_read_held(core, ino);
-	if (!held)
-		return 0;
-	mpfs_obj_unref(*obj);
-	*obj = held;
-	return 1;
-}
-
 void mpfs_core_read(struct mpfs_core *core, uint64_t ino,
-		    const struct mpfs_obj *obj, int sent, int held)
+		    const struct mpfs_obj *obj, int sent)
 {
 	if (sent && !obj->live)
-		kernel_sent(core, ino, obj->digest, 1);
-	if (held)
-		kernel_read_done(core, ino);
+		kernel_paged(core, ino);
 }
 
 /* ---- SIGHUP ---- */

@@ -221,30 +221,19 @@ void stats_watch(struct mpfs_core *core);
  * notifier's one thread makes the calls (see kernel.c). */
 int kernel_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
 		 void *ctx);
-/* One more lookup of ino, which names path: before the reply that hands
- * it out. 0, or -1 when out of memory (the inode must not be handed out). */
-int kernel_ref(struct mpfs_core *core, uint64_t ino, const char *path);
+/* One more lookup of ino, which names path (a sync's file: version obj,
+ * with attributes st; else obj NULL): before the reply that hands it out.
+ * 0, or -1 when out of memory (the inode must not be handed out). */
+int kernel_ref(struct mpfs_core *core, uint64_t ino, const char *path,
+	       struct mpfs_obj *obj, const struct stat *st);
 void kernel_forget(struct mpfs_core *core, uint64_t ino, uint64_t n);
-/* After a reply that gave the kernel version digest of ino (0: a node
- * without versions; nothing to do), its bytes too with pages: recorded,
- * and taken back at once if a newer version is known by now. */
-void kernel_sent(struct mpfs_core *core, uint64_t ino, uint64_t digest,
-		 int pages);
-/* The daemon now has version digest of ino, after old (may be NULL):
- * whatever other version the kernel holds is taken back, and until it has
- * been, reads are answered from old if that is the one it holds. */
-void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest,
-		   struct mpfs_obj *old);
-/* The version of ino whose size the kernel holds, when a newer one came:
- * a read is answered from it until the kernel is given the attributes of
- * another (it cuts what it reads at the size it holds, even after an
- * invalidation, within the read that was under way). New reference, or
- * NULL. */
-struct mpfs_obj *kernel_read_held(struct mpfs_core *core, uint64_t ino);
-/* The reply of a read answered from kernel_read_held's version is out. */
-void kernel_read_done(struct mpfs_core *core, uint64_t ino);
-/* The attributes of obj's version of ino are about to go out. */
-void kernel_giving(struct mpfs_core *core, uint64_t ino, struct mpfs_obj *obj);
+/* A reply gave the kernel the bytes of ino. */
+void kernel_paged(struct mpfs_core *core, uint64_t ino);
+/* old, the version of a file the daemon had, was replaced by another: a
+ * sync's (ino: mpfs_sync_ino) keeps its bytes for its inode while the
+ * kernel holds it; a file of one inode (bucket.json, ino) is taken back. */
+void kernel_replaced(struct mpfs_core *core, uint64_t ino, int versions,
+		     struct mpfs_obj *old);
 /* Attributes and pages of ino taken back. */
 void kernel_inval(struct mpfs_core *core, uint64_t ino);
 /* The entry name of directory parent taken back, with all below it. */

@@ -5,11 +5,10 @@
  *
  * Entries given with attributes count one lookup each of their inode,
  * before the reply; a reply that does not go out takes them back. Once it
- * is out, the versions given are recorded (kernel_sent), and the files
- * among them are pushed into the page cache once the kernel has taken them
- * in: when it asks for the next entries, or closes the directory (a push
- * sent with the reply would find no inode yet). A directory is empty only
- * when the API said so: a listing whose first page fails is an error, not
+ * is out, the files among them are pushed into the page cache once the kernel
+ * has taken them in: when it asks for the next entries, or closes the directory
+ * (a push sent with the reply would find no inode yet). A directory is empty
+ * only when the API said so: a listing whose first page fails is an error, not
  * "." and ".." alone. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +33,7 @@ struct mpfs_dir {
 	/* Entries of the reply being made given with attributes: handed to
 	 * the caller with it (struct mpfs_given), since the handle may be
 	 * released as soon as the reply is out. */
-	struct mpfs_given_ino *pending;
+	uint64_t *pending;
 	size_t npending, pending_cap;
 };
 
@@ -372,7 +371,8 @@ static void listed_entry(struct mpfs_core *core, const struct mpfs_dir *dir,
 	e->obj = object_current(core, dir->node.bucket, obj);
 	mpfs_obj_unref(obj);
 	sync_stat(core, e->obj, &e->st);
-	e->st.st_ino = mpfs_sync_ino(dir->node.bucket, e->obj->id);
+	e->st.st_ino = mpfs_version_ino(
+	    mpfs_sync_ino(dir->node.bucket, e->obj->id), e->obj->digest);
 	id_path(dir->path, e->obj->id, ".json", e->path, sizeof(e->path));
 }
 
@@ -397,7 +397,7 @@ static int tail_entry(struct mpfs_core *core, struct mpfs_dir *dir, size_t k,
 }
 
 /* Entry e is to go out with its attributes: one lookup of its inode,
- * counted before the reply, and the version given kept for after it; a
+ * counted before the reply, and kept for after it; a
  * listed file's bytes are pushed once the kernel has it (at the next read
  * of the directory, or its release: a push finds no inode if the reply
  * did not go out). Returns 0, or -1 when it cannot be counted. */
@@ -405,7 +405,7 @@ static int give(struct mpfs_core *core, struct mpfs_dir *dir, struct shown *e,
 		int listed)
 {
 	int file = listed && !dir->listing_dirs;
-	struct mpfs_given_ino *grown;
+	uint64_t *grown;
 
 	if (dir->npending == dir->pending_cap) {
 		size_t cap = dir->pending_cap ? 2 * dir->pending_cap : 64;
@@ -416,12 +416,10 @@ static int give(struct mpfs_core *core, struct mpfs_dir *dir, struct shown *e,
 		dir->pending = grown;
 		dir->pending_cap = cap;
 	}
-	if (kernel_ref(core, (uint64_t)e->st.st_ino, e->path))
+	if (kernel_ref(core, (uint64_t)e->st.st_ino, e->path,
+		       file ? e->obj : NULL, &e->st))
 		return -1;
-	if (file)
-		kernel_giving(core, (uint64_t)e->st.st_ino, e->obj);
-	dir->pending[dir->npending++] = (struct mpfs_given_ino){
-	    (uint64_t)e->st.st_ino, file ? e->obj->digest : 0};
+	dir->pending[dir->npending++] = (uint64_t)e->st.st_ino;
 	if (file) {
 		if (dir->push_to == dir->push_from)
 			dir->push_from = e->index;
@@ -442,13 +440,8 @@ static void hand_over(struct mpfs_dir *dir, struct mpfs_given *given)
 void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_given *given,
 			    int sent)
 {
-	for (size_t i = 0; i < given->n; i++) {
-		if (sent)
-			kernel_sent(core, given->inos[i].ino,
-				    given->inos[i].version, 0);
-		else
-			kernel_forget(core, given->inos[i].ino, 1);
-	}
+	for (size_t i = 0; i < given->n && !sent; i++)
+		kernel_forget(core, given->inos[i], 1);
 	free(given->inos);
 	given->inos = NULL;
 	given->n = 0;
@@ -554,8 +547,7 @@ static int readdir_into(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 		}
 		full = fill(ctx, e.name, &e.st, e.attrs, i + 1);
 		if (full && plus && e.attrs && i >= 2)
-			kernel_forget(core, dir->pending[--dir->npending].ino,
-				      1);
+			kernel_forget(core, dir->pending[--dir->npending], 1);
 		mpfs_obj_unref(e.obj);
 		if (full)
 			return 0;

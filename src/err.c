@@ -71,6 +71,8 @@ int mpfs_err_errno(const struct mpfs_err *e)
 		return ENOTDIR;
 	case MPFS_E_IS_DIR:
 		return EISDIR;
+	case MPFS_E_STALE:
+		return ESTALE;
 	case MPFS_E_INVALID:
 	case MPFS_E_TRANSPORT:
 	case MPFS_E_SERVER:

@@ -5,10 +5,8 @@
  *
  * Each request is counted in the statistics (but those of stats.json
  * itself). No request's thread ever calls into the kernel of its own
- * accord (kernel.c says why): what the kernel is given is recorded after
- * the reply that gives it (mpfs_core_sent), so that what takes it back
- * follows it. The three notify ops below are made by the core's notifier
- * thread alone. */
+ * accord (kernel.c says why): the three notify ops below are made by the
+ * core's notifier thread alone. */
 #include "mpfs/fs.h"
 
 #include <errno.h>
@@ -166,10 +164,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	struct mpfs_err err;
 	struct stat st;
-	uint64_t version;
 
 	mpfs_err_clear(&err);
-	if (mpfs_core_lookup(fs->core, parent, name, &st, &version, &err)) {
+	if (mpfs_core_lookup(fs->core, parent, name, &st, &err)) {
 		if (err.kind != MPFS_E_NOT_FOUND &&
 		    err.kind != MPFS_E_NO_NAME) {
 			fail(req, fs, "stat", parent, name, &err);
@@ -191,8 +188,6 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	entry_of(fs, &st, &e);
 	if (fuse_reply_entry(req, &e)) /* the kernel did not take it */
 		mpfs_core_forget(fs->core, e.ino, 1);
-	else
-		mpfs_core_sent(fs->core, e.ino, version, 0);
 }
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -219,14 +214,13 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct mpfs_fs *fs = begin(req, MPFS_OP_GETATTR, ino);
 	struct mpfs_err err;
 	struct stat st;
-	uint64_t version;
 
 	(void)fi;
 	mpfs_err_clear(&err);
-	if (mpfs_core_getattr(fs->core, ino, &st, &version, &err))
+	if (mpfs_core_getattr(fs->core, ino, &st, &err))
 		fail(req, fs, "stat", ino, NULL, &err);
-	else if (fuse_reply_attr(req, &st, fs->ttl) == 0)
-		mpfs_core_sent(fs->core, ino, version, 0);
+	else
+		fuse_reply_attr(req, &st, fs->ttl);
 }
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -412,7 +406,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct mpfs_err err;
 	const char *data;
 	size_t len;
-	int held = 0, sent, e;
+	int sent, e;
 
 	mpfs_err_clear(&err);
 	if (obj) {
@@ -420,7 +414,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else if ((e = failed_just_now(fs, ino))) {
 		fuse_reply_err(req, e);
 		return;
-	} else if ((held = mpfs_core_read_obj(fs->core, ino, &obj, &err)) < 0) {
+	} else if (mpfs_core_open(fs->core, ino, &obj, &err)) {
 		e = said(fs, "read", ino, NULL, &err);
 		read_failed(fs, ino, e);
 		fuse_reply_err(req, e);
@@ -428,7 +422,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	data = mpfs_policy_read(obj, size, off, &len);
 	sent = fuse_reply_buf(req, data, len) == 0;
-	mpfs_core_read(fs->core, ino, obj, sent, held);
+	mpfs_core_read(fs->core, ino, obj, sent);
 	mpfs_obj_unref(obj);
 }
 

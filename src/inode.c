@@ -4,6 +4,7 @@
 #include "mpfs/inode.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,22 +15,18 @@ struct inode {
 	struct mpfs_hnode node; /* hash: the node id */
 	uint64_t ino;
 	uint64_t nlookup;
-	uint64_t given;	 /* the version the kernel holds; 0: none */
-	uint64_t newest; /* the newest version the daemon has seen; 0: none */
-	int pages;	 /* the kernel was given the bytes of given */
-	/* The version whose size the kernel holds, held from when a newer
-	 * version came until the kernel is given the attributes of another
-	 * (an invalidation is not enough: a read under way keeps the size it
-	 * had): reads are answered from it meanwhile. */
-	struct mpfs_obj *held;
-	int reading; /* reads being answered from held */
+	uint64_t digest; /* a sync's version; 0: not a sync's inode */
+	off_t size;	 /* and the attributes it was given with */
+	struct timespec mtime;
+	nlink_t nlink;
+	int pages;	       /* the kernel was given its bytes */
+	struct mpfs_obj *kept; /* its bytes, once superseded */
 	char path[];
 };
 
 struct mpfs_inodes {
-	pthread_mutex_t lock;	  /* guards map, lookups */
-	pthread_cond_t read_done; /* a read from a held version ended */
-	struct mpfs_hmap map;	  /* of struct inode */
+	pthread_mutex_t lock; /* guards map, lookups */
+	struct mpfs_hmap map; /* of struct inode */
 	uint64_t lookups;
 };
 
@@ -42,17 +39,15 @@ struct mpfs_inodes *mpfs_inodes_new(void)
 {
 	struct mpfs_inodes *t = calloc(1, sizeof(*t));
 
-	if (t) {
+	if (t)
 		pthread_mutex_init(&t->lock, NULL);
-		pthread_cond_init(&t->read_done, NULL);
-	}
 	return t;
 }
 
 static void free_node(void *ctx, struct mpfs_hnode *node)
 {
 	(void)ctx;
-	mpfs_obj_unref(((struct inode *)node)->held);
+	mpfs_obj_unref(((struct inode *)node)->kept);
 	free(node);
 }
 
@@ -63,7 +58,6 @@ void mpfs_inodes_free(struct mpfs_inodes *t)
 	mpfs_hmap_each(&t->map, free_node, NULL);
 	mpfs_hmap_release(&t->map);
 	pthread_mutex_destroy(&t->lock);
-	pthread_cond_destroy(&t->read_done);
 	free(t);
 }
 
@@ -73,49 +67,8 @@ static struct inode *find(struct mpfs_inodes *t, uint64_t ino)
 	return (struct inode *)mpfs_hmap_find(&t->map, ino, same_ino, &ino);
 }
 
-/* The kernel was given version digest of in: 1 when that is old. Lock
- * held. */
-/* The attributes of digest go out: the kernel holds that version (what
- * takes it back, if it is old, follows the reply: mpfs_inodes_given), and
- * what was held for reads goes, unless it is that version, once no read
- * from it is under way: a read answered after the kernel took the new
- * size would fill its page with the old bytes. Lock held; the inode of
- * ino, which it returns, found again after a wait. */
-static struct inode *giving(struct mpfs_inodes *t, struct inode *in,
-			    uint64_t digest)
-{
-	uint64_t ino = in->ino;
-
-	while (in && in->held && in->held->digest != digest && in->reading) {
-		pthread_cond_wait(&t->read_done, &t->lock);
-		in = find(t, ino);
-	}
-	if (!in)
-		return NULL;
-	if (in->given != digest)
-		in->pages = 0;
-	in->given = digest;
-	if (in->held && in->held->digest != digest) {
-		mpfs_obj_unref(in->held);
-		in->held = NULL;
-	}
-	return in;
-}
-
-static int give(struct mpfs_inodes *t, struct inode *in, uint64_t digest,
-		int pages)
-{
-	in = giving(t, in, digest);
-	if (!in)
-		return 0;
-	in->pages = in->pages || pages;
-	if (in->newest && in->newest != digest)
-		return 1; /* overtaken while it was being handed out */
-	in->newest = digest;
-	return 0;
-}
-
-int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path)
+int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path,
+		    struct mpfs_obj *obj, const struct stat *st)
 {
 	struct inode *in;
 	size_t len;
@@ -129,6 +82,12 @@ int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path)
 		if (in) {
 			in->ino = in->node.hash = ino;
 			memcpy(in->path, path, len + 1);
+			if (obj) {
+				in->digest = obj->digest;
+				in->size = st->st_size;
+				in->mtime = st->st_mtim;
+				in->nlink = st->st_nlink;
+			}
 			if (mpfs_hmap_add(&t->map, &in->node)) {
 				free(in);
 				in = NULL;
@@ -136,6 +95,9 @@ int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path)
 		}
 	}
 	if (in) {
+		/* Replaced before the kernel had it: its bytes stay. */
+		if (obj && !in->kept && atomic_load(&obj->superseded))
+			in->kept = mpfs_obj_ref(obj);
 		in->nlookup++;
 		t->lookups++;
 	} else {
@@ -180,116 +142,72 @@ int mpfs_inodes_path(struct mpfs_inodes *t, uint64_t ino, char *buf,
 	return r;
 }
 
-int mpfs_inodes_given(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
-		      int pages)
+uint64_t mpfs_inodes_version(struct mpfs_inodes *t, uint64_t ino,
+			     struct stat *st, struct mpfs_obj **kept)
 {
 	struct inode *in;
-	int old = 0;
+	uint64_t digest = 0;
+
+	*kept = NULL;
+	pthread_mutex_lock(&t->lock);
+	in = find(t, ino);
+	if (in && in->digest) {
+		digest = in->digest;
+		if (st) {
+			st->st_size = in->size;
+			st->st_blocks = (blkcnt_t)((in->size + 511) / 512);
+			st->st_mtim = st->st_ctim = st->st_atim = in->mtime;
+			st->st_nlink = in->nlink;
+		}
+		*kept = in->kept ? mpfs_obj_ref(in->kept) : NULL;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return digest;
+}
+
+void mpfs_inodes_superseded(struct mpfs_inodes *t, uint64_t ino,
+			    struct mpfs_obj *obj)
+{
+	struct inode *in;
 
 	pthread_mutex_lock(&t->lock);
 	in = find(t, ino);
-	if (in)
-		old = give(t, in, digest, pages);
+	if (in && !in->kept && in->digest == obj->digest)
+		in->kept = mpfs_obj_ref(obj);
 	pthread_mutex_unlock(&t->lock);
-	return old;
 }
 
-int mpfs_inodes_has_pages(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
+int mpfs_inodes_wants_pages(struct mpfs_inodes *t, uint64_t ino)
 {
 	struct inode *in;
 	int r;
 
 	pthread_mutex_lock(&t->lock);
 	in = find(t, ino);
-	r = in && in->given == digest && in->pages;
+	r = in && !in->pages;
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }
 
-int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
-		       struct mpfs_obj *old)
-{
-	struct inode *in;
-	int other = 0;
-
-	pthread_mutex_lock(&t->lock);
-	in = find(t, ino);
-	if (in) {
-		other = in->given && in->given != digest;
-		if (other && !in->held && old && old->digest == in->given)
-			in->held = mpfs_obj_ref(old);
-		in->newest = digest;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return other;
-}
-
-struct mpfs_obj *mpfs_inodes_read_held(struct mpfs_inodes *t, uint64_t ino)
-{
-	struct inode *in;
-	struct mpfs_obj *obj = NULL;
-
-	pthread_mutex_lock(&t->lock);
-	in = find(t, ino);
-	if (in && in->held) {
-		obj = mpfs_obj_ref(in->held);
-		in->reading++;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return obj;
-}
-
-void mpfs_inodes_read_done(struct mpfs_inodes *t, uint64_t ino)
-{
-	struct inode *in;
-
-	pthread_mutex_lock(&t->lock);
-	in = find(t, ino);
-	if (in && in->reading > 0 && --in->reading == 0)
-		pthread_cond_broadcast(&t->read_done);
-	pthread_mutex_unlock(&t->lock);
-}
-
-void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino,
-			struct mpfs_obj *obj)
+static void set_pages(struct mpfs_inodes *t, uint64_t ino, int pages)
 {
 	struct inode *in;
 
 	pthread_mutex_lock(&t->lock);
 	in = find(t, ino);
 	if (in)
-		in = giving(t, in, obj->digest);
-	/* Older than the newest: the kernel takes this size, so reads must
-	 * be answered from these bytes, not the newest's (which the inode's
-	 * path may show), until another version's attributes go out. */
-	if (in && in->newest && in->newest != obj->digest && !in->held)
-		in->held = mpfs_obj_ref(obj);
+		in->pages = pages;
 	pthread_mutex_unlock(&t->lock);
 }
 
-int mpfs_inodes_holds(struct mpfs_inodes *t, uint64_t ino, uint64_t digest)
+void mpfs_inodes_paged(struct mpfs_inodes *t, uint64_t ino)
 {
-	struct inode *in;
-	int r;
-
-	pthread_mutex_lock(&t->lock);
-	in = find(t, ino);
-	r = in && in->given == digest;
-	pthread_mutex_unlock(&t->lock);
-	return r;
+	set_pages(t, ino, 1);
 }
 
 void mpfs_inodes_dropped(struct mpfs_inodes *t, uint64_t ino)
 {
-	struct inode *in;
-
-	pthread_mutex_lock(&t->lock);
-	in = find(t, ino);
-	if (in) {
-		in->given = 0;
-		in->pages = 0;
-	}
-	pthread_mutex_unlock(&t->lock);
+	set_pages(t, ino, 0);
 }
 
 size_t mpfs_inodes_count(struct mpfs_inodes *t, uint64_t *lookups)

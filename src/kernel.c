@@ -1,5 +1,5 @@
 /* kernel.c - what the kernel holds and what it is told: the lookup counts
- * and the versions it was given (the inode table), and every notification
+ * and the versions its inodes are (the inode table), and every notification
  * mixpeekfs sends of its own accord: inodes and entries taken back, file
  * bytes pushed into the page cache, names gone from a refreshed view,
  * everything dropped on SIGHUP.
@@ -15,9 +15,10 @@
  * every call: the ops reach only the functions run on it (flood_run,
  * push_run, gone_run, drop_run).
  *
- * An invalidation that must follow a reply is queued after that reply is
- * out, by the code that sent it (kernel_sent): queued before, it could
- * reach the kernel first, which would then keep the old version for ttl. */
+ * A sync's file is not taken back when it changes: each version of it is
+ * an inode of its own (inode.h), whose size and bytes never change, and
+ * the next lookup or listing hands the kernel the new one. So no
+ * invalidation has to follow a reply, and none can overtake one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,9 +64,10 @@ int kernel_start(struct mpfs_core *core, const struct mpfs_notify_ops *ops,
 
 /* ---- lookups and versions ---- */
 
-int kernel_ref(struct mpfs_core *core, uint64_t ino, const char *path)
+int kernel_ref(struct mpfs_core *core, uint64_t ino, const char *path,
+	       struct mpfs_obj *obj, const struct stat *st)
 {
-	return mpfs_inodes_ref(core->inodes, ino, path);
+	return mpfs_inodes_ref(core->inodes, ino, path, obj, st);
 }
 
 void kernel_forget(struct mpfs_core *core, uint64_t ino, uint64_t n)
@@ -79,39 +81,25 @@ void kernel_inval(struct mpfs_core *core, uint64_t ino)
 	mpfs_notifier_inval_inode(core->notifier, ino);
 }
 
-void kernel_giving(struct mpfs_core *core, uint64_t ino, struct mpfs_obj *obj)
-{
-	mpfs_inodes_giving(core->inodes, ino, obj);
-}
-
-struct mpfs_obj *kernel_read_held(struct mpfs_core *core, uint64_t ino)
-{
-	return mpfs_inodes_read_held(core->inodes, ino);
-}
-
-void kernel_read_done(struct mpfs_core *core, uint64_t ino)
-{
-	mpfs_inodes_read_done(core->inodes, ino);
-}
-
 void kernel_inval_entry(struct mpfs_core *core, uint64_t parent,
 			const char *name)
 {
 	mpfs_notifier_inval_entry(core->notifier, parent, name);
 }
 
-void kernel_sent(struct mpfs_core *core, uint64_t ino, uint64_t digest,
-		 int pages)
+void kernel_paged(struct mpfs_core *core, uint64_t ino)
 {
-	if (digest && mpfs_inodes_given(core->inodes, ino, digest, pages))
-		kernel_inval(core, ino);
+	mpfs_inodes_paged(core->inodes, ino);
 }
 
-void kernel_newest(struct mpfs_core *core, uint64_t ino, uint64_t digest,
-		   struct mpfs_obj *old)
+void kernel_replaced(struct mpfs_core *core, uint64_t ino, int versions,
+		     struct mpfs_obj *old)
 {
-	if (mpfs_inodes_newest(core->inodes, ino, digest, old))
-		mpfs_notifier_inval_inode(core->notifier, ino);
+	if (versions)
+		mpfs_inodes_superseded(core->inodes,
+				       mpfs_version_ino(ino, old->digest), old);
+	else
+		kernel_inval(core, ino);
 }
 
 /* ---- on the notifier's thread (its ops are told_ops: an inode counts
@@ -170,20 +158,17 @@ static int push_one(struct push *p, const struct mpfs_notify_ops *ops,
 		    void *ctx, struct mpfs_obj *obj)
 {
 	struct mpfs_core *core = p->core;
-	uint64_t ino = mpfs_sync_ino(p->v->bucket, obj->id);
+	uint64_t ino =
+	    mpfs_version_ino(mpfs_sync_ino(p->v->bucket, obj->id), obj->digest);
 	long size = (long)obj->size;
 
-	/* Bytes of another version than the size the kernel holds would be
-	 * cut, or padded, at that size: none. */
-	if (!mpfs_inodes_holds(core->inodes, ino, obj->digest) ||
-	    mpfs_inodes_has_pages(core->inodes, ino, obj->digest))
+	if (!mpfs_inodes_wants_pages(core->inodes, ino))
 		return 0;
 	if (atomic_fetch_add(&p->v->pushed, size) + size > core->cfg.prefetch)
 		return -1;
 	if (ops->store(ctx, ino, obj->data, obj->size))
 		return 0; /* the kernel let the inode go meanwhile */
-	/* A newer version came while it was stored: taken back then. */
-	kernel_sent(core, ino, obj->digest, 1);
+	kernel_paged(core, ino);
 	mpfs_stats_push(obj->size);
 	return 1;
 }
@@ -293,8 +278,10 @@ static void gone_run(void *arg, const struct mpfs_notify_ops *ops, void *ctx)
 			object_forget(core, g->v->bucket, obj->id);
 			for (size_t d = 0; d < e.ndirs; d++)
 				ops->inval_entry(ctx, e.dirs[d], obj->name);
-			ops->inval_inode(ctx,
-					 mpfs_sync_ino(g->v->bucket, obj->id));
+			ops->inval_inode(
+			    ctx, mpfs_version_ino(
+				     mpfs_sync_ino(g->v->bucket, obj->id),
+				     obj->digest));
 		}
 		mpfs_obj_unref(obj);
 	}

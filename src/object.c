@@ -1,7 +1,7 @@
 /* object.c - sync and bucket objects: one copy of each version, shared by
  * every view that lists it, from a listing or else a GET, cached for ttl
- * and kept stale for a failed refresh. A version the kernel does not hold
- * takes back what it holds of the file (kernel.c's kernel_newest). */
+ * and kept stale for a failed refresh. A version replaced is kept for the
+ * kernel's inode of it, or taken back (kernel.c's kernel_replaced). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -21,16 +21,18 @@ static void object_key(char *key, size_t size, const char *bucket,
 }
 
 /* Puts obj under key as the newest version of file ino; the one it
- * replaced, if another, is marked superseded, and the kernel's copy of it
- * taken back. */
+ * replaced, if another, is marked superseded and kept for the kernel's
+ * inode of it (a sync's, in core->objects), or the kernel's copy of the
+ * file taken back (bucket.json's). */
 static void put_newest(struct mpfs_core *core, struct mpfs_cache *c,
 		       const char *key, uint64_t ino, struct mpfs_obj *obj)
 {
 	struct mpfs_obj *old = mpfs_cache_put(c, key, obj);
 
-	if (old && old->digest != obj->digest)
+	if (old && old->digest != obj->digest) {
 		atomic_store(&old->superseded, 1);
-	kernel_newest(core, ino, obj->digest, old);
+		kernel_replaced(core, ino, c == core->objects, old);
+	}
 	mpfs_obj_unref(old);
 }
 
@@ -84,9 +86,15 @@ struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj)
 void object_forget(struct mpfs_core *core, const char *bucket, const char *id)
 {
 	char key[KEY_SIZE];
+	struct mpfs_obj *obj;
 
 	object_key(key, sizeof(key), bucket, id);
+	obj = mpfs_cache_get_stale(core->objects, key, NULL);
 	mpfs_cache_drop(core->objects, key);
+	/* A read of the kernel's inode of it is still answered. */
+	if (obj)
+		kernel_replaced(core, mpfs_sync_ino(bucket, id), 1, obj);
+	mpfs_obj_unref(obj);
 }
 
 struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,

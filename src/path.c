@@ -347,6 +347,11 @@ uint64_t mpfs_sync_ino(const char *bucket, const char *sync_id)
 	    fnv_str(fnv_str(fnv_str(FNV_OFFSET, "sync"), bucket), sync_id));
 }
 
+uint64_t mpfs_version_ino(uint64_t sync_ino, uint64_t digest)
+{
+	return usable(fnv(fnv(sync_ino, "v", 1), &digest, sizeof(digest)));
+}
+
 uint64_t mpfs_node_ino(const struct mpfs_node *node)
 {
 	unsigned char tag[2] = {(unsigned char)node->type,

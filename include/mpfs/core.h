@@ -64,22 +64,16 @@ void mpfs_core_stop(struct mpfs_core *core);
 void mpfs_core_free(struct mpfs_core *core);
 
 /* The entry name in directory parent: its attributes, st_ino its inode,
- * with one lookup counted; *version the version of the file's content
- * they are of (0: none), for mpfs_core_sent once the reply is out. */
+ * with one lookup counted (mpfs_core_forget it if the reply fails). */
 int mpfs_core_lookup(struct mpfs_core *core, uint64_t parent, const char *name,
-		     struct stat *st, uint64_t *version, struct mpfs_err *err);
+		     struct stat *st, struct mpfs_err *err);
 /* The kernel forgot n lookups of ino. */
 void mpfs_core_forget(struct mpfs_core *core, uint64_t ino, uint64_t n);
 
+/* The attributes of ino: of a sync's file, those of the version it is
+ * (inode.h), whatever version the API has now. */
 int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
-		      uint64_t *version, struct mpfs_err *err);
-
-/* The reply that gave the kernel version of ino's attributes (with pages:
- * its bytes) is out: what the kernel holds is recorded, and taken back if
- * a newer version came meanwhile. Called after the reply, never before, so
- * that the taking back follows what it takes back. */
-void mpfs_core_sent(struct mpfs_core *core, uint64_t ino, uint64_t version,
-		    int pages);
+		      struct mpfs_err *err);
 
 /* The path an inode (with name: an entry of it) shows, for log lines. */
 void mpfs_core_path(struct mpfs_core *core, uint64_t ino, const char *name,
@@ -107,40 +101,30 @@ void mpfs_core_releasedir(struct mpfs_core *core, struct mpfs_dir *dir);
  * mpfs_core_readdir_sent says which. */
 typedef int (*mpfs_fill_fn)(void *ctx, const char *name, const struct stat *st,
 			    int attrs, off_t next);
-struct mpfs_given_ino {
-	uint64_t ino, version;
-};
 /* The inodes a reply hands the kernel, the caller's once
  * mpfs_core_readdir returns (the directory may be released as soon as
  * the reply is out), for mpfs_core_readdir_sent. */
 struct mpfs_given {
-	struct mpfs_given_ino *inos;
+	uint64_t *inos;
 	size_t n;
 };
 int mpfs_core_readdir(struct mpfs_core *core, struct mpfs_dir *dir, off_t off,
 		      int plus, mpfs_fill_fn fill, void *ctx,
 		      struct mpfs_given *given, struct mpfs_err *err);
-/* The reply went out (sent): the versions given are recorded; or it did
- * not: the lookups its entries counted are taken back. Frees given's. */
+/* The reply went out (sent), or it did not: the lookups its entries
+ * counted are taken back. Frees given's. */
 void mpfs_core_readdir_sent(struct mpfs_core *core, struct mpfs_given *given,
 			    int sent);
 
-/* The object a file inode shows: a new reference. */
+/* The object a file inode shows, a new reference: of a sync's file, the
+ * version it is (MPFS_E_STALE when its bytes are gone). */
 int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 		   struct mpfs_err *err);
 
-/* The object a read of inode ino (no handle) is answered from: the
- * version whose size the kernel holds. Returns 1 when that is a version
- * held past a newer one (the attributes of another are not given until
- * mpfs_core_read says the reply is out), 0 otherwise, or -1. */
-int mpfs_core_read_obj(struct mpfs_core *core, uint64_t ino,
-		       struct mpfs_obj **obj, struct mpfs_err *err);
-
 /* After the reply to a read of obj as ino (from the handle or the inode):
- * if it went out (sent), the kernel holds obj's bytes; held: what
- * mpfs_core_read_obj returned. */
+ * if it went out (sent), the kernel holds obj's bytes. */
 void mpfs_core_read(struct mpfs_core *core, uint64_t ino,
-		    const struct mpfs_obj *obj, int sent, int held);
+		    const struct mpfs_obj *obj, int sent);
 
 /* The target of a symbolic link (a bucket name at the root),
  * NUL-terminated in buf. */

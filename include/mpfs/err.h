@@ -24,6 +24,7 @@ enum mpfs_err_kind {
 	MPFS_E_IS_DIR,	    /* a file operation on a directory */
 	MPFS_E_NO_NAME,	    /* a name the tree never holds, whatever the API
 			       says (decided without a request): ENOENT */
+	MPFS_E_STALE,	    /* a version of a file whose bytes are gone */
 };
 
 struct mpfs_err {

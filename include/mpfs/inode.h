@@ -1,7 +1,14 @@
 /* inode.h - the inodes the kernel holds: each node id with its lookup
  * count (raised by every lookup and readdirplus entry the kernel is given,
- * lowered by forget), the path it stands for, and which version of its
- * content the kernel was given, so that a newer one can be told apart.
+ * lowered by forget), the path it stands for and, for a sync, the version
+ * of its content it stands for.
+ *
+ * A sync has one inode number for each version of its bytes
+ * (mpfs_version_ino): what the kernel holds of an inode, its size and its
+ * pages, is of one version for as long as it holds it, so a read is never
+ * one version's bytes cut at another's size. A version the daemon has
+ * since replaced keeps its bytes here (mpfs_inodes_superseded) until the
+ * kernel forgets it.
  *
  * Pure bookkeeping: it knows no FUSE and no API. One mutex guards the
  * table; nothing is called with it held but mpfs_obj_ref and _unref. The root
@@ -11,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct mpfs_inodes;
 struct mpfs_obj;
@@ -18,10 +26,12 @@ struct mpfs_obj;
 struct mpfs_inodes *mpfs_inodes_new(void);
 void mpfs_inodes_free(struct mpfs_inodes *t);
 
-/* One more kernel reference to ino, which names path (copied the first
- * time). Returns 0, or -1 when out of memory. The version it was given
- * with is mpfs_inodes_given's, once the reply is out. */
-int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path);
+/* One more kernel reference to ino, which names path; a sync's version
+ * obj (else NULL) with its attributes st. The first reference records
+ * them; obj is kept if it is superseded already. Returns 0, or -1 when out
+ * of memory. */
+int mpfs_inodes_ref(struct mpfs_inodes *t, uint64_t ino, const char *path,
+		    struct mpfs_obj *obj, const struct stat *st);
 
 /* n references fewer; the inode is forgotten at 0. Forgetting more than
  * was given is ignored (and forgets it). */
@@ -32,48 +42,23 @@ void mpfs_inodes_forget(struct mpfs_inodes *t, uint64_t ino, uint64_t n);
 int mpfs_inodes_path(struct mpfs_inodes *t, uint64_t ino, char *buf,
 		     size_t size);
 
-/* Content versions are digests of the bytes, never 0. */
+/* The version ino stands for: its digest (0: not a sync's inode, or not
+ * held), and into st (may be NULL) the size, times and links it was
+ * given with. *kept: its bytes, when it was superseded (a new reference),
+ * else NULL. */
+uint64_t mpfs_inodes_version(struct mpfs_inodes *t, uint64_t ino,
+			     struct stat *st, struct mpfs_obj **kept);
 
-/* The kernel was given the attributes of version digest, with its bytes
- * when pages is set. Returns 1 when digest is older than the newest the
- * daemon has seen for ino: the caller then takes it back (invalidates).
- * Returns 0 otherwise, and when the kernel holds no such inode. */
-int mpfs_inodes_given(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
-		      int pages);
+/* obj, the version of ino, was replaced by a newer one: kept, if the
+ * kernel holds ino, until it forgets it. */
+void mpfs_inodes_superseded(struct mpfs_inodes *t, uint64_t ino,
+			    struct mpfs_obj *obj);
 
-/* Whether the kernel holds ino with the bytes of version digest. */
-int mpfs_inodes_has_pages(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
-
-/* The daemon now has version digest of ino, and had old (may be NULL)
- * before it. Returns 1 when the kernel holds another version, which the
- * caller must have invalidated; until then (mpfs_inodes_dropped) the
- * kernel still counts as holding it, and old, if it is that version, is
- * held for mpfs_inodes_held until attributes of another version are given
- * (mpfs_inodes_giving, mpfs_inodes_given). 0 otherwise. */
-int mpfs_inodes_newest(struct mpfs_inodes *t, uint64_t ino, uint64_t digest,
-		       struct mpfs_obj *old);
-
-/* The version the kernel holds the size of, when it is not the newest and
- * is held (a new reference); NULL otherwise. A read is answered from it
- * (the kernel cuts what it reads at the size it holds), and, until
- * mpfs_inodes_read_done once its reply is out, the attributes of another
- * version are not given (mpfs_inodes_giving waits). */
-struct mpfs_obj *mpfs_inodes_read_held(struct mpfs_inodes *t, uint64_t ino);
-void mpfs_inodes_read_done(struct mpfs_inodes *t, uint64_t ino);
-
-/* The attributes of obj's version of ino are about to go out (before the
- * reply; mpfs_inodes_given after it): the kernel counts as holding that
- * version, and a version held for reads goes, if another. A version older
- * than the newest (from a view not refreshed yet: a sync is one inode in
- * every view) is held itself: reads are answered from it, not from the
- * newest, until the attributes of another go out. */
-void mpfs_inodes_giving(struct mpfs_inodes *t, uint64_t ino,
-			struct mpfs_obj *obj);
-
-/* Whether the kernel holds the attributes of version digest of ino. */
-int mpfs_inodes_holds(struct mpfs_inodes *t, uint64_t ino, uint64_t digest);
-
-/* The kernel's copy of ino was invalidated: it holds no version now. */
+/* Whether the kernel holds ino without its bytes (a push would help). */
+int mpfs_inodes_wants_pages(struct mpfs_inodes *t, uint64_t ino);
+/* The kernel was given ino's bytes. */
+void mpfs_inodes_paged(struct mpfs_inodes *t, uint64_t ino);
+/* The kernel's copy of ino was invalidated: it holds no bytes now. */
 void mpfs_inodes_dropped(struct mpfs_inodes *t, uint64_t ino);
 
 /* How many inodes the kernel holds, and the sum of their lookup counts. */

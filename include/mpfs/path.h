@@ -122,6 +122,9 @@ size_t mpfs_node_path(const struct mpfs_node *node, char *out, size_t size);
  * never given. Two nodes may collide in principle (1 in 2^64 per pair). */
 uint64_t mpfs_node_ino(const struct mpfs_node *node);
 uint64_t mpfs_sync_ino(const char *bucket, const char *sync_id);
+/* A sync's file has one inode number for each version of its bytes (the
+ * digest of its content): sync_ino is mpfs_sync_ino's, the sync's own. */
+uint64_t mpfs_version_ino(uint64_t sync_ino, uint64_t digest);
 
 /* Encodes an id as a file name: '/', '%', bytes below 0x20 and 0x7F become
  * %XX (upper-case hex), and so does every byte of "." and "..". Returns the

@@ -1,8 +1,9 @@
 """What the kernel keeps and is told (the low-level FUSE face): readdirplus
 leaves every entry with its attributes, a listing's files are pushed into
-the page cache, a sync is one inode in every view, and bytes that change
-are taken back whatever their size and mtime say. Round trips are counted
-from stats.json's ops, never timed."""
+the page cache, a version of a sync is one inode in every view and a new
+version a new inode, so bytes that change show whatever their size and
+mtime say, and a file open across a change reads one version whole. Round
+trips are counted from stats.json's ops, never timed."""
 import datetime
 import json
 import os
@@ -188,6 +189,36 @@ def test_a_change_of_the_same_size_shows_through_a_direct_cat(api, mount, how):
     finally:
         api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"],
                               updated_at=o["updated_at"])
+
+
+@pytest.mark.parametrize("cached", [True, False])  # its pages in the kernel, or dropped
+def test_a_file_open_across_a_change_reads_the_version_it_opened(api, mount, cached):
+    """Each version of a sync is an inode of its own, as a file replaced by
+    rename(2) is: a file open when the sync changes reads the version it
+    opened, whole, at that version's size, while its name shows the new
+    one. With one inode for every version, the size the kernel holds and
+    the bytes the daemon answers can be of two versions, and a read gets
+    one cut at the other's size (the churn test caught it)."""
+    m = mount(api, "ttl=1", "prefetch=0")
+    o = api.store.syncs(BUCKET, status="FAILED")[3]
+    p = m.p(BUCKET, "all", o["sync_config_id"] + ".json")
+    os.listdir(m.p(BUCKET, "all"))
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        assert os.pread(fd, 1 << 16, 0) == render(o)
+        new = api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"] + "/grown" * 20)
+        ttl_passed(time.monotonic(), 1)
+        assert o["sync_config_id"] + ".json" in os.listdir(m.p(BUCKET, "all"))
+        assert read(p) == render(new)
+        if not cached:  # read from the daemon, not the page cache
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        assert os.fstat(fd).st_size == len(render(o))
+        assert os.pread(fd, 1 << 16, 0) == render(o)
+        assert os.pread(fd, 1 << 16, 700) == render(o)[700:]
+        assert os.stat(p).st_ino != os.fstat(fd).st_ino
+    finally:
+        os.close(fd)
+        api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"])
 
 
 def test_mtime_keeps_its_fraction(api, mount):

@@ -216,11 +216,9 @@ static int lookup(struct session *s, uint64_t parent, const char *name,
 		  uint64_t *ino, struct mpfs_err *err)
 {
 	struct stat st;
-	uint64_t version;
 
-	if (mpfs_core_lookup(s->core, parent, name, &st, &version, err))
+	if (mpfs_core_lookup(s->core, parent, name, &st, err))
 		return -1;
-	mpfs_core_sent(s->core, st.st_ino, version, 0);
 	*ino = st.st_ino;
 	say(s, "lookup %s: %o %lld\n", name, (unsigned)st.st_mode,
 	    (long long)st.st_size);
@@ -266,7 +264,7 @@ static int cat(struct session *s, uint64_t ino, struct mpfs_err *err)
 
 	if (mpfs_core_open(s->core, ino, &obj, err))
 		return -1;
-	mpfs_core_read(s->core, ino, obj, 1, 0);
+	mpfs_core_read(s->core, ino, obj, 1);
 	say(s, "cat %s: %zu bytes\n%s", obj->name, obj->size,
 	    obj->live ? "(live)\n" : obj->data);
 	mpfs_obj_unref(obj);

@@ -1,20 +1,11 @@
-/* The kernel's inodes: lookup counts, paths, and which version of a file
- * the kernel holds. */
+/* The kernel's inodes: lookup counts, paths, and the version of a sync
+ * each stands for, with its bytes once replaced. */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "check.h"
 #include "mpfs/inode.h"
 #include "mpfs/render.h"
-
-/* What a read would be answered from (and the read done at once). */
-static struct mpfs_obj *held(struct mpfs_inodes *t, uint64_t ino)
-{
-	struct mpfs_obj *obj = mpfs_inodes_read_held(t, ino);
-
-	if (obj)
-		mpfs_inodes_read_done(t, ino);
-	return obj;
-}
 
 /* An object of version digest. */
 static struct mpfs_obj *version(uint64_t digest)
@@ -36,9 +27,10 @@ static void test_counts(void)
 	uint64_t lookups;
 
 	CHECK(mpfs_inodes_path(t, 7, path, sizeof(path)) == -1);
-	CHECK(mpfs_inodes_ref(t, 7, "/b/all/s.json") == 0);
-	CHECK(mpfs_inodes_ref(t, 7, "/b/by-status/failed/s.json") == 0);
-	CHECK(mpfs_inodes_ref(t, 9, "/b") == 0);
+	CHECK(mpfs_inodes_ref(t, 7, "/b/all/s.json", NULL, NULL) == 0);
+	CHECK(mpfs_inodes_ref(t, 7, "/b/by-status/failed/s.json", NULL, NULL) ==
+	      0);
+	CHECK(mpfs_inodes_ref(t, 9, "/b", NULL, NULL) == 0);
 	CHECK(mpfs_inodes_count(t, &lookups) == 2 && lookups == 3);
 	/* The first path stands: one inode in every view. */
 	CHECK(mpfs_inodes_path(t, 7, path, sizeof(path)) == 0);
@@ -58,75 +50,53 @@ static void test_counts(void)
 static void test_versions(void)
 {
 	struct mpfs_inodes *t = mpfs_inodes_new();
+	struct mpfs_obj *v100 = version(100), *v200 = version(200), *kept;
+	struct stat st = {.st_size = 42, .st_nlink = 3}, got = {0};
 
-	struct mpfs_obj *v100 = version(100), *v200 = version(200),
-			*v300 = version(300), *got;
+	st.st_mtim.tv_sec = 1700000000;
+	/* Not held by the kernel: no version, nothing kept. */
+	CHECK(mpfs_inodes_version(t, 5, &got, &kept) == 0 && kept == NULL);
+	mpfs_inodes_superseded(t, 5, v100);
+	CHECK(!mpfs_inodes_wants_pages(t, 5));
 
-	/* Not held by the kernel: nothing to take back, nothing kept. */
-	CHECK(mpfs_inodes_newest(t, 5, 100, NULL) == 0);
-	CHECK(mpfs_inodes_given(t, 5, 100, 1) == 0);
-	CHECK(!mpfs_inodes_has_pages(t, 5, 100));
+	/* Held: the version and the attributes it was given with, whatever
+	 * a later reference says. */
+	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json", v100, &st) == 0);
+	st.st_size = 99;
+	CHECK(mpfs_inodes_ref(t, 5, "/b/active/s.json", v100, &st) == 0);
+	CHECK(mpfs_inodes_version(t, 5, &got, &kept) == 100 && kept == NULL);
+	CHECK(got.st_size == 42 && got.st_nlink == 3 &&
+	      got.st_mtim.tv_sec == 1700000000 && got.st_blocks == 1);
+	/* A node without versions: none. */
+	CHECK(mpfs_inodes_ref(t, 6, "/b/bucket.json", NULL, &st) == 0);
+	CHECK(mpfs_inodes_version(t, 6, NULL, &kept) == 0 && kept == NULL);
 
-	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json") == 0);
-	CHECK(mpfs_inodes_given(t, 5, 100, 0) == 0);
-	CHECK(mpfs_inodes_holds(t, 5, 100));
-	CHECK(!mpfs_inodes_has_pages(t, 5, 100)); /* attributes only */
-	CHECK(mpfs_inodes_given(t, 5, 100, 1) == 0);
-	CHECK(mpfs_inodes_has_pages(t, 5, 100));
-	CHECK(mpfs_inodes_given(t, 5, 100, 0) == 0); /* pages stay */
-	CHECK(mpfs_inodes_has_pages(t, 5, 100));
-	/* The same version again: nothing to take back, nothing held. */
-	CHECK(mpfs_inodes_newest(t, 5, 100, v100) == 0);
-	CHECK(held(t, 5) == NULL);
-	/* Another: the kernel's copy must go; until it has gone, it still
-	 * holds the old one, whose bytes answer its reads. */
-	CHECK(mpfs_inodes_newest(t, 5, 200, v100) == 1);
-	CHECK(mpfs_inodes_holds(t, 5, 100));
-	got = held(t, 5);
-	CHECK(got == v100);
-	mpfs_obj_unref(got);
-	CHECK(mpfs_inodes_newest(t, 5, 300, v200) == 1); /* still 100 */
+	/* Pages: wanted until given, wanted again once dropped. */
+	CHECK(mpfs_inodes_wants_pages(t, 5));
+	mpfs_inodes_paged(t, 5);
+	CHECK(!mpfs_inodes_wants_pages(t, 5));
 	mpfs_inodes_dropped(t, 5);
-	/* Told, the kernel may still be in a read that keeps the old size:
-	 * held until the attributes of another version go out. */
-	got = held(t, 5);
-	CHECK(got == v100);
-	mpfs_obj_unref(got);
-	mpfs_inodes_giving(t, 5, v100); /* the same version: kept */
-	got = held(t, 5);
-	CHECK(got == v100);
-	mpfs_obj_unref(got);
-	mpfs_inodes_giving(t, 5, v300);
-	CHECK(held(t, 5) == NULL);
-	CHECK(!mpfs_inodes_has_pages(t, 5, 100));
-	CHECK(mpfs_inodes_newest(t, 5, 300, NULL) == 0); /* holds none */
-	/* Handing out a version older than the newest (a view not refreshed
-	 * yet): told so after the reply, and its bytes answer the reads
-	 * meanwhile, not the newest's, until another version goes out. */
-	mpfs_inodes_giving(t, 5, v200);
-	got = held(t, 5);
-	CHECK(got == v200);
-	mpfs_obj_unref(got);
-	CHECK(mpfs_inodes_given(t, 5, 200, 0) == 1);
-	got = held(t, 5);
-	CHECK(got == v200);
-	mpfs_obj_unref(got);
-	mpfs_inodes_giving(t, 5, v300);
-	CHECK(held(t, 5) == NULL);
-	CHECK(mpfs_inodes_ref(t, 5, "/b/all/s.json") == 0);
-	CHECK(mpfs_inodes_given(t, 5, 200, 0) == 1);
-	CHECK(mpfs_inodes_given(t, 5, 300, 1) == 0);
-	CHECK(mpfs_inodes_has_pages(t, 5, 300));
-	/* Attributes of another version given: what was held goes. */
-	CHECK(mpfs_inodes_newest(t, 5, 400, v200) == 1);
-	CHECK(held(t, 5) == NULL); /* v200 is not what it holds */
-	mpfs_inodes_dropped(t, 5);
-	CHECK(!mpfs_inodes_has_pages(t, 5, 300));
-	CHECK(mpfs_inodes_newest(t, 5, 500, NULL) == 0); /* held none */
+	CHECK(mpfs_inodes_wants_pages(t, 5));
+
+	/* Replaced: the bytes are kept for the inode, only for its own
+	 * version, until the kernel forgets it. */
+	mpfs_inodes_superseded(t, 5, v200);
+	CHECK(mpfs_inodes_version(t, 5, NULL, &kept) == 100 && kept == NULL);
+	mpfs_inodes_superseded(t, 5, v100);
+	CHECK(mpfs_inodes_version(t, 5, NULL, &kept) == 100 && kept == v100);
+	mpfs_obj_unref(kept);
+	mpfs_inodes_forget(t, 5, 2);
+	CHECK(mpfs_inodes_version(t, 5, NULL, &kept) == 0 && kept == NULL);
+
+	/* Replaced before the kernel had it (a view not refreshed yet):
+	 * kept from the first reference. */
+	atomic_store(&v200->superseded, 1);
+	CHECK(mpfs_inodes_ref(t, 8, "/b/all/s.json", v200, &st) == 0);
+	CHECK(mpfs_inodes_version(t, 8, NULL, &kept) == 200 && kept == v200);
+	mpfs_obj_unref(kept);
 	mpfs_obj_unref(v100);
 	mpfs_obj_unref(v200);
-	mpfs_obj_unref(v300);
-	mpfs_inodes_free(t);
+	mpfs_inodes_free(t); /* what it kept goes with it (ASan's check) */
 }
 
 struct seen {
@@ -150,7 +120,7 @@ static void test_each(void)
 
 	for (uint64_t i = 2; i < 1002; i++) {
 		snprintf(path, sizeof(path), "/b%llu", (unsigned long long)i);
-		mpfs_inodes_ref(t, i, path);
+		mpfs_inodes_ref(t, i, path, NULL, NULL);
 	}
 	CHECK(mpfs_inodes_each(t, visit, &s) == 0);
 	CHECK(s.n == 1000 && s.sum == (2 + 1001) * 1000 / 2);
