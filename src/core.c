@@ -589,8 +589,11 @@ static int version_of(struct mpfs_core *core, uint64_t ino,
 		return -1;
 	if (!digest || digest == (*obj)->digest)
 		return 0;
+	/* Replaced by the fetch just made: kept then, if the cache had it. */
 	mpfs_obj_unref(*obj);
-	*obj = NULL;
+	mpfs_inodes_version(core->inodes, ino, NULL, obj);
+	if (*obj)
+		return 0;
 	mpfs_err_set(err, MPFS_E_STALE,
 		     "the sync changed, and the bytes of the version this "
 		     "file is are gone: open it again");
