@@ -574,12 +574,11 @@ int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
 	return 0;
 }
 
-/* The version of a sync's file that inode ino is: the bytes kept since
- * it was replaced or left the cache, without a request, else the sync's
- * newest if it is that version. A new reference, or -1 with err. */
-static int version_of(struct mpfs_core *core, uint64_t ino,
-		      const struct mpfs_node *node, struct mpfs_obj **obj,
-		      struct mpfs_err *err)
+/* Kept bytes first, without a request: a version replaced, or gone from
+ * the cache, stays readable while the kernel holds its inode. */
+int sync_version(struct mpfs_core *core, uint64_t ino,
+		 const struct mpfs_node *node, struct mpfs_obj **obj,
+		 struct mpfs_err *err)
 {
 	uint64_t digest = mpfs_inodes_version(core->inodes, ino, NULL, obj);
 
@@ -621,7 +620,7 @@ int mpfs_core_open(struct mpfs_core *core, uint64_t ino, struct mpfs_obj **obj,
 			   ? -1
 			   : counts_obj(core, node.bucket, obj, err);
 	case MPFS_NODE_SYNC:
-		return version_of(core, ino, &node, obj, err);
+		return sync_version(core, ino, &node, obj, err);
 	default:
 		mpfs_err_set(err, MPFS_E_IS_DIR, "is a directory");
 		return -1;

@@ -182,6 +182,12 @@ struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,
  * view), fresh from the cache, else revalidated (see object.c). */
 int sync_obj(struct mpfs_core *core, const struct mpfs_node *node, int match,
 	     struct mpfs_obj **out, struct mpfs_err *err);
+/* The version of a sync's file that inode ino (of node) is: its bytes kept
+ * since it was replaced, else sync_obj's if it is that version, else -1
+ * with MPFS_E_STALE (core.c). New reference, or -1 with err. */
+int sync_version(struct mpfs_core *core, uint64_t ino,
+		 const struct mpfs_node *node, struct mpfs_obj **obj,
+		 struct mpfs_err *err);
 int bucket_obj(struct mpfs_core *core, const char *bucket,
 	       struct mpfs_obj **out, struct mpfs_err *err);
 /* How many fixed views show a sync: its st_nlink. */

@@ -82,7 +82,7 @@ static int get_attrs(struct mpfs_core *core, uint64_t ino, struct attrs *a,
 			 &a->stale);
 		add_age(a, fetched);
 	} else if (node.type == MPFS_NODE_SYNC) {
-		if (sync_obj(core, &node, 0, &a->obj, err))
+		if (sync_version(core, ino, &node, &a->obj, err))
 			return -1;
 		sync_attrs(a);
 	}

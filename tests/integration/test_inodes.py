@@ -1,5 +1,5 @@
-"""Stable inode numbers: a sync has one st_ino in every view and across
-remounts, readdir's d_ino agrees with stat's st_ino, and '.' and '..' are
+"""Stable inode numbers: a sync's version has one st_ino in every view and
+across remounts, readdir's d_ino agrees with stat's st_ino, and '.' and '..' are
 never inode 0 (readdir(3) would hide them)."""
 import os
 

@@ -206,7 +206,8 @@ def test_a_file_open_across_a_change_reads_the_version_it_opened(api, mount, cac
     fd = os.open(p, os.O_RDONLY)
     try:
         assert os.pread(fd, 1 << 16, 0) == render(o)
-        new = api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"] + "/grown" * 20)
+        new = api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"] + "/grown" * 20,
+                                    last_error="grown")
         ttl_passed(time.monotonic(), 1)
         assert o["sync_config_id"] + ".json" in os.listdir(m.p(BUCKET, "all"))
         assert read(p) == render(new)
@@ -216,9 +217,13 @@ def test_a_file_open_across_a_change_reads_the_version_it_opened(api, mount, cac
         assert os.pread(fd, 1 << 16, 0) == render(o)
         assert os.pread(fd, 1 << 16, 700) == render(o)[700:]
         assert os.stat(p).st_ino != os.fstat(fd).st_ino
+        # its extended attributes are its version's too
+        assert os.getxattr(fd, "user.mixpeek.last_error") == o["last_error"].encode()
+        assert os.getxattr(p, "user.mixpeek.last_error") == b"grown"
     finally:
         os.close(fd)
-        api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"])
+        api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"],
+                              last_error=o["last_error"])
 
 
 def test_mtime_keeps_its_fraction(api, mount):
