@@ -5,6 +5,7 @@ version a new inode, so bytes that change show whatever their size and
 mtime say, and a file open across a change reads one version whole. Round
 trips are counted from stats.json's ops, never timed."""
 import datetime
+import errno
 import json
 import os
 import signal
@@ -224,6 +225,35 @@ def test_a_file_open_across_a_change_reads_the_version_it_opened(api, mount, cac
         os.close(fd)
         api.store.update_sync(BUCKET, o["sync_config_id"], source_path=o["source_path"],
                               last_error=o["last_error"])
+
+
+def test_a_version_whose_bytes_are_gone_is_estale_never_another(large_api, mount):
+    """The one case where a file open across a change cannot be read: its
+    version's bytes left the cache before the sync changed (here a cache of
+    1 MiB, and another bucket's 11 MB listing through it). The read fails
+    with ESTALE and one log line, never with another version's bytes."""
+    api, bucket = large_api, "bkt_1k"
+    m = mount(api, "ttl=1", "prefetch=0", "cache_size=1M", expect_stderr=[
+        r"^mixpeekfs: error: read '/bkt_1k/all/sync_\w+\.json': the sync changed, and the bytes of the "
+        r"version this file is are gone: open it again$"])
+    o = api.store.syncs(bucket)[5]
+    p = m.p(bucket, "all", o["sync_config_id"] + ".json")
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        assert os.pread(fd, 1 << 16, 0) == render(o)
+        assert len(os.listdir(m.p("bkt_10k", "all"))) == 10000
+        assert stats(m)["cache"]["evictions"] > 0
+        new = api.store.update_sync(bucket, o["sync_config_id"], source_path=o["source_path"] + "/moved")
+        ttl_passed(time.monotonic(), 1)
+        assert read(p) == render(new)
+        assert os.fstat(fd).st_size == len(render(o))
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        with pytest.raises(OSError) as e:
+            os.pread(fd, 1 << 16, 0)
+        assert e.value.errno == errno.ESTALE
+    finally:
+        os.close(fd)
+        api.store.update_sync(bucket, o["sync_config_id"], source_path=o["source_path"])
 
 
 def test_mtime_keeps_its_fraction(api, mount):
