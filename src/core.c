@@ -564,7 +564,9 @@ int mpfs_core_getattr(struct mpfs_core *core, uint64_t ino, struct stat *st,
 	if (ino_node(core, ino, path, sizeof(path), &node, err) ||
 	    node_attr(core, &node, 0, st, &obj, err))
 		return -1;
-	/* A version the API has replaced since: its own attributes. */
+	/* The sync is asked for all the same: one deleted upstream is ENOENT
+	 * here (a view's refresh takes its inode back, so that this asks).
+	 * A version the API has replaced since: its own attributes. */
 	if (node.type == MPFS_NODE_SYNC) {
 		mpfs_inodes_version(core->inodes, ino, st, &kept);
 		mpfs_obj_unref(kept);

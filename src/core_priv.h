@@ -174,6 +174,8 @@ struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest);
 struct mpfs_obj *object_intern(void *ctx, struct mpfs_obj *obj);
 /* A sync gone from a view: whatever is held of it is out of date. */
 void object_forget(struct mpfs_core *core, const char *bucket, const char *id);
+/* The inode number of obj's version, a sync of bucket. */
+uint64_t object_ino(const char *bucket, const struct mpfs_obj *obj);
 /* The newest object held for a listed one: obj itself, or a version a
  * GET brought since. New reference. */
 struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,

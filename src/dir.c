@@ -371,8 +371,7 @@ static void listed_entry(struct mpfs_core *core, const struct mpfs_dir *dir,
 	e->obj = object_current(core, dir->node.bucket, obj);
 	mpfs_obj_unref(obj);
 	sync_stat(core, e->obj, &e->st);
-	e->st.st_ino = mpfs_version_ino(
-	    mpfs_sync_ino(dir->node.bucket, e->obj->id), e->obj->digest);
+	e->st.st_ino = object_ino(dir->node.bucket, e->obj);
 	id_path(dir->path, e->obj->id, ".json", e->path, sizeof(e->path));
 }
 

@@ -158,8 +158,7 @@ static int push_one(struct push *p, const struct mpfs_notify_ops *ops,
 		    void *ctx, struct mpfs_obj *obj)
 {
 	struct mpfs_core *core = p->core;
-	uint64_t ino =
-	    mpfs_version_ino(mpfs_sync_ino(p->v->bucket, obj->id), obj->digest);
+	uint64_t ino = object_ino(p->v->bucket, obj);
 	long size = (long)obj->size;
 
 	if (!mpfs_inodes_wants_pages(core->inodes, ino))
@@ -278,10 +277,7 @@ static void gone_run(void *arg, const struct mpfs_notify_ops *ops, void *ctx)
 			object_forget(core, g->v->bucket, obj->id);
 			for (size_t d = 0; d < e.ndirs; d++)
 				ops->inval_entry(ctx, e.dirs[d], obj->name);
-			ops->inval_inode(
-			    ctx, mpfs_version_ino(
-				     mpfs_sync_ino(g->v->bucket, obj->id),
-				     obj->digest));
+			ops->inval_inode(ctx, object_ino(g->v->bucket, obj));
 		}
 		mpfs_obj_unref(obj);
 	}

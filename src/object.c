@@ -97,6 +97,11 @@ void object_forget(struct mpfs_core *core, const char *bucket, const char *id)
 	mpfs_obj_unref(obj);
 }
 
+uint64_t object_ino(const char *bucket, const struct mpfs_obj *obj)
+{
+	return mpfs_version_ino(mpfs_sync_ino(bucket, obj->id), obj->digest);
+}
+
 struct mpfs_obj *object_current(struct mpfs_core *core, const char *bucket,
 				struct mpfs_obj *obj)
 {
