@@ -26,7 +26,16 @@ def test_ls_f_of_12345_syncs_is_complete(large_api, mount):
     prime_buckets(m)
     large_api.reset_log()
     path = m.p("bkt_12k", "all")
-    lines = run("ls", "-f", path).stdout.splitlines()
+    # Each page answered a quarter of a second after it arrives: the order
+    # in which requests reach the API then shows the order the daemon sent
+    # them in (a page sent after a first-wave answer arrives that much
+    # later), not which of the pages sent at once happened to get a core
+    # first (on two loaded cores, one once arrived after the next wave).
+    large_api.add_fault("latency", path_re="/buckets/bkt_12k/syncs/list", seconds=0.25)
+    try:
+        lines = run("ls", "-f", path).stdout.splitlines()
+    finally:
+        large_api.clear_faults()
     reqs = list_requests(large_api, "bkt_12k")
     print(f"\nls -f bkt_12k/all (12,345 syncs): {len(reqs)} list requests "
           f"({sum('offset' in r['query'] for r in reqs)} by offset, "
