@@ -22,60 +22,66 @@ static uint64_t mix(uint64_t h, uint64_t w)
 	return h ^ (h >> 31);
 }
 
-static uint64_t feed(uint64_t h, const void *p, size_t n)
+/* n bytes; the length is fed before them, so no tail needs marking. */
+static uint64_t feed(uint64_t h, const char *b, size_t n)
 {
-	const unsigned char *b = p;
 	uint64_t w;
 
 	for (; n >= 8; n -= 8, b += 8) {
 		memcpy(&w, b, 8);
 		h = mix(h, w);
 	}
-	w = 0;
-	memcpy(&w, b, n);
-	return mix(h, w ^ ((uint64_t)n << 56));
+	if (n) {
+		w = 0;
+		memcpy(&w, b, n);
+		h = mix(h, w);
+	}
+	return h;
 }
 
-/* Each value is its type, then what it holds; strings and keys carry
- * their length, so no two values feed the same bytes. */
+/* Each value is its type with its size (an object's or array's count, a
+ * string's length) in one word, then what it holds; keys carry their
+ * length too, so no two values feed the same words. */
 static uint64_t digest(uint64_t h, json_t *json)
 {
-	unsigned char type = (unsigned char)json_typeof(json);
-	const char *key;
+	uint64_t type = (uint64_t)json_typeof(json);
 	size_t i, len;
 	json_t *v;
 	json_int_t n;
 	double d;
+	void *it;
 
-	h = feed(h, &type, 1);
 	switch (json_typeof(json)) {
 	case JSON_OBJECT:
-		json_object_foreach (json, key, v) {
-			len = strlen(key);
-			h = digest(feed(feed(h, &len, sizeof(len)), key, len),
-				   v);
+		h = mix(h, type | (uint64_t)json_object_size(json) << 8);
+		for (it = json_object_iter(json); it;
+		     it = json_object_iter_next(json, it)) {
+			len = json_object_iter_key_len(it);
+			h = feed(mix(h, len), json_object_iter_key(it), len);
+			h = digest(h, json_object_iter_value(it));
 		}
 		break;
 	case JSON_ARRAY:
-		len = json_array_size(json);
-		h = feed(h, &len, sizeof(len));
+		h = mix(h, type | (uint64_t)json_array_size(json) << 8);
 		json_array_foreach (json, i, v)
 			h = digest(h, v);
 		break;
 	case JSON_STRING:
 		len = json_string_length(json);
-		h = feed(feed(h, &len, sizeof(len)), json_string_value(json),
-			 len);
+		h = feed(mix(h, type | (uint64_t)len << 8),
+			 json_string_value(json), len);
 		break;
 	case JSON_INTEGER:
 		n = json_integer_value(json);
-		h = feed(h, &n, sizeof(n));
+		h = mix(mix(h, type), (uint64_t)n);
 		break;
 	case JSON_REAL:
 		d = json_real_value(json);
-		h = feed(h, &d, sizeof(d));
+		memcpy(&n, &d, sizeof(n));
+		h = mix(mix(h, type), (uint64_t)n);
 		break;
 	default: /* true, false, null: the type says it all */
+		h = mix(h, type);
 		break;
 	}
 	return h;
@@ -89,28 +95,40 @@ uint64_t mpfs_json_digest(json_t *json)
 }
 
 #define RENDER_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+#define RENDER_BUF   16384 /* a sync's is about 1.5 KiB */
+
+/* json pretty-printed into buf (RENDER_BUF bytes), or when larger into
+ * *big (malloc'd, else NULL): its length, the final newline not counted;
+ * 0 when it cannot be. */
+static size_t render(json_t *json, char *buf, char **big)
+{
+	size_t n = json_dumpb(json, buf, RENDER_BUF, RENDER_FLAGS);
+
+	*big = NULL;
+	if (n > RENDER_BUF && !(*big = json_dumps(json, RENDER_FLAGS)))
+		return 0;
+	return n;
+}
+
+/* What render gave, n bytes, with the final newline and a NUL: n + 2
+ * bytes of dst. */
+static void place(char *dst, const char *buf, const char *big, size_t n)
+{
+	memcpy(dst, big ? big : buf, n);
+	dst[n] = '\n';
+	dst[n + 1] = '\0';
+}
 
 char *mpfs_render_json(json_t *json, size_t *len)
 {
-	char buf[16384]; /* a sync's is about 1.5 KiB */
-	size_t n = json_dumpb(json, buf, sizeof(buf), RENDER_FLAGS);
-	char *text = NULL, *out;
+	char buf[RENDER_BUF], *big, *out = NULL;
+	size_t n = render(json, buf, &big);
 
-	if (n == 0)
-		return NULL;
-	if (n > sizeof(buf)) { /* a larger one: dumped again, to fit */
-		text = json_dumps(json, RENDER_FLAGS);
-		if (!text)
-			return NULL;
-	}
-	out = malloc(n + 2);
-	if (out) {
-		memcpy(out, text ? text : buf, n);
-		out[n] = '\n';
-		out[n + 1] = '\0';
+	if (n && (out = malloc(n + 2))) {
+		place(out, buf, big, n);
 		*len = n + 1;
 	}
-	free(text);
+	free(big);
 	return out;
 }
 
@@ -208,10 +226,13 @@ static int text_of(json_t *json, const char *key, int any, struct text *t)
 	return 0;
 }
 
-/* A new object with the fields of json (id is json's id_key) and the
- * encoded name id + suffix; data not set. NULL when out of memory. */
+/* A new object with the fields of json (id is json's id_key), the
+ * encoded name id + suffix, and room for data_room bytes of data after
+ * them (*extra: the bytes of the fields and name). NULL when out of
+ * memory. */
 static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
-				  const char *suffix, size_t *extra)
+				  const char *suffix, size_t data_room,
+				  size_t *extra)
 {
 	struct text t[F_N] = {{0}};
 	const char **dst[F_N];
@@ -235,7 +256,7 @@ static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
 	for (int i = 0; i < F_N; i++)
 		total += t[i].s ? t[i].len + 1 : 0;
 	*extra = total + idlen + 1;
-	obj = calloc(1, sizeof(*obj) + *extra);
+	obj = calloc(1, sizeof(*obj) + *extra + data_room);
 	if (!obj)
 		goto out;
 	dst[F_ID] = &obj->id;
@@ -255,6 +276,7 @@ static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
 	}
 	memcpy(p, name, idlen + 1);
 	obj->name = p;
+	obj->data = p + idlen + 1;
 	atomic_init(&obj->refs, 1);
 out:
 	for (int i = 0; i < F_N; i++)
@@ -288,7 +310,8 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	const char *id = json_string_value(json_object_get(json, id_key));
 	struct mpfs_obj *obj;
 	json_t *active;
-	size_t extra;
+	char buf[RENDER_BUF], *big;
+	size_t extra, n;
 
 	if (!json_is_object(json)) {
 		mpfs_err_set(err, MPFS_E_MALFORMED, "item is not an object");
@@ -305,11 +328,15 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 			     MPFS_ID_MAX);
 		return NULL;
 	}
-	obj = obj_alloc(json, id_key, suffix, &extra);
+	/* The bytes in the object's own block: one allocation, not two. */
+	n = render(json, buf, &big);
+	obj = n ? obj_alloc(json, id_key, suffix, n + 2, &extra) : NULL;
+	if (obj) {
+		place(obj->data, buf, big, n);
+		obj->size = n + 1;
+	}
+	free(big);
 	if (!obj)
-		goto nomem;
-	obj->data = mpfs_render_json(json, &obj->size);
-	if (!obj->data)
 		goto nomem;
 	obj->digest = digest ? digest : mpfs_json_digest(json);
 	obj->mtime = object_mtime(json, fallback_mtime);
@@ -333,6 +360,7 @@ struct mpfs_obj *mpfs_obj_new_live(json_t *json, const char *name, time_t mtime,
 	if (!obj)
 		goto nomem;
 	atomic_init(&obj->refs, 1);
+	obj->live = 1;
 	memcpy(obj->strings, name, len + 1);
 	obj->id = obj->name = obj->strings;
 	obj->data = json ? mpfs_render_json(json, &obj->size) : NULL;
@@ -341,7 +369,6 @@ struct mpfs_obj *mpfs_obj_new_live(json_t *json, const char *name, time_t mtime,
 	obj->digest = 1;
 	obj->mtime.tv_sec = mtime;
 	obj->is_active = -1;
-	obj->live = 1;
 	return counted(obj, len + 1);
 nomem:
 	mpfs_obj_unref(obj);
@@ -361,6 +388,7 @@ void mpfs_obj_unref(struct mpfs_obj *obj)
 		return;
 	atomic_fetch_sub(&live_bytes, obj->bytes);
 	free(obj->stale);
-	free(obj->data);
+	if (obj->live) /* else in its own block */
+		free(obj->data);
 	free(obj);
 }

@@ -47,7 +47,9 @@ struct mpfs_obj {
 	 * or NULL (see the core's stale slots: written under their lock, read
 	 * without it only to see whether there is one). */
 	stale_slot stale;
-	int live;	/* made at each open: read past the page cache */
+	/* Made at each open: read past the page cache. Its data is malloc'd
+	 * apart (statsfile.c grows it); any other's is in strings[]. */
+	int live;
 	size_t bytes;	/* of memory it holds (mpfs_obj_bytes) */
 	char strings[]; /* where the fields above point */
 };

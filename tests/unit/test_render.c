@@ -137,7 +137,8 @@ static void test_time(void)
 }
 
 /* Versions: equal JSON, equal digest; any change in a value, a key, the
- * order of keys or a type, another digest. */
+ * order of keys, a type or where an object or array ends, another
+ * digest. */
 static void test_digest(void)
 {
 	static const char *const texts[] = {
@@ -150,18 +151,23 @@ static void test_digest(void)
 	    "{\"a\": [1], \"b\": \"x\"}",
 	    "{\"ab\": 1, \"b\": \"x\"}",
 	    "{\"a\": 1, \"b\": \"x\", \"c\": null}",
+	    "{\"a\": {\"b\": 1}, \"c\": 2}",
+	    "{\"a\": {\"b\": 1, \"c\": 2}}",
+	    "[[1], 2]",
+	    "[[1, 2]]",
 	};
-	uint64_t d[9];
+	enum { N = sizeof(texts) / sizeof(texts[0]) };
+	uint64_t d[N];
 	json_t *j;
 	int distinct = 1;
 
-	for (int i = 0; i < 9; i++) {
+	for (int i = 0; i < N; i++) {
 		j = json_loads(texts[i], JSON_DECODE_ANY, NULL);
 		d[i] = mpfs_json_digest(j);
 		json_decref(j);
 	}
-	for (int i = 0; i < 9; i++)
-		for (int k = i + 1; k < 9; k++)
+	for (int i = 0; i < N; i++)
+		for (int k = i + 1; k < N; k++)
 			distinct &= d[i] != d[k];
 	CHECK(distinct);
 	j = json_loads(texts[0], 0, NULL);
