@@ -226,11 +226,9 @@ static void give_handle(struct mpfs_http *h, CURL *c)
 /* Answer bodies of RX_MIN or more: a mapping of their size (sized by
  * Content-Length when there is one, so not grown and copied as they
  * come), at a huge page's boundary, so that its whole huge pages are
- * faulted 2 MiB at a time, the rest 4 KiB at a time: a page fault for
- * each 2 MiB instead of 512. One of more than half a huge page is
- * rounded up to whole ones: at most twice its size, for a list page
- * (1.1 MB of syncs) one fault instead of 270. Unmapped when released.
- * Smaller ones: malloc. */
+ * faulted 2 MiB at a time, the rest 4 KiB at a time: no more memory than
+ * today, a page fault for each 2 MiB instead of 512. Unmapped when
+ * released. Smaller ones: malloc. */
 #define RX_HUGE (2UL << 20)
 #define RX_MIN	(256UL << 10)
 
@@ -241,8 +239,6 @@ static char *rx_get(size_t *cap)
 
 	if (*cap < RX_MIN)
 		return malloc(*cap);
-	if (size > RX_HUGE / 2)
-		size = (size + RX_HUGE - 1) & ~(RX_HUGE - 1);
 	p = mmap(NULL, size + RX_HUGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
