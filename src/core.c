@@ -12,6 +12,7 @@
 #include "core_priv.h"
 #include "mpfs/arena.h"
 #include "mpfs/log.h"
+#include "mpfs/slab.h"
 
 static void *listing_ref(void *v)
 {
@@ -595,6 +596,7 @@ int sync_version(struct mpfs_core *core, uint64_t ino,
 	mpfs_inodes_version(core->inodes, ino, NULL, obj);
 	if (*obj)
 		return 0;
+	mpfs_err_clear(err); /* not the fetch's: it succeeded */
 	mpfs_err_set(err, MPFS_E_STALE,
 		     "the sync changed, and the bytes of the version this "
 		     "file is are gone: open it again");
@@ -648,7 +650,8 @@ void mpfs_core_drop(struct mpfs_core *core,
 	mpfs_cache_clear(core->bucket_objs);
 	mpfs_cache_clear(core->counts);
 	mpfs_stats_drop();
-	give_back(); /* the memory goes back to the system */
+	mpfs_slab_trim(); /* the rest of the block being filled too */
+	give_back();	  /* the memory goes back to the system */
 	kernel_drop(core, told, ctx);
 }
 

@@ -20,19 +20,21 @@ static void object_key(char *key, size_t size, const char *bucket,
 	snprintf(key, size, "%s" SEP "%s", id, bucket);
 }
 
-/* Puts obj under key as the newest version of file ino; the one it
- * replaced, if another, is marked superseded and kept for the kernel's
- * inode of it (a sync's, in core->objects), or the kernel's copy of the
- * file taken back (bucket.json's). */
+/* Puts obj under key as the newest version of file ino. The object it
+ * replaced is marked superseded: of another version, it is kept for the
+ * kernel's inode of it (a sync's, in core->objects), or the kernel's copy
+ * of the file taken back (bucket.json's). Of the same version (made anew
+ * out of a sparse block), a lookup that found it still keeps its bytes
+ * once the version is replaced, as obj's are. */
 static void put_newest(struct mpfs_core *core, struct mpfs_cache *c,
 		       const char *key, uint64_t ino, struct mpfs_obj *obj)
 {
 	struct mpfs_obj *old = mpfs_cache_put(c, key, obj);
 
-	if (old && old->digest != obj->digest) {
+	if (old && old != obj)
 		atomic_store(&old->superseded, 1);
+	if (old && old->digest != obj->digest)
 		kernel_replaced(core, ino, c == core->objects, old);
-	}
 	mpfs_obj_unref(old);
 }
 
@@ -58,7 +60,7 @@ struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest)
 
 	object_key(key, sizeof(key), v->bucket, id);
 	obj = mpfs_cache_get_stale(v->core->objects, key, NULL);
-	if (obj && obj->digest == digest) {
+	if (obj && obj->digest == digest && !mpfs_obj_sparse(obj)) {
 		/* Listed again, unchanged: fresh for another ttl. */
 		atomic_store(&obj->listed, 1);
 		atomic_store(&obj->fetched_ms, mpfs_wall_ms());

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mpfs/path.h"
+#include "mpfs/slab.h"
 
 /* The digest's mixing: eight bytes at a time, multiplied and folded, so
  * that a byte anywhere moves the whole word. Not for adversaries: for
@@ -181,20 +182,21 @@ static time_t object_created(json_t *json)
 	return s && mpfs_time_parse(s, &t) == 0 ? t.tv_sec : 0;
 }
 
-/* Bytes of every object alive: what the caches' budget counts. */
+/* Bytes of every object alive malloc'd (those in blocks: slab.c's): with
+ * the blocks', what the caches' budget counts. */
 static atomic_size_t live_bytes;
 
 size_t mpfs_obj_bytes(void)
 {
-	return atomic_load(&live_bytes);
+	return atomic_load(&live_bytes) + mpfs_slab_bytes();
 }
 
-/* An object complete: its bytes count from now on, and as much is taken
- * off when it goes. */
-static struct mpfs_obj *counted(struct mpfs_obj *obj, size_t extra)
+/* An object complete, of obj->bytes: they count from now on, and as
+ * many are taken off when it goes. */
+static struct mpfs_obj *counted(struct mpfs_obj *obj)
 {
-	obj->bytes = sizeof(*obj) + extra + obj->size;
-	atomic_fetch_add(&live_bytes, obj->bytes);
+	if (!obj->slab)
+		atomic_fetch_add(&live_bytes, obj->bytes);
 	return obj;
 }
 
@@ -228,16 +230,15 @@ static int text_of(json_t *json, const char *key, int any, struct text *t)
 
 /* A new object with the fields of json (id is json's id_key), the
  * encoded name id + suffix, and room for data_room bytes of data after
- * them (*extra: the bytes of the fields and name). NULL when out of
- * memory. */
+ * them; obj->bytes: all of it. NULL when out of memory. */
 static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
-				  const char *suffix, size_t data_room,
-				  size_t *extra)
+				  const char *suffix, size_t data_room)
 {
 	struct text t[F_N] = {{0}};
 	const char **dst[F_N];
 	char name[MPFS_NAME_MAX + 1];
 	struct mpfs_obj *obj = NULL;
+	struct mpfs_slab *slab = NULL;
 	size_t total = 0, idlen;
 	char *p;
 	int failed;
@@ -255,10 +256,14 @@ static struct mpfs_obj *obj_alloc(json_t *json, const char *id_key,
 	idlen = strlen(name);
 	for (int i = 0; i < F_N; i++)
 		total += t[i].s ? t[i].len + 1 : 0;
-	*extra = total + idlen + 1;
-	obj = calloc(1, sizeof(*obj) + *extra + data_room);
-	if (!obj)
+	/* In a block, at once after the objects rendered before it; one
+	 * too large for a block (or out of memory there): malloc. */
+	total += sizeof(*obj) + idlen + 1 + data_room;
+	obj = mpfs_slab_alloc(total, &slab);
+	if (!obj && !(obj = calloc(1, total)))
 		goto out;
+	obj->slab = slab;
+	obj->bytes = total;
 	dst[F_ID] = &obj->id;
 	dst[F_STATUS] = &obj->status;
 	dst[F_CONN] = &obj->connection_id;
@@ -311,7 +316,7 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	struct mpfs_obj *obj;
 	json_t *active;
 	char buf[RENDER_BUF], *big;
-	size_t extra, n;
+	size_t n;
 
 	if (!json_is_object(json)) {
 		mpfs_err_set(err, MPFS_E_MALFORMED, "item is not an object");
@@ -330,7 +335,7 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	}
 	/* The bytes in the object's own block: one allocation, not two. */
 	n = render(json, buf, &big);
-	obj = n ? obj_alloc(json, id_key, suffix, n + 2, &extra) : NULL;
+	obj = n ? obj_alloc(json, id_key, suffix, n + 2) : NULL;
 	if (obj) {
 		place(obj->data, buf, big, n);
 		obj->size = n + 1;
@@ -344,7 +349,7 @@ struct mpfs_obj *mpfs_obj_new(json_t *json, const char *id_key,
 	active = json_object_get(json, "is_active");
 	obj->is_active = json_is_boolean(active) ? json_is_true(active) : -1;
 	atomic_init(&obj->fetched_ms, mpfs_wall_ms());
-	return counted(obj, extra);
+	return counted(obj);
 nomem:
 	mpfs_obj_unref(obj);
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory rendering '%s'", id);
@@ -369,11 +374,17 @@ struct mpfs_obj *mpfs_obj_new_live(json_t *json, const char *name, time_t mtime,
 	obj->digest = 1;
 	obj->mtime.tv_sec = mtime;
 	obj->is_active = -1;
-	return counted(obj, len + 1);
+	obj->bytes = sizeof(*obj) + len + 1 + obj->size;
+	return counted(obj);
 nomem:
 	mpfs_obj_unref(obj);
 	mpfs_err_set(err, MPFS_E_NOMEM, "out of memory rendering '%s'", name);
 	return NULL;
+}
+
+int mpfs_obj_sparse(const struct mpfs_obj *obj)
+{
+	return obj->slab && mpfs_slab_sparse(obj->slab);
 }
 
 struct mpfs_obj *mpfs_obj_ref(struct mpfs_obj *obj)
@@ -386,9 +397,13 @@ void mpfs_obj_unref(struct mpfs_obj *obj)
 {
 	if (!obj || atomic_fetch_sub(&obj->refs, 1) != 1)
 		return;
-	atomic_fetch_sub(&live_bytes, obj->bytes);
 	free(obj->stale);
-	if (obj->live) /* else in its own block */
+	if (obj->live) /* else with the object */
 		free(obj->data);
+	if (obj->slab) {
+		mpfs_slab_free(obj->slab, obj, obj->bytes);
+		return;
+	}
+	atomic_fetch_sub(&live_bytes, obj->bytes);
 	free(obj);
 }

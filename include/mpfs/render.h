@@ -12,6 +12,8 @@
 
 #include "mpfs/err.h"
 
+struct mpfs_slab;
+
 /* Why a copy is served after a failed refresh, or NULL (the core's). */
 typedef char *_Atomic stale_slot;
 
@@ -20,8 +22,9 @@ struct mpfs_obj {
 	/* The version: a digest of the JSON the bytes are rendered from
 	 * (mpfs_json_digest), never 0. Equal digests, equal bytes. */
 	uint64_t digest;
-	/* Set once a newer version of the same object is held (by the
-	 * core's caches): who holds this one may look for that. */
+	/* Set once another object holds its place in the core's caches (a
+	 * newer version, or this one made anew): who holds this one may
+	 * look for that. */
 	atomic_int superseded;
 	/* Set once a listing has brought it: it is had again through a
 	 * listing, never by a GET of its own. */
@@ -50,8 +53,9 @@ struct mpfs_obj {
 	/* Made at each open: read past the page cache. Its data is malloc'd
 	 * apart (statsfile.c grows it); any other's is in strings[]. */
 	int live;
-	size_t bytes;	/* of memory it holds (mpfs_obj_bytes) */
-	char strings[]; /* where the fields above point */
+	size_t bytes;		/* of memory it holds (mpfs_obj_bytes) */
+	struct mpfs_slab *slab; /* the block it is in (slab.h), or NULL */
+	char strings[];		/* where the fields above point */
 };
 
 /* The wall clock in ms since the epoch: what fetched_ms counts. */
@@ -84,6 +88,10 @@ size_t mpfs_obj_bytes(void);
 
 /* New reference to the same object. */
 struct mpfs_obj *mpfs_obj_ref(struct mpfs_obj *obj);
+
+/* Whether the object is in a block mostly of holes (slab.h): one made
+ * anew in its stead lets them go. */
+int mpfs_obj_sparse(const struct mpfs_obj *obj);
 
 /* Drops a reference; NULL is a no-op. */
 void mpfs_obj_unref(struct mpfs_obj *obj);
