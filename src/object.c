@@ -61,11 +61,14 @@ struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest)
 	object_key(key, sizeof(key), v->bucket, id);
 	obj = mpfs_cache_get_stale(v->core->objects, key, NULL);
 	if (obj && obj->digest == digest && !mpfs_obj_sparse(obj)) {
-		/* Listed again, unchanged: fresh for another ttl. */
+		/* Listed again, unchanged: fresh for another ttl. Put as any
+		 * newest is: another version put meanwhile keeps its bytes
+		 * for the kernel's inode of it. */
 		atomic_store(&obj->listed, 1);
 		atomic_store(&obj->fetched_ms, mpfs_wall_ms());
 		stale_clear(&obj->stale);
-		mpfs_obj_unref(mpfs_cache_put(v->core->objects, key, obj));
+		put_newest(v->core, v->core->objects, key,
+			   mpfs_sync_ino(v->bucket, id), obj);
 		return obj;
 	}
 	mpfs_obj_unref(obj);

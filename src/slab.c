@@ -1,4 +1,4 @@
-/* slab.c - blocks of 2 MiB that objects are bumped off (see slab.h).
+/* slab.c - blocks that objects are bumped off (see slab.h).
  *
  * Lock order: slabs.lock only; a block is unmapped without it. */
 #include "mpfs/slab.h"
@@ -17,11 +17,13 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-#define BLOCK	(2UL << 20) /* a transparent huge page */
-#define ALIGN	16
-#define MAX_OBJ (BLOCK / 8) /* larger: malloc, not a block mostly empty */
+#define BLOCK_MIN (64UL << 10)
+#define BLOCK_MAX (2UL << 20) /* a transparent huge page */
+#define ALIGN	  16
+#define MAX_OBJ	  (BLOCK_MAX / 8) /* larger: malloc */
 
 struct mpfs_slab {
+	size_t size;	    /* of the block */
 	int refs;	    /* objects in it, and one while current */
 	atomic_size_t used; /* bumped off it, this header included */
 	atomic_size_t live; /* of which objects alive */
@@ -44,27 +46,46 @@ static size_t rounded(size_t size)
 	return (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 }
 
-/* A new block at a huge page's boundary, with one reference: the one it
- * has while current. */
-static struct mpfs_slab *block_new(void)
+/* The size of a new block for an object of need bytes: half of what the
+ * blocks hold, at least eight objects' worth, as a power of two from
+ * BLOCK_MIN to BLOCK_MAX. So the block being filled, faulted in whole, is
+ * never the most of the memory (a mount of a few syncs spends 64 KiB on
+ * it), and a large listing is bumped off huge pages. Lock held. */
+static size_t block_size(size_t need)
 {
-	char *p = mmap(NULL, 2 * BLOCK, PROT_READ | PROT_WRITE,
+	size_t size = BLOCK_MIN, want = atomic_load(&slabs.held) / 2;
+
+	while (size < BLOCK_MAX && (size < want || size < 8 * need))
+		size *= 2;
+	return size;
+}
+
+/* A new block of size bytes, at a huge page's boundary when one, with
+ * one reference: the one it has while current. */
+static struct mpfs_slab *block_new(size_t size)
+{
+	size_t map = size == BLOCK_MAX ? 2 * size : size;
+	char *p = mmap(NULL, map, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *q;
+	char *q = p;
 	struct mpfs_slab *s;
 
 	if (p == MAP_FAILED)
 		return NULL;
-	q = (char *)(((uintptr_t)p + BLOCK - 1) & ~(uintptr_t)(BLOCK - 1));
-	if (q > p)
-		munmap(p, (size_t)(q - p));
-	munmap(q + BLOCK, (size_t)(p + BLOCK - q));
-	madvise(q, BLOCK, MADV_HUGEPAGE); /* a hint */
+	if (size == BLOCK_MAX) {
+		q = (char *)(((uintptr_t)p + size - 1) &
+			     ~(uintptr_t)(size - 1));
+		if (q > p)
+			munmap(p, (size_t)(q - p));
+		munmap(q + size, (size_t)(p + size - q));
+		madvise(q, size, MADV_HUGEPAGE); /* a hint */
+	}
 	s = (struct mpfs_slab *)q;
+	s->size = size;
 	s->refs = 1;
 	atomic_init(&s->used, sizeof(*s));
 	atomic_init(&s->live, 0);
-	POISON(s->objects, BLOCK - sizeof(*s));
+	POISON(s->objects, size - sizeof(*s));
 	return s;
 }
 
@@ -80,10 +101,13 @@ static struct mpfs_slab *unref_locked(struct mpfs_slab *s)
 
 static void unmap(struct mpfs_slab *s)
 {
+	size_t size;
+
 	if (!s)
 		return;
-	UNPOISON(s, BLOCK); /* the addresses may be mapped again */
-	munmap(s, BLOCK);
+	size = s->size;
+	UNPOISON(s, size); /* the addresses may be mapped again */
+	munmap(s, size);
 }
 
 /* cur is no longer current: its holes count from now on. Lock held;
@@ -110,9 +134,9 @@ void *mpfs_slab_alloc(size_t size, struct mpfs_slab **slab)
 		return NULL;
 	pthread_mutex_lock(&slabs.lock);
 	s = slabs.cur;
-	if (!s || atomic_load(&s->used) + need > BLOCK) {
+	if (!s || atomic_load(&s->used) + need > s->size) {
 		gone = retire_locked();
-		s = slabs.cur = block_new();
+		s = slabs.cur = block_new(block_size(need));
 	}
 	if (s) {
 		p = (char *)s + atomic_load(&s->used);

@@ -1,8 +1,10 @@
-/* slab.h - where objects live: bumped off blocks of 2 MiB, one after
- * another as listings render them, each block faulted in whole (a
- * transparent huge page: one page fault where malloc took 512, the most
- * of a cold listing's cost after jansson's own) and unmapped when the last
- * object in it goes.
+/* slab.h - where objects live: bumped off blocks, one after another as
+ * listings render them, and unmapped when the last object in a block
+ * goes. A block is half the size of what the blocks hold, from 64 KiB to
+ * 2 MiB: a large listing's are faulted in whole (a transparent huge page:
+ * one page fault where malloc took 512, the most of a cold listing's cost
+ * after jansson's own), and a mount of a few syncs spends little on the
+ * one being filled.
  *
  * Nothing inside a block is reused: an object gone leaves a hole until
  * its block goes. The holes of a block count in the bytes held (the

@@ -51,21 +51,23 @@ static void test_bump_and_give_back(void)
 	CHECK(mpfs_slab_bytes() == 0);
 }
 
-/* A full block makes way for a new one, and goes with its last object. */
+/* A full block makes way for a new one, and goes with its last object;
+ * blocks grow with what they hold, to huge pages: small for a few objects,
+ * 2 MiB once megabytes are held. */
 static void test_blocks_go_with_their_objects(void)
 {
-	enum { N = 600 };
+	enum { N = 4000 };
 	static char *p[N];
 	static struct mpfs_slab *s[N];
 	struct mpfs_slab *first;
-	size_t n = 0, before;
+	size_t n = 0, before, k, run = 0, longest = 0;
 
 	p[0] = mpfs_slab_alloc(4000, &s[0]);
 	first = s[0];
 	for (n = 1; n < N && (p[n] = mpfs_slab_alloc(4000, &s[n])); n++)
 		if (s[n] != first)
 			break;
-	CHECK(n < N && s[n] != first && n == (BLOCK - 64) / 4000);
+	CHECK(n < N && s[n] != first && n == (64 * 1024 - 32) / 4000);
 	before = mpfs_slab_bytes();
 	CHECK(before > (n + 1) * 4000 && before < (n + 1) * 4000 + 64);
 	for (size_t i = 1; i < n; i++)
@@ -74,7 +76,13 @@ static void test_blocks_go_with_their_objects(void)
 	CHECK(mpfs_slab_sparse(first));
 	mpfs_slab_free(s[0], p[0], 4000);
 	CHECK(mpfs_slab_bytes() == 4000); /* gone with its last object */
-	mpfs_slab_free(s[n], p[n], 4000);
+	for (k = n + 1; k < N && (p[k] = mpfs_slab_alloc(4000, &s[k])); k++) {
+		run = s[k] == s[k - 1] ? run + 1 : 1;
+		longest = run > longest ? run : longest;
+	}
+	CHECK(k == N && longest == (2 * 1024 * 1024 - 32) / 4000);
+	for (k = n; k < N; k++)
+		mpfs_slab_free(s[k], p[k], 4000);
 	mpfs_slab_trim();
 	CHECK(mpfs_slab_bytes() == 0);
 }
