@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import re
+import signal
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,15 @@ def _waits_on_fuse(frames):
 def _state(pid, tid):
     """A task's state letter (R, S, D, ...) from /proc/.../stat."""
     return _read(f"/proc/{pid}/task/{tid}/stat").rsplit(b")", 1)[1].split()[0]
+
+
+def stop_daemon(pid):
+    """SIGSTOP, then waits until every thread of pid is stopped. kill()
+    only wakes one thread, which then stops the others: until it has run,
+    another thread can still answer a request sent just after the kill."""
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: all(_state(pid, tid) in (b"T", b"t") for tid in os.listdir(f"/proc/{pid}/task")),
+             f"every thread of {pid} to stop")
 
 
 def _switches(pid, tid):

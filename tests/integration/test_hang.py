@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import render, run, wait_for
+from conftest import render, run, stop_daemon, wait_for
 
 BUCKET = "bkt_1k"
 
@@ -45,7 +45,7 @@ def test_the_watchdog_reports_a_hung_call_and_frees_it(api, mount, caller):
             result["error"] = None
         except OSError as e:
             result["error"] = e
-    os.kill(m.proc.pid, signal.SIGSTOP)
+    stop_daemon(m.proc.pid)
     try:
         started = time.monotonic()
         if caller == "tool":
@@ -275,7 +275,7 @@ from conftest import *  # the fixtures: api, mount, ...
 
 def test_hung(api, mount):
     m = mount(api, "timeout=1", "retries=0")
-    os.kill(m.proc.pid, signal.SIGSTOP)
+    stop_daemon(m.proc.pid)
     try:
         os.stat(m.p("bkt_marketing", "all"))
     except OSError as e:
