@@ -220,10 +220,9 @@ void mpfs_api_free(struct mpfs_api *api)
 
 /* The message of an error answer, from ErrorResponse or HTTPValidationError,
  * or the start of the body when it is neither. */
-static void error_message(const struct mpfs_http_resp *resp, char *out,
-			  size_t size)
+static void error_message(const char *body, size_t len, char *out, size_t size)
 {
-	json_t *root = json_loadb(resp->body, resp->len, 0, NULL);
+	json_t *root = body ? json_loadb(body, len, 0, NULL) : NULL;
 	const char *msg = NULL;
 
 	if (root) {
@@ -268,31 +267,60 @@ static int transient(const struct mpfs_err *err)
 	return err->kind == MPFS_E_SERVER;
 }
 
-/* An answer's body as a JSON object; NULL with err set: MPFS_E_NOMEM when
- * memory ran out while parsing, else MPFS_E_MALFORMED. */
-static json_t *parse_object(const char *body, size_t len, struct mpfs_err *err)
+/* root if it is a JSON object; else NULL with err set from what jansson
+ * said: MPFS_E_NOMEM when memory ran out while parsing, else
+ * MPFS_E_MALFORMED. */
+static json_t *as_object(json_t *root, const json_error_t *jerr,
+			 struct mpfs_err *err)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(body, len, 0, &jerr);
-
 	if (json_is_object(root))
 		return root;
 	/* jansson says out of memory, or says nothing at all (some of its
 	 * allocations fail without a word): a parse error always has one. */
-	if (!root && (json_error_code(&jerr) == json_error_out_of_memory ||
-		      !jerr.text[0]))
+	if (!root && (json_error_code(jerr) == json_error_out_of_memory ||
+		      !jerr->text[0]))
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 	else
 		mpfs_err_set(err, MPFS_E_MALFORMED,
 			     "answer is not a JSON object%s%s",
-			     root ? "" : ": ", root ? "" : jerr.text);
+			     root ? "" : ": ", root ? "" : jerr->text);
 	json_decref(root);
 	return NULL;
 }
 
+static json_t *parse_object(const char *body, size_t len, struct mpfs_err *err)
+{
+	json_error_t jerr;
+
+	return as_object(json_loadb(body, len, 0, &jerr), &jerr, err);
+}
+
+static size_t read_body(void *buf, size_t size, void *req)
+{
+	ssize_t n = mpfs_http_read(req, buf, size);
+
+	return n < 0 ? (size_t)-1 : (size_t)n; /* jansson: an end either way */
+}
+
+/* The answer's body as a JSON object, parsed as it comes, with no copy of
+ * it whole; closes req. NULL with err set as parse_object does, or with
+ * the transfer's failure when the body did not come whole. */
+static json_t *parse_answer(struct mpfs_http_req *req, struct mpfs_err *err)
+{
+	json_error_t jerr;
+	json_t *root = json_load_callback(read_body, req, 0, &jerr);
+
+	if (mpfs_http_close(req, err) && err->kind != MPFS_E_MALFORMED) {
+		json_decref(root);
+		return NULL;
+	}
+	return as_object(root, &jerr, err);
+}
+
 /* One try. With arena (a list page), the answer is parsed into a slot of
- * its own (see arena.h; urgent: before pages fetched ahead), which the
- * caller gives back once done with the tree. */
+ * its own (see arena.h; urgent: before pages fetched ahead), taken once
+ * the status says there is a page to parse; the caller gives it back once
+ * done with the tree. */
 static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		    const char *body, const struct curl_slist *hdr,
 		    struct mpfs_arena **arena, int urgent, double deadline,
@@ -300,7 +328,8 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		    struct mpfs_err *err)
 {
 	long left = (long)((deadline - mpfs_retry_now(api->retry)) * 1000);
-	struct mpfs_http_resp resp;
+	struct mpfs_http_answer ans;
+	struct mpfs_http_req *req;
 
 	*retry_after = -1;
 	err->http_status = 0;
@@ -313,23 +342,28 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 	 * so that a timeout is retried too. */
 	if (!last && api->timeout_ms >= 2000 && left > api->timeout_ms / 2)
 		left = api->timeout_ms / 2;
-	if (mpfs_http_do(api->http, method, url, hdr, body, left,
-			 left < api->connect_ms ? left : api->connect_ms, &resp,
-			 err))
+	req = mpfs_http_open(api->http, method, url, hdr, body, left,
+			     left < api->connect_ms ? left : api->connect_ms,
+			     &ans, err);
+	if (!req)
 		return -1;
-	err->http_status = resp.status;
-	*retry_after = resp.retry_after;
-	err->kind = mpfs_err_kind_of_status(resp.status);
-	if (err->kind != MPFS_OK) {
-		error_message(&resp, err->msg, sizeof(err->msg));
-		mpfs_http_resp_release(&resp);
+	err->http_status = ans.status;
+	*retry_after = ans.retry_after;
+	if (mpfs_err_kind_of_status(ans.status) != MPFS_OK) {
+		size_t len = 0;
+		char *text = mpfs_http_read_all(req, &len);
+
+		mpfs_http_close(req, NULL);
+		err->kind = mpfs_err_kind_of_status(ans.status);
+		error_message(text, len, err->msg, sizeof(err->msg));
+		free(text);
 		return -1;
 	}
+	err->kind = MPFS_OK;
 	if (arena)
 		*arena = mpfs_arena_take(urgent);
-	*out = parse_object(resp.body, resp.len, err);
+	*out = parse_answer(req, err);
 	mpfs_arena_stop();
-	mpfs_http_resp_release(&resp);
 	if (*out)
 		return 0;
 	if (arena)

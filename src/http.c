@@ -1,6 +1,8 @@
-/* http.c - libcurl requests to {status, body}. Knows no Mixpeek. Status
- * codes are read here and judged by the caller (no CURLOPT_FAILONERROR);
- * verbose output is never enabled, since it would print the headers.
+/* http.c - libcurl requests: a status, then a body the caller reads as
+ * libcurl receives it, each request driven by a multi handle of its own in
+ * the caller's thread. Knows no Mixpeek. Status codes are read here and
+ * judged by the caller (no CURLOPT_FAILONERROR); verbose output is never
+ * enabled, since it would print the headers.
  *
  * Lock order: h->pool_lock, or one of h->share_locks; never both. */
 #include "mpfs/http.h"
@@ -10,10 +12,8 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,11 +28,42 @@ struct mpfs_http {
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock; /* guards pool, pooled */
-	CURL *pool[POOL_MAX];
+	struct mpfs_http_req *pool[POOL_MAX];
 	int pooled;
 	sem_t inflight; /* bounds requests at once */
 	int max_conns;	/* connections kept open, at most */
 };
+
+/* A request, and what it keeps between requests: its easy handle, the
+ * multi handle that drives it (so that the caller reads the body as it
+ * comes), and its buffer. */
+struct mpfs_http_req {
+	struct mpfs_http *h;
+	CURL *c;
+	CURLM *m;
+	char errbuf[CURL_ERROR_SIZE];
+	const char *method, *url; /* the caller's, for the log line */
+	/* What libcurl gave, not read yet: buf[head..tail), cap bytes
+	 * (RX_BUF), kept for the next request. */
+	char *buf;
+	size_t cap, head, tail;
+	size_t total; /* bytes of the body so far */
+	int paused;   /* libcurl holds a chunk until buf is read */
+	int too_large, done;
+	CURLcode rc; /* once done */
+};
+
+static void req_free(struct mpfs_http_req *r)
+{
+	if (!r)
+		return;
+	if (r->m)
+		curl_multi_cleanup(r->m);
+	if (r->c)
+		curl_easy_cleanup(r->c);
+	free(r->buf);
+	free(r);
+}
 
 static void share_lock(CURL *handle, curl_lock_data data,
 		       curl_lock_access access, void *userptr)
@@ -189,7 +220,7 @@ void mpfs_http_free(struct mpfs_http *h)
 	if (!h)
 		return;
 	for (int i = 0; i < h->pooled; i++)
-		curl_easy_cleanup(h->pool[i]);
+		req_free(h->pool[i]);
 	if (h->share)
 		curl_share_cleanup(h->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -200,112 +231,75 @@ void mpfs_http_free(struct mpfs_http *h)
 	free(h);
 }
 
-static CURL *take_handle(struct mpfs_http *h)
+static struct mpfs_http_req *take_req(struct mpfs_http *h)
 {
-	CURL *c = NULL;
+	struct mpfs_http_req *r = NULL;
 
 	pthread_mutex_lock(&h->pool_lock);
 	if (h->pooled > 0)
-		c = h->pool[--h->pooled];
+		r = h->pool[--h->pooled];
 	pthread_mutex_unlock(&h->pool_lock);
-	return c ? c : curl_easy_init();
+	if (r)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->h = h;
+	r->c = curl_easy_init();
+	r->m = curl_multi_init();
+	if (!r->c || !r->m) {
+		req_free(r);
+		return NULL;
+	}
+	/* the shared connections kept: as many as requests at once */
+	curl_multi_setopt(r->m, CURLMOPT_MAXCONNECTS, (long)h->max_conns);
+	return r;
 }
 
-static void give_handle(struct mpfs_http *h, CURL *c)
+static void give_req(struct mpfs_http *h, struct mpfs_http_req *r)
 {
 	pthread_mutex_lock(&h->pool_lock);
 	if (h->pooled < POOL_MAX) {
-		h->pool[h->pooled++] = c;
-		c = NULL;
+		h->pool[h->pooled++] = r;
+		r = NULL;
 	}
 	pthread_mutex_unlock(&h->pool_lock);
-	if (c)
-		curl_easy_cleanup(c);
+	req_free(r);
 }
 
-/* Answer bodies of RX_MIN or more: a mapping of their size (sized by
- * Content-Length when there is one, so not grown and copied as they
- * come), at a huge page's boundary, so that its whole huge pages are
- * faulted 2 MiB at a time, the rest 4 KiB at a time: no more memory than
- * today, a page fault for each 2 MiB instead of 512. Unmapped when
- * released. Smaller ones: malloc. */
-#define RX_HUGE (2UL << 20)
-#define RX_MIN	(256UL << 10)
-
-static char *rx_get(size_t *cap)
-{
-	size_t size = (*cap + 4095) & ~(size_t)4095, head, tail;
-	char *p, *q;
-
-	if (*cap < RX_MIN)
-		return malloc(*cap);
-	p = mmap(NULL, size + RX_HUGE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	q = (char *)(((uintptr_t)p + RX_HUGE - 1) & ~(uintptr_t)(RX_HUGE - 1));
-	head = (size_t)(q - p);
-	tail = RX_HUGE - head;
-	if (head)
-		munmap(p, head);
-	if (tail)
-		munmap(q + size, tail);
-	if (size >= RX_HUGE)
-		madvise(q, size & ~(RX_HUGE - 1), MADV_HUGEPAGE);
-	*cap = size;
-	return q;
-}
-
-static void rx_put(char *p, size_t cap)
-{
-	if (cap < RX_MIN)
-		free(p);
-	else if (p)
-		munmap(p, cap);
-}
-
-struct body {
-	char *data;
-	size_t len, cap, max;
-	int too_large;
-	CURL *c;
-};
+/* What libcurl gives is kept in the request's buffer of RX_BUF bytes
+ * until read. A chunk that does not fit while some is unread is left with
+ * libcurl (the transfer pauses), so the body is never held whole: it is
+ * read as it comes. */
+#define RX_BUF (64UL << 10)
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct body *b = userdata;
+	struct mpfs_http_req *r = userdata;
 	size_t n = size * nmemb;
 
-	if (b->len + n > b->max) {
-		b->too_large = 1;
+	if (r->head == r->tail)
+		r->head = r->tail = 0;
+	if (r->tail + n > r->cap && r->head < r->tail) {
+		r->paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (r->total + n > r->h->cfg.max_body) {
+		r->too_large = 1;
 		return 0; /* aborts the transfer */
 	}
-	if (b->len + n + 1 > b->cap) {
-		curl_off_t declared = -1;
-		size_t cap = b->cap ? 2 * b->cap : 16384;
-		char *grown;
+	if (n > r->cap) { /* the first chunk, or one larger than RX_BUF */
+		size_t cap = n > RX_BUF ? n : RX_BUF;
+		char *grown = realloc(r->buf, cap);
 
-		/* The first time, the declared length (a hint: it may be
-		 * the compressed one) when it is larger. */
-		if (!b->cap &&
-		    curl_easy_getinfo(b->c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
-				      &declared) == CURLE_OK &&
-		    declared > 0 && (size_t)declared < b->max)
-			cap = (size_t)declared + 1;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		grown = rx_get(&cap);
 		if (!grown)
 			return 0;
-		if (b->len)
-			memcpy(grown, b->data, b->len);
-		rx_put(b->data, b->cap);
-		b->data = grown;
-		b->cap = cap;
+		r->buf = grown;
+		r->cap = cap;
 	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
+	memcpy(r->buf + r->tail, ptr, n);
+	r->tail += n;
+	r->total += n;
 	return n;
 }
 
@@ -395,35 +389,111 @@ static void log_request(const char *method, const char *url, CURLcode rc,
 			 bytes, ms);
 }
 
-int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
-		 const struct curl_slist *headers, const char *body,
-		 long timeout_ms, long connect_ms, struct mpfs_http_resp *resp,
-		 struct mpfs_err *err)
+/* The failure of a request that ended without its whole answer. */
+static void set_failure(struct mpfs_http_req *r, struct mpfs_err *err)
 {
-	struct body b = {.max = h->cfg.max_body};
-	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc = r->rc;
+
+	err->curl_code = rc;
+	if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+		mpfs_err_set(err, MPFS_E_TOO_LARGE,
+			     "answer larger than %zu bytes",
+			     r->h->cfg.max_body);
+	else if (rc == CURLE_ABORTED_BY_CALLBACK)
+		mpfs_err_set(err, MPFS_E_INTERRUPTED, "interrupted");
+	else if (says_no_tls(rc, r->errbuf))
+		mpfs_err_set(err, MPFS_E_TRANSPORT, "%s", no_tls_msg);
+	else
+		mpfs_err_set(
+		    err,
+		    rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR
+			? MPFS_E_NOMEM
+			: MPFS_E_TRANSPORT,
+		    "%s", *r->errbuf ? r->errbuf : curl_easy_strerror(rc));
+}
+
+/* Drives the transfer until libcurl gives a chunk or the transfer ends. */
+static void pump(struct mpfs_http_req *r)
+{
+	int running = 1;
+	CURLMcode mc = CURLM_OK;
+
+	if (r->paused) {
+		r->paused = 0; /* libcurl gives the chunk it kept, at once */
+		if (curl_easy_pause(r->c, CURLPAUSE_CONT) != CURLE_OK) {
+			r->rc = CURLE_RECV_ERROR;
+			r->done = 1;
+			return;
+		}
+	}
+	while (r->head == r->tail && !r->paused && running && mc == CURLM_OK) {
+		mc = curl_multi_perform(r->m, &running);
+		if (mc == CURLM_OK && running && r->head == r->tail &&
+		    !r->paused)
+			mc = curl_multi_poll(r->m, NULL, 0, 1000, NULL);
+	}
+	if (mc != CURLM_OK) {
+		r->rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+						  : CURLE_RECV_ERROR;
+		r->done = 1;
+	} else if (!running) {
+		int left;
+		CURLMsg *msg = curl_multi_info_read(r->m, &left);
+
+		r->rc = msg && msg->msg == CURLMSG_DONE ? msg->data.result
+							: CURLE_RECV_ERROR;
+		r->done = 1;
+	}
+}
+
+ssize_t mpfs_http_read(struct mpfs_http_req *r, void *buf, size_t size)
+{
+	size_t n;
+
+	while (r->head == r->tail) {
+		if (r->done)
+			return r->rc == CURLE_OK ? 0 : -1;
+		pump(r);
+	}
+	n = r->tail - r->head < size ? r->tail - r->head : size;
+	memcpy(buf, r->buf + r->head, n);
+	r->head += n;
+	return (ssize_t)n;
+}
+
+struct mpfs_http_req *
+mpfs_http_open(struct mpfs_http *h, const char *method, const char *url,
+	       const struct curl_slist *headers, const char *body,
+	       long timeout_ms, long connect_ms, struct mpfs_http_answer *ans,
+	       struct mpfs_err *err)
+{
+	struct mpfs_http_req *r;
 	curl_off_t retry_after = 0;
 	CURL *c;
-	CURLcode rc;
 
 	while (sem_wait(&h->inflight) != 0 && errno == EINTR)
 		;
-	c = take_handle(h);
-	memset(resp, 0, sizeof(*resp));
-	resp->retry_after = -1;
-	if (!c) {
+	r = take_req(h);
+	ans->status = 0;
+	ans->retry_after = -1;
+	if (!r) {
 		sem_post(&h->inflight);
 		mpfs_err_set(err, MPFS_E_NOMEM, "cannot make a curl handle");
-		return -1;
+		return NULL;
 	}
+	c = r->c;
+	r->method = method;
+	r->url = url;
+	r->errbuf[0] = '\0';
+	r->head = r->tail = r->total = 0;
+	r->paused = r->too_large = r->done = 0;
+	r->rc = CURLE_OK;
 	curl_easy_reset(c);
-	b.c = c;
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
-	/* the shared connections kept: as many as requests at once */
 	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, (long)h->max_conns);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
 			 timeout_ms > 0 ? timeout_ms : 1L);
@@ -444,66 +514,76 @@ int mpfs_http_do(struct mpfs_http *h, const char *method, const char *url,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	if (h->ca.data)
 		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &h->ca);
 	if (strcmp(method, "POST") == 0)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-	rc = curl_easy_perform(c);
-	log_request(method, url, rc, c, b.len);
-	mpfs_stats_bytes(b.len);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-		if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
-			CURLE_OK &&
-		    retry_after > 0)
-			resp->retry_after = (long)retry_after;
+	if (curl_multi_add_handle(r->m, c) != CURLM_OK) {
+		r->rc = CURLE_OUT_OF_MEMORY;
+		r->done = 1;
 	}
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-	give_handle(h, c);
-	sem_post(&h->inflight);
-	if (b.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-		rx_put(b.data, b.cap);
-		err->curl_code = rc;
-		mpfs_err_set(err, MPFS_E_TOO_LARGE,
-			     "answer larger than %zu bytes", h->cfg.max_body);
-		return -1;
+	/* the status and headers come before the body's first chunk */
+	while (r->head == r->tail && !r->done)
+		pump(r);
+	if (r->done && r->rc != CURLE_OK) {
+		set_failure(r, err);
+		mpfs_http_close(r, NULL);
+		return NULL;
 	}
-	if (rc != CURLE_OK) {
-		rx_put(b.data, b.cap);
-		err->curl_code = rc;
-		if (rc == CURLE_ABORTED_BY_CALLBACK)
-			mpfs_err_set(err, MPFS_E_INTERRUPTED, "interrupted");
-		else if (says_no_tls(rc, errbuf))
-			mpfs_err_set(err, MPFS_E_TRANSPORT, "%s", no_tls_msg);
-		else
-			mpfs_err_set(
-			    err,
-			    rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR
-				? MPFS_E_NOMEM
-				: MPFS_E_TRANSPORT,
-			    "%s", *errbuf ? errbuf : curl_easy_strerror(rc));
-		return -1;
-	}
-	if (!b.data) { /* no body at all */
-		b.cap = 1;
-		b.data = rx_get(&b.cap);
-		if (b.data)
-			b.data[0] = '\0';
-	}
-	resp->body = b.data;
-	resp->len = b.len;
-	resp->cap = b.cap;
-	if (!resp->body) {
-		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
-		return -1;
-	}
-	return 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
+	if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
+		CURLE_OK &&
+	    retry_after > 0)
+		ans->retry_after = (long)retry_after;
+	return r;
 }
 
-void mpfs_http_resp_release(struct mpfs_http_resp *resp)
+int mpfs_http_close(struct mpfs_http_req *r, struct mpfs_err *err)
 {
-	rx_put(resp->body, resp->cap);
-	resp->body = NULL;
-	resp->len = 0;
+	struct mpfs_http *h = r->h;
+	int whole = r->done && r->rc == CURLE_OK && r->head == r->tail;
+
+	if (err && r->done && r->rc != CURLE_OK)
+		set_failure(r, err);
+	else if (err && !whole)
+		mpfs_err_set(err, MPFS_E_MALFORMED,
+			     "answer not read to its end");
+	log_request(r->method, r->url, r->done ? r->rc : CURLE_OK, r->c,
+		    r->total);
+	mpfs_stats_bytes(r->total);
+	curl_multi_remove_handle(r->m, r->c);
+	curl_easy_setopt(r->c, CURLOPT_ERRORBUFFER, NULL);
+	give_req(h, r);
+	sem_post(&h->inflight);
+	return whole ? 0 : -1;
+}
+
+char *mpfs_http_read_all(struct mpfs_http_req *r, size_t *len)
+{
+	size_t cap = 0, n = 0;
+	char *text = NULL, *grown;
+	ssize_t got;
+
+	do {
+		if (cap - n < CURL_MAX_WRITE_SIZE + 1) {
+			cap = cap ? 2 * cap : CURL_MAX_WRITE_SIZE + 1;
+			grown = realloc(text, cap);
+			if (!grown) {
+				free(text);
+				return NULL;
+			}
+			text = grown;
+		}
+		got = mpfs_http_read(r, text + n, cap - n - 1);
+		if (got > 0)
+			n += (size_t)got;
+	} while (got > 0);
+	if (got < 0) {
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	*len = n;
+	return text;
 }

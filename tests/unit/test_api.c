@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,7 +133,7 @@ static void plain_stop(struct plain *srv)
 static void test_https_to_plain_http(void)
 {
 	struct mpfs_http_cfg cfg = {.max_body = 1 << 20, .max_inflight = 1};
-	struct mpfs_http_resp resp;
+	struct mpfs_http_answer ans;
 	struct mpfs_err err;
 	struct mpfs_http *h = mpfs_http_new(&cfg, &err);
 	struct plain srv;
@@ -144,8 +145,8 @@ static void test_https_to_plain_http(void)
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1/buckets/list",
 		 srv.port);
 	mpfs_err_clear(&err);
-	CHECK(mpfs_http_do(h, "GET", url, NULL, NULL, 5000, 5000, &resp,
-			   &err) == -1);
+	CHECK(mpfs_http_open(h, "GET", url, NULL, NULL, 5000, 5000, &ans,
+			     &err) == NULL);
 	CHECK(err.kind == MPFS_E_TRANSPORT && mpfs_http_no_tls(&err));
 	CHECK_STR(err.msg, "TLS handshake failed: the server does not speak "
 			   "TLS (is it http://?)");
@@ -156,11 +157,122 @@ static void test_https_to_plain_http(void)
 	plain_start(&srv, NULL);
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", srv.port);
 	mpfs_err_clear(&err);
-	CHECK(mpfs_http_do(h, "GET", url, NULL, NULL, 5000, 5000, &resp,
-			   &err) == -1);
+	CHECK(mpfs_http_open(h, "GET", url, NULL, NULL, 5000, 5000, &ans,
+			     &err) == NULL);
 	CHECK(err.kind == MPFS_E_TRANSPORT && !mpfs_http_no_tls(&err));
 	CHECK(mpfs_http_transient(&err));
 	plain_stop(&srv);
+	mpfs_http_free(h);
+}
+
+/* An answer of head then body bytes of a known pattern, in memory to free. */
+static char *answer_of(const char *head, size_t body)
+{
+	size_t n = strlen(head);
+	char *a = malloc(n + body + 1);
+
+	CHECK(a != NULL);
+	memcpy(a, head, n);
+	for (size_t i = 0; i < body; i++)
+		a[n + i] = (char)('a' + i % 26);
+	a[n + body] = '\0';
+	return a;
+}
+
+/* Reads the body in pieces of 1,000 bytes, as jansson does (1,024): how
+ * many bytes came, or -1; *ok: each was the pattern's. */
+static long read_pattern(struct mpfs_http_req *r, int *ok)
+{
+	char piece[1000];
+	long total = 0;
+	ssize_t n;
+
+	*ok = 1;
+	while ((n = mpfs_http_read(r, piece, sizeof(piece))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (piece[i] != (char)('a' + (total + i) % 26))
+				*ok = 0;
+		total += n;
+	}
+	return n < 0 ? -1 : total;
+}
+
+/* A body is read as it comes, in order, whole, while libcurl pauses for
+ * the reader; one cut short or over the cap fails, and says how. */
+static void test_body_as_it_comes(void)
+{
+	struct mpfs_http_cfg cfg = {.max_body = 4 << 20, .max_inflight = 1};
+	struct mpfs_http_answer ans;
+	struct mpfs_err err;
+	struct mpfs_http *h = mpfs_http_new(&cfg, &err);
+	struct mpfs_http_req *r;
+	struct plain srv;
+	char url[64], *a;
+	int ok;
+
+	CHECK(h != NULL);
+	/* 3 MB with its length: 48 times the request's buffer */
+	a = answer_of("HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n"
+		      "Connection: close\r\n\r\n",
+		      3000000);
+	plain_start(&srv, a);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
+	mpfs_err_clear(&err);
+	r = mpfs_http_open(h, "GET", url, NULL, NULL, 20000, 5000, &ans, &err);
+	CHECK(r != NULL && ans.status == 200 && ans.retry_after == -1);
+	CHECK(r && read_pattern(r, &ok) == 3000000 && ok);
+	CHECK(r && mpfs_http_close(r, &err) == 0);
+	plain_stop(&srv);
+	free(a);
+
+	/* the same, chunked (no length told), over a cap of 1 MB */
+	a = answer_of("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+		      "Connection: close\r\n\r\n2dc6c0\r\n",
+		      3000000);
+	a = realloc(a, strlen(a) + 8);
+	CHECK(a != NULL);
+	strcat(a, "\r\n0\r\n\r\n");
+	plain_start(&srv, a);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
+	cfg.max_body = 1 << 20;
+	mpfs_http_free(h);
+	h = mpfs_http_new(&cfg, &err);
+	CHECK(h != NULL);
+	mpfs_err_clear(&err);
+	r = mpfs_http_open(h, "GET", url, NULL, NULL, 20000, 5000, &ans, &err);
+	CHECK(r != NULL && ans.status == 200);
+	CHECK(r && read_pattern(r, &ok) == -1 && ok);
+	CHECK(r && mpfs_http_close(r, &err) == -1);
+	CHECK(err.kind == MPFS_E_TOO_LARGE);
+	CHECK_STR(err.msg, "answer larger than 1048576 bytes");
+	plain_stop(&srv);
+	free(a);
+
+	/* cut short: 3 MB told, 2 MB sent, then the connection closed */
+	cfg.max_body = 4 << 20;
+	mpfs_http_free(h);
+	h = mpfs_http_new(&cfg, &err);
+	CHECK(h != NULL);
+	a = answer_of("HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n"
+		      "Connection: close\r\n\r\n",
+		      2000000);
+	plain_start(&srv, a);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
+	mpfs_err_clear(&err);
+	r = mpfs_http_open(h, "GET", url, NULL, NULL, 20000, 5000, &ans, &err);
+	CHECK(r != NULL);
+	CHECK(r && read_pattern(r, &ok) == -1 && ok);
+	CHECK(r && mpfs_http_close(r, &err) == -1);
+	CHECK(err.kind == MPFS_E_TRANSPORT && mpfs_http_transient(&err));
+
+	/* left unread: the request ends, and says so */
+	mpfs_err_clear(&err);
+	r = mpfs_http_open(h, "GET", url, NULL, NULL, 20000, 5000, &ans, &err);
+	CHECK(r != NULL);
+	CHECK(r && mpfs_http_close(r, &err) == -1);
+	CHECK(err.kind == MPFS_E_MALFORMED);
+	plain_stop(&srv);
+	free(a);
 	mpfs_http_free(h);
 }
 
@@ -170,6 +282,7 @@ int main(void)
 	test_parse_page();
 	mpfs_http_global_init();
 	test_https_to_plain_http();
+	test_body_as_it_comes();
 	mpfs_http_global_cleanup();
 	return check_done();
 }
