@@ -197,6 +197,11 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
 	return api;
 }
 
+void mpfs_api_trim(struct mpfs_api *api)
+{
+	mpfs_http_trim(api->http);
+}
+
 void mpfs_api_free(struct mpfs_api *api)
 {
 	if (!api)

@@ -651,7 +651,8 @@ void mpfs_core_drop(struct mpfs_core *core,
 	mpfs_cache_clear(core->counts);
 	mpfs_stats_drop();
 	mpfs_slab_trim(); /* the rest of the block being filled too */
-	give_back();	  /* the memory goes back to the system */
+	mpfs_api_trim(core->api);
+	give_back(); /* the memory goes back to the system */
 	kernel_drop(core, told, ctx);
 }
 

@@ -231,6 +231,17 @@ void mpfs_http_free(struct mpfs_http *h)
 	free(h);
 }
 
+void mpfs_http_trim(struct mpfs_http *h)
+{
+	pthread_mutex_lock(&h->pool_lock);
+	for (int i = 0; i < h->pooled; i++) {
+		free(h->pool[i]->buf);
+		h->pool[i]->buf = NULL;
+		h->pool[i]->cap = 0;
+	}
+	pthread_mutex_unlock(&h->pool_lock);
+}
+
 static struct mpfs_http_req *take_req(struct mpfs_http *h)
 {
 	struct mpfs_http_req *r = NULL;

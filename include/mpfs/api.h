@@ -45,6 +45,9 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
 			      struct mpfs_err *err);
 void mpfs_api_free(struct mpfs_api *api);
 
+/* The buffers of the requests kept for later go back (kill -HUP). */
+void mpfs_api_trim(struct mpfs_api *api);
+
 int mpfs_api_list_buckets(struct mpfs_api *api, const struct mpfs_page_req *req,
 			  struct mpfs_page *page, struct mpfs_err *err);
 int mpfs_api_list_syncs(struct mpfs_api *api, const char *bucket,

@@ -43,6 +43,9 @@ struct mpfs_http *mpfs_http_new(const struct mpfs_http_cfg *cfg,
 				struct mpfs_err *err);
 void mpfs_http_free(struct mpfs_http *h);
 
+/* The buffers of the requests kept for later go back to malloc. */
+void mpfs_http_trim(struct mpfs_http *h);
+
 /* Sends one request, to be done within timeout_ms (connecting within
  * connect_ms), and waits for its status and headers. Returns the request,
  * whose body the caller reads, then closes; or NULL with err set when no
