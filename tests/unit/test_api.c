@@ -197,32 +197,48 @@ static long read_pattern(struct mpfs_http_req *r, int *ok)
 	return n < 0 ? -1 : total;
 }
 
+/* A client of cap bytes an answer, with a request sent to a server of
+ * answer (its memory is the test's until plain_stop). */
+static struct mpfs_http_req *ask(struct plain *srv, const char *answer,
+				 size_t cap, struct mpfs_http **h,
+				 struct mpfs_http_answer *ans,
+				 struct mpfs_err *err)
+{
+	struct mpfs_http_cfg cfg = {.max_body = cap, .max_inflight = 1};
+	char url[64];
+
+	*h = mpfs_http_new(&cfg, err);
+	CHECK(*h != NULL);
+	plain_start(srv, answer);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv->port);
+	mpfs_err_clear(err);
+	return *h ? mpfs_http_open(*h, "GET", url, NULL, NULL, 20000, 5000, ans,
+				   err)
+		  : NULL;
+}
+
 /* A body is read as it comes, in order, whole, while libcurl pauses for
  * the reader; one cut short or over the cap fails, and says how. */
 static void test_body_as_it_comes(void)
 {
-	struct mpfs_http_cfg cfg = {.max_body = 4 << 20, .max_inflight = 1};
+	const char *length = "HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n"
+			     "Connection: close\r\n\r\n";
 	struct mpfs_http_answer ans;
 	struct mpfs_err err;
-	struct mpfs_http *h = mpfs_http_new(&cfg, &err);
+	struct mpfs_http *h;
 	struct mpfs_http_req *r;
 	struct plain srv;
-	char url[64], *a;
+	char *a;
 	int ok;
 
-	CHECK(h != NULL);
 	/* 3 MB with its length: 48 times the request's buffer */
-	a = answer_of("HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n"
-		      "Connection: close\r\n\r\n",
-		      3000000);
-	plain_start(&srv, a);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
-	mpfs_err_clear(&err);
-	r = mpfs_http_open(h, "GET", url, NULL, NULL, 20000, 5000, &ans, &err);
+	a = answer_of(length, 3000000);
+	r = ask(&srv, a, 4 << 20, &h, &ans, &err);
 	CHECK(r != NULL && ans.status == 200 && ans.retry_after == -1);
 	CHECK(r && read_pattern(r, &ok) == 3000000 && ok);
 	CHECK(r && mpfs_http_close(r, &err) == 0);
 	plain_stop(&srv);
+	mpfs_http_free(h);
 	free(a);
 
 	/* the same, chunked (no length told), over a cap of 1 MB */
@@ -232,48 +248,34 @@ static void test_body_as_it_comes(void)
 	a = realloc(a, strlen(a) + 8);
 	CHECK(a != NULL);
 	strcat(a, "\r\n0\r\n\r\n");
-	plain_start(&srv, a);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
-	cfg.max_body = 1 << 20;
-	mpfs_http_free(h);
-	h = mpfs_http_new(&cfg, &err);
-	CHECK(h != NULL);
-	mpfs_err_clear(&err);
-	r = mpfs_http_open(h, "GET", url, NULL, NULL, 20000, 5000, &ans, &err);
+	r = ask(&srv, a, 1 << 20, &h, &ans, &err);
 	CHECK(r != NULL && ans.status == 200);
 	CHECK(r && read_pattern(r, &ok) == -1 && ok);
 	CHECK(r && mpfs_http_close(r, &err) == -1);
 	CHECK(err.kind == MPFS_E_TOO_LARGE);
 	CHECK_STR(err.msg, "answer larger than 1048576 bytes");
 	plain_stop(&srv);
+	mpfs_http_free(h);
 	free(a);
 
 	/* cut short: 3 MB told, 2 MB sent, then the connection closed */
-	cfg.max_body = 4 << 20;
-	mpfs_http_free(h);
-	h = mpfs_http_new(&cfg, &err);
-	CHECK(h != NULL);
-	a = answer_of("HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n"
-		      "Connection: close\r\n\r\n",
-		      2000000);
-	plain_start(&srv, a);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", srv.port);
-	mpfs_err_clear(&err);
-	r = mpfs_http_open(h, "GET", url, NULL, NULL, 20000, 5000, &ans, &err);
+	a = answer_of(length, 2000000);
+	r = ask(&srv, a, 4 << 20, &h, &ans, &err);
 	CHECK(r != NULL);
 	CHECK(r && read_pattern(r, &ok) == -1 && ok);
 	CHECK(r && mpfs_http_close(r, &err) == -1);
 	CHECK(err.kind == MPFS_E_TRANSPORT && mpfs_http_transient(&err));
+	plain_stop(&srv);
+	mpfs_http_free(h);
 
 	/* left unread: the request ends, and says so */
-	mpfs_err_clear(&err);
-	r = mpfs_http_open(h, "GET", url, NULL, NULL, 20000, 5000, &ans, &err);
+	r = ask(&srv, a, 4 << 20, &h, &ans, &err);
 	CHECK(r != NULL);
 	CHECK(r && mpfs_http_close(r, &err) == -1);
 	CHECK(err.kind == MPFS_E_MALFORMED);
 	plain_stop(&srv);
-	free(a);
 	mpfs_http_free(h);
+	free(a);
 }
 
 int main(void)
