@@ -42,7 +42,6 @@ struct mpfs_http_req {
 	CURL *c;
 	CURLM *m;
 	char errbuf[CURL_ERROR_SIZE];
-	const char *method, *url; /* the caller's, for the log line */
 	/* What libcurl gave, not read yet: buf[head..tail), cap bytes
 	 * (RX_BUF), kept for the next request. */
 	char *buf;
@@ -376,17 +375,20 @@ int mpfs_http_transient(const struct mpfs_err *err)
 
 /* At debug, one line per request: method, path and query (the key travels
  * in a header, never in the URL), status, bytes received, milliseconds. */
-static void log_request(const char *method, const char *url, CURLcode rc,
-			CURL *c, size_t bytes)
+static void log_request(CURL *c, CURLcode rc, size_t bytes)
 {
-	const char *path = strstr(url, "://");
+	const char *method = NULL, *url = NULL, *path;
 	curl_off_t us = 0;
 	double ms;
 	long status = 0;
 
 	if (!mpfs_log_enabled(MPFS_LOG_DEBUG))
 		return;
+	curl_easy_getinfo(c, CURLINFO_EFFECTIVE_METHOD, &method);
+	curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &url);
+	path = url ? strstr(url, "://") : NULL;
 	path = path ? strchr(path + 3, '/') : NULL;
+	method = method ? method : "?";
 	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us);
 	ms = (double)us / 1e3;
 	if (rc == CURLE_OK)
@@ -493,8 +495,6 @@ mpfs_http_open(struct mpfs_http *h, const char *method, const char *url,
 		return NULL;
 	}
 	c = r->c;
-	r->method = method;
-	r->url = url;
 	r->errbuf[0] = '\0';
 	r->head = r->tail = r->total = 0;
 	r->paused = r->too_large = r->done = 0;
@@ -560,8 +560,7 @@ int mpfs_http_close(struct mpfs_http_req *r, struct mpfs_err *err)
 	else if (err && !whole)
 		mpfs_err_set(err, MPFS_E_MALFORMED,
 			     "answer not read to its end");
-	log_request(r->method, r->url, r->done ? r->rc : CURLE_OK, r->c,
-		    r->total);
+	log_request(r->c, r->done ? r->rc : CURLE_OK, r->total);
 	mpfs_stats_bytes(r->total);
 	curl_multi_remove_handle(r->m, r->c);
 	curl_easy_setopt(r->c, CURLOPT_ERRORBUFFER, NULL);
