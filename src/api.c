@@ -354,17 +354,16 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		return -1;
 	err->http_status = ans.status;
 	*retry_after = ans.retry_after;
-	if (mpfs_err_kind_of_status(ans.status) != MPFS_OK) {
+	err->kind = mpfs_err_kind_of_status(ans.status);
+	if (err->kind != MPFS_OK) {
 		size_t len = 0;
 		char *text = mpfs_http_read_all(req, &len);
 
 		mpfs_http_close(req, NULL);
-		err->kind = mpfs_err_kind_of_status(ans.status);
 		error_message(text, len, err->msg, sizeof(err->msg));
 		free(text);
 		return -1;
 	}
-	err->kind = MPFS_OK;
 	if (arena)
 		*arena = mpfs_arena_take(urgent);
 	*out = parse_answer(req, err);
