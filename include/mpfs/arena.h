@@ -3,7 +3,8 @@
  * small blocks; taken from malloc, they cost more than the parsing, and
  * freed they leave the heap in holes. So each page is parsed into a slot
  * of its own: jansson's allocations on the parsing thread are bumped off
- * the slot, its frees there cost nothing, and once the tree is gone the
+ * the slot, a block it frees there serves its next allocation of that
+ * size, other frees there cost nothing, and once the tree is gone the
  * slot goes to the next page and its memory back to the system whole: at
  * once when no page waits for a slot, else lazily (MADV_FREE), so that the
  * next page parsed into it reuses what the system has not taken, without a
