@@ -1,7 +1,7 @@
 /* listing.c - the paging state machine of one listing. Pure: pages come
  * from a callback, threads from another. Offset pages first; past the API's
  * offset bound, the cursor of the last offset page. Items seen before (page
- * drift) are dropped.
+ * drift) are dropped; so are the copies of an id within a page (dups.h).
  *
  * Pages are planned as slots in a queue and merged strictly in order. The
  * first page is fetched by the reader that asks for it. When the API told
@@ -25,25 +25,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "mpfs/dups.h"
 #include "mpfs/hmap.h"
 #include "mpfs/log.h"
 
 /* Pages planned and not merged yet, at most: bounds what a listing holds
  * ahead of its readers, and an API whose cursor chain never ends. */
 #define MAX_AHEAD 32
-
-/* An id a page held more than once. */
-struct dup {
-	char *id;
-	int copies; /* in that page */
-};
-
-/* An id counted as a duplicate, so that a page overlapping the one before
- * does not count the same pair again. */
-struct dup_id {
-	struct mpfs_hnode node;
-	char id[];
-};
 
 enum slot_state {
 	SLOT_QUEUED,   /* planned; the reader that reaches it fetches it */
@@ -60,10 +48,9 @@ struct slot {
 	/* results, set once state is DONE */
 	struct mpfs_obj **objs; /* NULL entries: already merged */
 	size_t nobjs;
-	long raw;	  /* items the API sent, with or without an id */
-	long skipped;	  /* of those, without a usable id */
-	struct dup *dups; /* ids sent more than once in the page, in order */
-	size_t ndups;
+	long raw;     /* items the API sent, with or without an id */
+	long skipped; /* of those, without a usable id */
+	struct mpfs_page_dups dups; /* ids sent more than once in the page */
 	char *next_cursor;
 	long total;
 	struct mpfs_err err;   /* FAILED */
@@ -99,13 +86,7 @@ struct mpfs_listing {
 	unsigned long failures; /* fetches failed so far */
 	long skipped;
 	long skipped_told;
-	/* ids sent more than once within one page: counted once each (the
-	 * first copy shown), and said once, when the listing ends */
-	struct mpfs_hmap dup_ids; /* of struct dup_id */
-	long dups;
-	char dup_first[256];
-	int dup_copies; /* of the first, in its page */
-	int dups_told;
+	struct mpfs_dups dups; /* ids sent more than once within one page */
 	long pages;
 	uint64_t opened[4]; /* directories whose handles opened it */
 };
@@ -224,41 +205,23 @@ struct mpfs_listing *mpfs_listing_ref(struct mpfs_listing *l)
 	return l;
 }
 
-static void dups_free(struct slot *s)
-{
-	for (size_t i = 0; i < s->ndups; i++)
-		free(s->dups[i].id);
-	free(s->dups);
-	s->dups = NULL;
-	s->ndups = 0;
-}
-
 static void slot_free(struct slot *s)
 {
 	for (size_t i = 0; i < s->nobjs; i++)
 		mpfs_obj_unref(s->objs[i]);
 	free(s->objs);
-	dups_free(s);
+	mpfs_page_dups_free(&s->dups);
 	free(s->cursor);
 	free(s->next_cursor);
 	free(s);
-}
-
-static void tell_dups(struct mpfs_listing *l);
-
-static void free_dup_id(void *ctx, struct mpfs_hnode *node)
-{
-	(void)ctx;
-	free(node);
 }
 
 void mpfs_listing_unref(struct mpfs_listing *l)
 {
 	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
 		return;
-	tell_dups(l); /* a listing that never ended */
-	mpfs_hmap_each(&l->dup_ids, free_dup_id, NULL);
-	mpfs_hmap_release(&l->dup_ids);
+	mpfs_dups_tell(&l->dups, l->cfg.what); /* one that never ended */
+	mpfs_dups_release(&l->dups);
 	/* Spawned fetches hold references: no slot is being fetched now. */
 	while (l->head) {
 		struct slot *s = l->head;
@@ -315,67 +278,6 @@ static struct mpfs_obj *object_of(struct mpfs_listing *l, json_t *item,
 static void chain_early(struct mpfs_listing *l, struct slot *slot,
 			const struct mpfs_page *page);
 
-/* An id of a page, for find_dups: where it first is, and how often. */
-struct seen {
-	const char *id;
-	int copies;
-	size_t dup; /* its index in s->dups + 1, or 0 */
-};
-
-/* Records in s->dups the ids items holds more than once, in the order of
- * their second copies, and sets skip[i] for every copy after the first
- * (n items). Out of memory, none is found: the copies after the first
- * are then dropped when merged, as an id seen on an earlier page is. */
-static void find_dups(struct mpfs_listing *l, json_t *items, size_t n,
-		      unsigned char *skip, struct slot *s)
-{
-	size_t cap = 16, mask, i, k;
-	struct seen *t;
-	json_t *item;
-
-	while (cap < 2 * n)
-		cap *= 2;
-	t = calloc(cap, sizeof(*t));
-	if (!t)
-		return;
-	mask = cap - 1;
-	json_array_foreach (items, i, item) {
-		const char *id =
-		    json_string_value(json_object_get(item, l->cfg.id_key));
-
-		if (!json_is_object(item) || !id || !*id)
-			continue; /* skipped anyway */
-		for (k = (size_t)mpfs_hmap_hash_str(id) & mask;
-		     t[k].id && strcmp(t[k].id, id); k = (k + 1) & mask)
-			;
-		if (!t[k].id) {
-			t[k].id = id;
-			t[k].copies = 1;
-			continue;
-		}
-		skip[i] = 1;
-		if (++t[k].copies == 2) {
-			struct dup *grown =
-			    realloc(s->dups, (s->ndups + 1) * sizeof(*grown));
-			char *copy = grown ? strdup(id) : NULL;
-
-			if (grown)
-				s->dups = grown;
-			if (!copy) {
-				free(t);
-				memset(skip, 0, n);
-				dups_free(s);
-				return;
-			}
-			s->dups[s->ndups++] = (struct dup){copy, 2};
-			t[k].dup = s->ndups;
-		} else {
-			s->dups[t[k].dup - 1].copies = t[k].copies;
-		}
-	}
-	free(t);
-}
-
 /* Fetches the page slot asks for and renders its items into s, a copy of
  * the slot owned by the caller. Called without the lock. */
 static void fetch_slot(struct mpfs_listing *l, struct slot *slot,
@@ -409,7 +311,7 @@ static void fetch_slot(struct mpfs_listing *l, struct slot *slot,
 	 * neither rendered nor merged (counted, and said at the end). */
 	skip = calloc(n ? n : 1, 1);
 	if (skip)
-		find_dups(l, page.items, n, skip, s);
+		mpfs_dups_find(page.items, l->cfg.id_key, skip, &s->dups);
 	json_array_foreach (page.items, i, item) {
 		struct mpfs_obj *obj;
 
@@ -438,7 +340,7 @@ failed:
 	for (i = 0; i < s->nobjs; i++)
 		mpfs_obj_unref(s->objs[i]);
 	free(s->objs);
-	dups_free(s);
+	mpfs_page_dups_free(&s->dups);
 	s->objs = NULL;
 	s->nobjs = 0;
 	s->skipped = 0;
@@ -670,7 +572,6 @@ static void finished(struct mpfs_listing *l, struct slot *slot,
 	slot->raw = result->raw;
 	slot->skipped = result->skipped;
 	slot->dups = result->dups;
-	slot->ndups = result->ndups;
 	slot->next_cursor = result->next_cursor;
 	slot->total = result->total;
 	slot->err = result->err;
@@ -755,60 +656,6 @@ static int take_objects(struct mpfs_listing *l, struct slot *s,
 	return 0;
 }
 
-static int dup_eq(const struct mpfs_hnode *node, const void *key)
-{
-	return strcmp(((const struct dup_id *)node)->id, key) == 0;
-}
-
-/* Counts the ids s's page held more than once, each once for the listing
- * (a page overlapping the one before may bring the same pair again).
- * Lock held. */
-static void count_dups(struct mpfs_listing *l, const struct slot *s)
-{
-	for (size_t i = 0; i < s->ndups; i++) {
-		const char *id = s->dups[i].id;
-		uint64_t hash = mpfs_hmap_hash_str(id);
-		struct dup_id *d;
-
-		if (mpfs_hmap_find(&l->dup_ids, hash, dup_eq, id))
-			continue;
-		d = malloc(sizeof(*d) + strlen(id) + 1);
-		if (d) { /* else counted, if again, again */
-			d->node.hash = hash;
-			strcpy(d->id, id);
-			if (mpfs_hmap_add(&l->dup_ids, &d->node))
-				free(d);
-		}
-		if (l->dups++ == 0) {
-			snprintf(l->dup_first, sizeof(l->dup_first), "%s", id);
-			l->dup_copies = s->dups[i].copies;
-		}
-	}
-}
-
-/* Says once, for the whole listing, the ids the API sent more than once
- * within one page: how many, and the first. Lock held, or the last
- * reference. */
-static void tell_dups(struct mpfs_listing *l)
-{
-	if (!l->dups || l->dups_told)
-		return;
-	l->dups_told = 1;
-	if (l->dups == 1 && l->dup_copies == 2)
-		mpfs_log(MPFS_LOG_WARN,
-			 "list %s: the API sent %s twice; showing it once",
-			 l->cfg.what, l->dup_first);
-	else if (l->dups == 1)
-		mpfs_log(MPFS_LOG_WARN,
-			 "list %s: the API sent %s %d times; showing it once",
-			 l->cfg.what, l->dup_first, l->dup_copies);
-	else
-		mpfs_log(MPFS_LOG_WARN,
-			 "list %s: the API sent %ld ids more than once (%s "
-			 "first); showing each once",
-			 l->cfg.what, l->dups, l->dup_first);
-}
-
 /* What follows the last planned page, s, once merged. Lock held. */
 static void after_last(struct mpfs_listing *l, struct slot *s)
 {
@@ -853,7 +700,7 @@ static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 
 	if (take_objects(l, s, err))
 		return -1;
-	count_dups(l, s);
+	mpfs_dups_count(&l->dups, &s->dups);
 	l->skipped += s->skipped;
 	l->pages++;
 	if (!s->cursor && s->raw == s->limit)
@@ -911,7 +758,7 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 		}
 		if (!l->head && over_cap(l)) {
 			cut(l, "the API's total allows no more pages");
-			tell_dups(l);
+			mpfs_dups_tell(&l->dups, l->cfg.what);
 			l->ended_at = now();
 			if (l->cfg.ended)
 				l->cfg.ended(l->cfg.ctx, 0);
@@ -954,7 +801,7 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 			break;
 		} else if (l->done || l->broken.kind != MPFS_OK) {
 			/* The one merge that ends it: none follows. */
-			tell_dups(l);
+			mpfs_dups_tell(&l->dups, l->cfg.what);
 			l->ended_at = now();
 			if (l->cfg.ended)
 				l->cfg.ended(l->cfg.ctx, l->done && !l->cut);
@@ -1072,8 +919,8 @@ long mpfs_listing_duplicates(struct mpfs_listing *l, char *first, size_t size)
 	long n;
 
 	pthread_mutex_lock(&l->lock);
-	n = l->dups;
-	snprintf(first, size, "%s", l->dup_first);
+	n = l->dups.count;
+	snprintf(first, size, "%s", l->dups.first);
 	pthread_mutex_unlock(&l->lock);
 	return n;
 }
