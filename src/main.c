@@ -24,7 +24,7 @@
 #include "mpfs/slab.h"
 
 /* Address space for one page's parse tree: a page of 1,000 syncs takes
- * about 8 MiB; a larger one goes on with malloc. */
+ * 6 to 13 MiB; a larger one goes on with malloc. */
 #define ARENA_SIZE (64UL << 20)
 
 #define STR_(x) #x
