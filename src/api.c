@@ -223,28 +223,6 @@ void mpfs_api_free(struct mpfs_api *api)
 	free(api);
 }
 
-/* The message of an error answer, from ErrorResponse or HTTPValidationError,
- * or the start of the body when it is neither. */
-static void error_message(const char *body, size_t len, char *out, size_t size)
-{
-	json_t *root = body ? json_loadb(body, len, 0, NULL) : NULL;
-	const char *msg = NULL;
-
-	if (root) {
-		msg = json_string_value(
-		    json_object_get(json_object_get(root, "error"), "message"));
-		if (!msg)
-			msg = json_string_value(json_object_get(
-			    json_array_get(json_object_get(root, "detail"), 0),
-			    "msg"));
-	}
-	snprintf(out, size, "%s", msg ? msg : "no error message");
-	for (char *p = out; *p; p++)
-		if ((unsigned char)*p < 0x20)
-			*p = ' ';
-	json_decref(root);
-}
-
 /* What a failed try says about the API: 5xx and no answer mean trouble
  * (and are retried); 4xx, 429 and nonsense come from an API that is up. */
 static enum mpfs_try outcome_of(const struct mpfs_err *err)
@@ -272,34 +250,6 @@ static int transient(const struct mpfs_err *err)
 	return err->kind == MPFS_E_SERVER;
 }
 
-/* root if it is a JSON object; else NULL with err set from what jansson
- * said: MPFS_E_NOMEM when memory ran out while parsing, else
- * MPFS_E_MALFORMED. */
-static json_t *as_object(json_t *root, const json_error_t *jerr,
-			 struct mpfs_err *err)
-{
-	if (json_is_object(root))
-		return root;
-	/* jansson says out of memory, or says nothing at all (some of its
-	 * allocations fail without a word): a parse error always has one. */
-	if (!root && (json_error_code(jerr) == json_error_out_of_memory ||
-		      !jerr->text[0]))
-		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
-	else
-		mpfs_err_set(err, MPFS_E_MALFORMED,
-			     "answer is not a JSON object%s%s",
-			     root ? "" : ": ", root ? "" : jerr->text);
-	json_decref(root);
-	return NULL;
-}
-
-static json_t *parse_object(const char *body, size_t len, struct mpfs_err *err)
-{
-	json_error_t jerr;
-
-	return as_object(json_loadb(body, len, 0, &jerr), &jerr, err);
-}
-
 static size_t read_body(void *buf, size_t size, void *req)
 {
 	ssize_t n = mpfs_http_read(req, buf, size);
@@ -319,7 +269,7 @@ static json_t *parse_answer(struct mpfs_http_req *req, struct mpfs_err *err)
 		json_decref(root);
 		return NULL;
 	}
-	return as_object(root, &jerr, err);
+	return mpfs_answer_object(root, &jerr, err);
 }
 
 /* One try. With arena (a list page), the answer is parsed into a slot of
@@ -360,7 +310,7 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		char *text = mpfs_http_read_all(req, &len);
 
 		mpfs_http_close(req, NULL);
-		error_message(text, len, err->msg, sizeof(err->msg));
+		mpfs_answer_error(text, len, err->msg, sizeof(err->msg));
 		free(text);
 		return -1;
 	}
@@ -548,68 +498,6 @@ static char *escape(const char *s)
 	return out;
 }
 
-void mpfs_page_release(struct mpfs_page *page)
-{
-	/* A tree wholly in its parse slot goes with the slot, unwalked. */
-	if (!page->arena || mpfs_arena_spilled(page->arena))
-		json_decref(page->items);
-	mpfs_arena_give(page->arena);
-	free(page->next_cursor);
-	page->items = NULL;
-	page->next_cursor = NULL;
-	page->arena = NULL;
-}
-
-/* Takes a list answer apart; root stays the caller's. */
-static int page_of(json_t *root, struct mpfs_page *page, struct mpfs_err *err)
-{
-	json_t *results = json_object_get(root, "results");
-	json_t *pagination = json_object_get(root, "pagination");
-	json_t *total = json_object_get(root, "total");
-	const char *cursor;
-
-	page->items = NULL;
-	page->next_cursor = NULL;
-	page->total = -1;
-	page->arena = NULL;
-	if (!json_is_array(results)) {
-		mpfs_err_set(err, MPFS_E_MALFORMED,
-			     "list answer without a 'results' array");
-		return -1;
-	}
-	/* The sync list's 'total'; the bucket list's 'total_count' (the
-	 * published schema's names); either's pagination.total. */
-	if (!json_is_integer(total))
-		total = json_object_get(root, "total_count");
-	if (!json_is_integer(total))
-		total = json_object_get(pagination, "total");
-	if (json_is_integer(total))
-		page->total = (long)json_integer_value(total);
-	cursor = json_string_value(json_object_get(pagination, "next_cursor"));
-	if (cursor && *cursor) {
-		page->next_cursor = strdup(cursor);
-		if (!page->next_cursor) {
-			mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
-			return -1;
-		}
-	}
-	page->items = json_incref(results);
-	return 0;
-}
-
-int mpfs_api_parse_page(const char *body, size_t len, struct mpfs_page *page,
-			struct mpfs_err *err)
-{
-	json_t *root = parse_object(body, len, err);
-	int r;
-
-	if (!root)
-		return -1;
-	r = page_of(root, page, err);
-	json_decref(root);
-	return r;
-}
-
 static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 		     const struct curl_slist *hdr,
 		     const struct mpfs_page_req *req, struct mpfs_page *page,
@@ -628,7 +516,7 @@ static int list_call(struct mpfs_api *api, const char *path, json_t *body,
 		 &root, err);
 	free(text);
 	if (r == 0) {
-		r = page_of(root, page, err);
+		r = mpfs_page_of(root, page, err);
 		json_decref(root);
 		if (r == 0)
 			page->arena = arena;

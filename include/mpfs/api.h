@@ -73,8 +73,4 @@ int mpfs_api_get_sync(struct mpfs_api *api, const char *bucket,
 int mpfs_api_get_connection(struct mpfs_api *api, const char *conn,
 			    json_t **out, struct mpfs_err *err);
 
-/* Parses a list answer into a page. Pure, for tests and fuzzing. */
-int mpfs_api_parse_page(const char *body, size_t len, struct mpfs_page *page,
-			struct mpfs_err *err);
-
 #endif

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t i;
 
 	mpfs_err_clear(&err);
-	if (mpfs_api_parse_page((const char *)data, size, &page, &err))
+	if (mpfs_page_parse((const char *)data, size, &page, &err))
 		return 0;
 	json_array_foreach (page.items, i, item) {
 		struct mpfs_obj *obj =

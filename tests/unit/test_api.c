@@ -41,7 +41,7 @@ static int parse(const char *body, struct mpfs_page *page)
 {
 	struct mpfs_err err;
 
-	return mpfs_api_parse_page(body, strlen(body), page, &err);
+	return mpfs_page_parse(body, strlen(body), page, &err);
 }
 
 static void test_parse_page(void)

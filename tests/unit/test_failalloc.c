@@ -251,7 +251,7 @@ static int fetch(void *ctx, const struct mpfs_page_req *req,
 		len += (size_t)snprintf(body + len, sizeof(body) - len,
 					",\"next_cursor\":\"%ld\"", i);
 	len += (size_t)snprintf(body + len, sizeof(body) - len, "}}");
-	return mpfs_api_parse_page(body, len, page, err);
+	return mpfs_page_parse(body, len, page, err);
 }
 
 /* Reads the listing from index 0 on; 0 at its end, -1 with err set. */

@@ -78,7 +78,7 @@ static int answer(char (*items)[256], int n, const struct mpfs_page_req *req,
 					i > req->offset ? "," : "", items[i]);
 	len += (size_t)snprintf(body + len, sizeof(body) - len,
 				"],\"pagination\":{\"total\":%d}}", n);
-	return mpfs_api_parse_page(body, len, page, err);
+	return mpfs_page_parse(body, len, page, err);
 }
 
 int __wrap_mpfs_api_list_buckets(struct mpfs_api *api,
