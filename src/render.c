@@ -23,7 +23,9 @@ static uint64_t mix(uint64_t h, uint64_t w)
 	return h ^ (h >> 31);
 }
 
-/* n bytes; the length is fed before them, so no tail needs marking. */
+/* n bytes; the length is fed before them, so no tail needs marking. The
+ * tail is shifted into its word, not copied: a word stored a byte at a time
+ * and read back whole stalls the load. */
 static uint64_t feed(uint64_t h, const char *b, size_t n)
 {
 	uint64_t w;
@@ -33,8 +35,8 @@ static uint64_t feed(uint64_t h, const char *b, size_t n)
 		h = mix(h, w);
 	}
 	if (n) {
-		w = 0;
-		memcpy(&w, b, n);
+		for (w = 0; n; n--)
+			w = w << 8 | (unsigned char)b[n - 1];
 		h = mix(h, w);
 	}
 	return h;
