@@ -4,7 +4,6 @@
 #include "mpfs/api.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "mpfs/arena.h"
+#include "mpfs/breakers.h"
 #include "mpfs/http.h"
 #include "mpfs/retry.h"
 #include "mpfs/stats.h"
@@ -24,19 +24,6 @@
 #define BACKOFF_BASE  0.1   /* seconds */
 #define BACKOFF_MAX   5.0   /* seconds */
 #define CANCEL_SLICE  0.025 /* seconds between looks at cancelled() */
-#define SCOPES	      32    /* buckets with a breaker of their own, at most */
-
-/* A breaker for the 5xx of one bucket's routes ("" for the routes of no
- * bucket): a bucket whose calls fail on the server's side pauses its own
- * calls, not every bucket's. Failures where the API did not answer at all
- * (refused, reset, timeout, TLS) go to the client's own breaker, which
- * pauses every call. Slots are reused, least recently used first; never
- * freed while the client lives, so a pointer taken stays valid. */
-struct scope {
-	char key[768];		  /* the path's bucket segment, %-encoded */
-	struct mpfs_retry *retry; /* no rate cap: the client's has */
-	unsigned long used;
-};
 
 struct mpfs_api {
 	char *base; /* no trailing slash */
@@ -52,11 +39,8 @@ struct mpfs_api {
 	int (*cancelled)(void);
 	double (*started)(void);
 	struct mpfs_clock clock;
-	struct mpfs_retry *retry;
-	struct mpfs_retry_cfg scope_cfg;
-	pthread_mutex_t scopes_lock; /* guards scopes, scope_clock */
-	struct scope scopes[SCOPES];
-	unsigned long scope_clock;
+	struct mpfs_breakers *breakers;
+	struct mpfs_retry *retry; /* the client's breaker, of breakers */
 	struct mpfs_http *http;
 };
 
@@ -171,19 +155,17 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
 	api->retries = cfg->retries;
 	api->clock = (struct mpfs_clock){api_now, api_sleep, api};
 	rcfg.clock = &api->clock;
-	api->scope_cfg = rcfg;
-	api->scope_cfg.max_rps = 0;
-	pthread_mutex_init(&api->scopes_lock, NULL);
 	api->base = strdup(cfg->base_url);
 	api->auth_ns.next = more_headers(cfg->namespace);
 	api->auth_org.next = more_headers(NULL);
-	api->retry = mpfs_retry_new(&rcfg);
+	api->breakers = mpfs_breakers_new(&rcfg);
 	if (!api->base || !api->auth_ns.next || !api->auth_org.next ||
-	    !api->retry || make_secret(api, cfg->key)) {
+	    !api->breakers || make_secret(api, cfg->key)) {
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		mpfs_api_free(api);
 		return NULL;
 	}
+	api->retry = mpfs_breakers_client(api->breakers);
 	api->auth_ns.data = api->secret;
 	api->auth_org.data = api->secret;
 	api->http = mpfs_http_new(&hcfg, err);
@@ -216,10 +198,7 @@ void mpfs_api_free(struct mpfs_api *api)
 		munmap(api->secret, api->secret_size);
 	}
 	mpfs_http_free(api->http);
-	mpfs_retry_free(api->retry);
-	for (int i = 0; i < SCOPES; i++)
-		mpfs_retry_free(api->scopes[i].retry);
-	pthread_mutex_destroy(&api->scopes_lock);
+	mpfs_breakers_free(api->breakers);
 	free(api);
 }
 
@@ -325,78 +304,6 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 	return -1;
 }
 
-/* The breaker of path's scope (see struct scope), or NULL when out of
- * memory (the client's breaker alone then). */
-static struct mpfs_retry *scope_of(struct mpfs_api *api, const char *path)
-{
-	static const char buckets[] = "/v1/buckets/";
-	char key[sizeof(api->scopes[0].key)] = "";
-	struct scope *s = NULL, *lru = &api->scopes[0];
-	size_t n;
-
-	if (strncmp(path, buckets, sizeof(buckets) - 1) == 0) {
-		path += sizeof(buckets) - 1;
-		n = strcspn(path, "/?");
-		if (n < sizeof(key) && !(n == 4 && !strncmp(path, "list", 4))) {
-			memcpy(key, path, n);
-			key[n] = '\0';
-		}
-	}
-	pthread_mutex_lock(&api->scopes_lock);
-	for (int i = 0; i < SCOPES && !s; i++) {
-		struct scope *c = &api->scopes[i];
-
-		if (c->retry && strcmp(c->key, key) == 0)
-			s = c;
-		else if (c->used < lru->used)
-			lru = c;
-	}
-	if (!s) {
-		s = lru;
-		if (!s->retry)
-			s->retry = mpfs_retry_new(&api->scope_cfg);
-		else /* another bucket's, least recently used: closed */
-			mpfs_retry_done(s->retry, MPFS_TRY_OK);
-		snprintf(s->key, sizeof(s->key), "%s", key);
-	}
-	s->used = ++api->scope_clock;
-	pthread_mutex_unlock(&api->scopes_lock);
-	return s->retry;
-}
-
-/* What a try's outcome tells each breaker: an answer, even a 5xx, says the
- * API is up (the client's breaker); a 5xx says the scope's routes fail. */
-static void tried(struct mpfs_api *api, struct mpfs_retry *scope,
-		  enum mpfs_try outcome, const struct mpfs_err *err)
-{
-	int server = outcome == MPFS_TRY_FAILED && err->kind == MPFS_E_SERVER &&
-		     err->http_status >= 500;
-
-	enum mpfs_try scoped = outcome;
-
-	if (!server && outcome == MPFS_TRY_FAILED)
-		scoped = MPFS_TRY_UNKNOWN; /* no answer: no news of the scope */
-	mpfs_retry_done(api->retry, server ? MPFS_TRY_OK : outcome);
-	if (scope)
-		mpfs_retry_done(scope, scoped);
-}
-
-/* A try let through by the bucket's breaker, then the client's (with its
- * rate cap): 0, or -1 with gate set; a try the second refuses leaves the
- * first no news. */
-static int admit(struct mpfs_api *api, struct mpfs_retry *scope,
-		 double deadline, struct mpfs_err *gate)
-{
-	if (scope && mpfs_retry_admit(scope, deadline, gate))
-		return -1;
-	if (mpfs_retry_admit(api->retry, deadline, gate)) {
-		if (scope)
-			mpfs_retry_done(scope, MPFS_TRY_UNKNOWN);
-		return -1;
-	}
-	return 0;
-}
-
 /* One call: tries until an answer, the retries are used up or the timeout
  * (for the whole call) is near; fails at once while a breaker is open.
  * *out: new reference to the JSON object; with arena, see try_once. */
@@ -407,7 +314,7 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 {
 	double now = mpfs_retry_now(api->retry);
 	double deadline = now + (double)api->timeout_ms / 1000.0;
-	struct mpfs_retry *scope = scope_of(api, path);
+	struct mpfs_retry *bucket = mpfs_breakers_of(api->breakers, path);
 	struct mpfs_err gate;
 	char url[4096];
 	int attempt, tries = 0;
@@ -439,7 +346,8 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		double wait;
 		int r;
 
-		if (admit(api, scope, deadline, &gate)) {
+		if (mpfs_breakers_admit(api->breakers, bucket, deadline,
+					&gate)) {
 			/* After a try, its failure says more than the gate's,
 			 * unless the wait was given up. */
 			if (tries == 0 || gate.kind == MPFS_E_INTERRUPTED) {
@@ -457,7 +365,9 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		r = try_once(api, method, url, body, hdr, arena, urgent,
 			     deadline, attempt >= api->retries, out,
 			     &retry_after, err);
-		tried(api, scope, r == 0 ? MPFS_TRY_OK : outcome_of(err), err);
+		mpfs_breakers_tried(api->breakers, bucket,
+				    r == 0 ? MPFS_TRY_OK : outcome_of(err),
+				    err);
 		if (r == 0)
 			return 0;
 		if (!transient(err))
