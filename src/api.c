@@ -1,6 +1,7 @@
-/* api.c - the Mixpeek calls mixpeekfs makes, over http.c. Knows URLs,
- * headers, status meanings and JSON shapes; knows no FUSE and no paths.
- * Only list and get calls exist here: nothing can change the API. */
+/* api.c - the Mixpeek calls mixpeekfs makes, over http.c: URLs, headers,
+ * status meanings, tries and their deadlines; page.c reads what the answers
+ * say, breakers.c keeps the breakers. Knows no FUSE and no paths. Only list
+ * and get calls exist here: nothing can change the API. */
 #include "mpfs/api.h"
 
 #include <errno.h>
