@@ -11,6 +11,7 @@
 
 #include "core_priv.h"
 #include "mpfs/arena.h"
+#include "mpfs/items.h"
 #include "mpfs/log.h"
 #include "mpfs/slab.h"
 
@@ -227,7 +228,7 @@ time_t bucket_created(struct mpfs_core *core, const char *bucket)
 
 size_t held_bytes(void)
 {
-	return mpfs_obj_bytes() + mpfs_listing_bytes();
+	return mpfs_obj_bytes() + mpfs_items_bytes();
 }
 
 /* Once over the budget, entries go until an eighth of it is free again:

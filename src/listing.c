@@ -1,7 +1,9 @@
 /* listing.c - the paging state machine of one listing. Pure: pages come
  * from a callback, threads from another. Offset pages first; past the API's
- * offset bound, the cursor of the last offset page. Items seen before (page
- * drift) are dropped; so are the copies of an id within a page (dups.h).
+ * offset bound, the cursor of the last offset page. A page's items are
+ * made objects, and merged into the listing's set of them, by items.h:
+ * items seen before (page drift) are dropped; so are the copies of an id
+ * within a page (dups.h).
  *
  * Pages are planned as slots in a queue and merged strictly in order. The
  * first page is fetched by the reader that asks for it. When the API told
@@ -26,7 +28,7 @@
 #include <time.h>
 
 #include "mpfs/dups.h"
-#include "mpfs/hmap.h"
+#include "mpfs/items.h"
 #include "mpfs/log.h"
 
 /* Pages planned and not merged yet, at most: bounds what a listing holds
@@ -46,11 +48,7 @@ struct slot {
 	long offset, limit; /* offset pages */
 	char *cursor;	    /* cursor pages: the cursor asked with */
 	/* results, set once state is DONE */
-	struct mpfs_obj **objs; /* NULL entries: already merged */
-	size_t nobjs;
-	long raw;     /* items the API sent, with or without an id */
-	long skipped; /* of those, without a usable id */
-	struct mpfs_page_dups dups; /* ids sent more than once in the page */
+	struct mpfs_page_objs got; /* NULL entries: already merged */
 	char *next_cursor;
 	long total;
 	struct mpfs_err err;   /* FAILED */
@@ -63,10 +61,7 @@ struct mpfs_listing {
 
 	pthread_mutex_t lock;	/* guards everything below */
 	pthread_cond_t changed; /* a slot finished */
-	struct mpfs_obj **items;
-	size_t count, cap;
-	size_t *ids;	   /* items by id: open addressing, index + 1 */
-	size_t ids_cap;	   /* a power of two over twice count, or 0 */
+	struct mpfs_items items;
 	struct slot *head; /* planned pages, in order */
 	struct slot *tail;
 	int nslots;
@@ -108,70 +103,6 @@ static int fetching(const struct mpfs_listing *l)
 	return 0;
 }
 
-/* Bytes of every listing's items and index, as the caches' budget counts
- * them: a pointer and, at most, four index cells an entry. */
-#define ENTRY_BYTES (sizeof(void *) + 4 * sizeof(size_t))
-static atomic_size_t listing_bytes;
-
-size_t mpfs_listing_bytes(void)
-{
-	return atomic_load(&listing_bytes);
-}
-
-/* The index cell of id: the one that holds it, or the empty one where it
- * would go. The index has room (ids_cap > 0). Lock held. (Not an
- * mpfs_hmap: its nodes live in the values, and an object is in many
- * listings.) */
-static size_t *id_cell(const struct mpfs_listing *l, const char *id)
-{
-	size_t mask = l->ids_cap - 1;
-	size_t i = (size_t)mpfs_hmap_hash_str(id) & mask;
-
-	while (l->ids[i] && strcmp(l->items[l->ids[i] - 1]->id, id))
-		i = (i + 1) & mask;
-	return &l->ids[i];
-}
-
-/* The object of id in the listing, or NULL. Lock held. */
-static struct mpfs_obj *held(struct mpfs_listing *l, const char *id)
-{
-	size_t *cell = l->ids_cap ? id_cell(l, id) : NULL;
-
-	return cell && *cell ? l->items[*cell - 1] : NULL;
-}
-
-/* Room in items and in the index for n more items. Lock held. Returns 0,
- * or -1 when out of memory (the items and the index as they were). */
-static int make_room(struct mpfs_listing *l, size_t n)
-{
-	size_t want = l->count + n, cap, i;
-	struct mpfs_obj **grown;
-	size_t *ids;
-
-	if (want > l->cap) {
-		for (cap = l->cap ? l->cap : 64; cap < want; cap *= 2)
-			;
-		grown = realloc(l->items, cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		l->items = grown;
-		l->cap = cap;
-	}
-	if (2 * want < l->ids_cap)
-		return 0;
-	for (cap = l->ids_cap ? l->ids_cap : 128; 2 * want >= cap; cap *= 2)
-		;
-	ids = calloc(cap, sizeof(*ids));
-	if (!ids)
-		return -1;
-	free(l->ids);
-	l->ids = ids;
-	l->ids_cap = cap;
-	for (i = 0; i < l->count; i++)
-		*id_cell(l, l->items[i]->id) = i + 1;
-	return 0;
-}
-
 struct mpfs_listing *mpfs_listing_new(const struct mpfs_listing_cfg *cfg)
 {
 	struct mpfs_listing *l = calloc(1, sizeof(*l));
@@ -207,10 +138,7 @@ struct mpfs_listing *mpfs_listing_ref(struct mpfs_listing *l)
 
 static void slot_free(struct slot *s)
 {
-	for (size_t i = 0; i < s->nobjs; i++)
-		mpfs_obj_unref(s->objs[i]);
-	free(s->objs);
-	mpfs_page_dups_free(&s->dups);
+	mpfs_page_objs_free(&s->got);
 	free(s->cursor);
 	free(s->next_cursor);
 	free(s);
@@ -231,11 +159,7 @@ void mpfs_listing_unref(struct mpfs_listing *l)
 	}
 	if (l->cfg.release)
 		l->cfg.release(l->cfg.ctx);
-	free(l->ids);
-	atomic_fetch_sub(&listing_bytes, l->count * ENTRY_BYTES);
-	for (size_t i = 0; i < l->count; i++)
-		mpfs_obj_unref(l->items[i]);
-	free(l->items);
+	mpfs_items_release(&l->items);
 	free(l->cursor);
 	free((char *)l->cfg.id_key);
 	free((char *)l->cfg.suffix);
@@ -243,36 +167,6 @@ void mpfs_listing_unref(struct mpfs_listing *l)
 	pthread_mutex_destroy(&l->lock);
 	pthread_cond_destroy(&l->changed);
 	free(l);
-}
-
-/* The object an item shows: one held already in that version, or the
- * item rendered now. NULL with err set (MPFS_E_MALFORMED: no usable id). */
-static struct mpfs_obj *object_of(struct mpfs_listing *l, json_t *item,
-				  struct mpfs_err *err)
-{
-	const char *id =
-	    json_string_value(json_object_get(item, l->cfg.id_key));
-	struct mpfs_obj *obj = NULL, *kept;
-	uint64_t digest;
-
-	if (!json_is_object(item) || !id || !*id) {
-		mpfs_err_set(err, MPFS_E_MALFORMED, "item without '%s'",
-			     l->cfg.id_key);
-		return NULL;
-	}
-	digest = mpfs_json_digest(item);
-	if (l->cfg.reuse)
-		obj = l->cfg.reuse(l->cfg.ctx, id, digest);
-	if (obj)
-		return obj;
-	obj = mpfs_obj_new(item, l->cfg.id_key, l->cfg.suffix,
-			   (time_t)l->cfg.fallback_mtime, digest, err);
-	if (obj && l->cfg.intern) {
-		kept = l->cfg.intern(l->cfg.ctx, obj);
-		mpfs_obj_unref(obj);
-		obj = kept;
-	}
-	return obj;
 }
 
 static void chain_early(struct mpfs_listing *l, struct slot *slot,
@@ -290,9 +184,6 @@ static void fetch_slot(struct mpfs_listing *l, struct slot *slot,
 				    .cursor = s->cursor,
 				    .urgent = urgent};
 	struct mpfs_err err;
-	unsigned char *skip = NULL;
-	size_t i, n;
-	json_t *item;
 
 	mpfs_err_clear(&err);
 	if (l->cfg.fetch(l->cfg.ctx, &req, &page, &err) == 0 &&
@@ -301,33 +192,8 @@ static void fetch_slot(struct mpfs_listing *l, struct slot *slot,
 	if (err.kind != MPFS_OK)
 		goto failed;
 	chain_early(l, slot, &page);
-	n = json_array_size(page.items);
-	s->objs = calloc(n ? n : 1, sizeof(*s->objs));
-	if (!s->objs) {
-		mpfs_err_set(&err, MPFS_E_NOMEM, "out of memory");
+	if (mpfs_page_objs_make(&l->cfg, page.items, &s->got, &err))
 		goto failed;
-	}
-	/* Copies of an id within the page: the first is shown, the others
-	 * neither rendered nor merged (counted, and said at the end). */
-	skip = calloc(n ? n : 1, 1);
-	if (skip)
-		mpfs_dups_find(page.items, l->cfg.id_key, skip, &s->dups);
-	json_array_foreach (page.items, i, item) {
-		struct mpfs_obj *obj;
-
-		if (skip && skip[i])
-			continue;
-		obj = object_of(l, item, &err);
-		if (obj)
-			s->objs[s->nobjs++] = obj;
-		else if (err.kind == MPFS_E_NOMEM)
-			goto failed;
-		else
-			s->skipped++;
-	}
-	free(skip);
-	mpfs_err_clear(&err);
-	s->raw = (long)n;
 	s->total = page.total;
 	s->next_cursor = page.next_cursor;
 	page.next_cursor = NULL;
@@ -335,15 +201,7 @@ static void fetch_slot(struct mpfs_listing *l, struct slot *slot,
 	s->state = SLOT_DONE;
 	return;
 failed:
-	free(skip);
 	mpfs_page_release(&page);
-	for (i = 0; i < s->nobjs; i++)
-		mpfs_obj_unref(s->objs[i]);
-	free(s->objs);
-	mpfs_page_dups_free(&s->dups);
-	s->objs = NULL;
-	s->nobjs = 0;
-	s->skipped = 0;
 	s->err = err;
 	s->state = SLOT_FAILED;
 }
@@ -416,7 +274,7 @@ static void cut(struct mpfs_listing *l, const char *why)
 	l->done = 1;
 	l->cut = 1;
 	mpfs_log(MPFS_LOG_WARN, "list %s: %s; showing the %zu items had",
-		 l->cfg.what, why, l->count);
+		 l->cfg.what, why, l->items.count);
 }
 
 /* Whether more offset pages can be planned ahead of need: the total says
@@ -567,11 +425,7 @@ static void chain_early(struct mpfs_listing *l, struct slot *slot,
 static void finished(struct mpfs_listing *l, struct slot *slot,
 		     struct slot *result)
 {
-	slot->objs = result->objs;
-	slot->nobjs = result->nobjs;
-	slot->raw = result->raw;
-	slot->skipped = result->skipped;
-	slot->dups = result->dups;
+	slot->got = result->got;
 	slot->next_cursor = result->next_cursor;
 	slot->total = result->total;
 	slot->err = result->err;
@@ -581,7 +435,7 @@ static void finished(struct mpfs_listing *l, struct slot *slot,
 	pthread_cond_broadcast(&l->changed);
 	if (!l->eager || slot->state != SLOT_DONE)
 		return;
-	chain(l, slot, slot->raw, slot->next_cursor);
+	chain(l, slot, slot->got.raw, slot->next_cursor);
 	fetch_ahead(l, 0);
 }
 
@@ -633,25 +487,14 @@ static void drop_job(void *arg)
 static int take_objects(struct mpfs_listing *l, struct slot *s,
 			struct mpfs_err *err)
 {
-	if (make_room(l, s->nobjs)) {
+	if (mpfs_items_room(&l->items, s->got.nobjs)) {
 		mpfs_err_set(err, MPFS_E_NOMEM, "out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < s->nobjs; i++) {
-		struct mpfs_obj *obj = s->objs[i];
-		size_t *cell;
-
-		if (!obj)
-			continue;
-		cell = id_cell(l, obj->id);
-		if (*cell) {
-			mpfs_obj_unref(obj); /* seen on an earlier page */
-		} else {
-			l->items[l->count++] = obj;
-			*cell = l->count;
-			atomic_fetch_add(&listing_bytes, ENTRY_BYTES);
-		}
-		s->objs[i] = NULL;
+	for (size_t i = 0; i < s->got.nobjs; i++) {
+		if (s->got.objs[i])
+			mpfs_items_add(&l->items, s->got.objs[i]);
+		s->got.objs[i] = NULL;
 	}
 	return 0;
 }
@@ -659,8 +502,8 @@ static int take_objects(struct mpfs_listing *l, struct slot *s,
 /* What follows the last planned page, s, once merged. Lock held. */
 static void after_last(struct mpfs_listing *l, struct slot *s)
 {
-	const char *next = chain_cursor(l, s, s->raw, s->next_cursor);
-	long end = s->offset + s->raw;
+	long raw = s->got.raw, end = s->offset + raw;
+	const char *next = chain_cursor(l, s, raw, s->next_cursor);
 
 	if (next) {
 		free(l->cursor);
@@ -668,12 +511,12 @@ static void after_last(struct mpfs_listing *l, struct slot *s)
 		s->next_cursor = NULL;
 		l->by_cursor = 1;
 	} else if (s->cursor) {
-		if (s->raw == 0 || !s->next_cursor)
+		if (raw == 0 || !s->next_cursor)
 			l->done = 1;
 		else
 			mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
 				     "the API repeated its cursor");
-	} else if (s->raw == 0 || (s->raw < s->limit && !s->next_cursor)) {
+	} else if (raw == 0 || (raw < s->limit && !s->next_cursor)) {
 		/* A short page ends the listing, unless a cursor says more
 		 * remain (an API that caps limit below what we asked). */
 		l->done = 1;
@@ -696,14 +539,14 @@ static void after_last(struct mpfs_listing *l, struct slot *s)
 static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 {
 	struct slot *s = l->head;
-	size_t before = l->count;
+	size_t before = l->items.count;
 
 	if (take_objects(l, s, err))
 		return -1;
-	mpfs_dups_count(&l->dups, &s->dups);
-	l->skipped += s->skipped;
+	mpfs_dups_count(&l->dups, &s->got.dups);
+	l->skipped += s->got.skipped;
 	l->pages++;
-	if (!s->cursor && s->raw == s->limit)
+	if (!s->cursor && s->got.raw == s->limit)
 		l->full_pages = 1;
 	if (s->total >= 0)
 		l->total = s->total;
@@ -716,19 +559,20 @@ static int merge_head(struct mpfs_listing *l, struct mpfs_err *err)
 	 * of nothing new (a cursor that went back), an offset page of nothing
 	 * new (an API that ignores offset), or far more items than its own
 	 * total. */
-	if (s->cursor && l->count == before && s->raw > 0 && s->next_cursor)
+	if (s->cursor && l->items.count == before && s->got.raw > 0 &&
+	    s->next_cursor)
 		mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
 			     "the API's cursor led back to items already "
 			     "listed");
-	else if (!s->cursor && l->pages > 1 && s->nobjs > 0 &&
-		 l->count == before)
+	else if (!s->cursor && l->pages > 1 && s->got.nobjs > 0 &&
+		 l->items.count == before)
 		cut(l, "an offset page brought no item not listed already "
 		       "(the API ignores offset?)");
 	else if (l->total >= 0 &&
-		 (long)l->count > 2 * l->total + l->cfg.max_limit)
+		 (long)l->items.count > 2 * l->total + l->cfg.max_limit)
 		mpfs_err_set(&l->broken, MPFS_E_MALFORMED,
 			     "the API sent %zu items, its total says %ld",
-			     l->count, l->total);
+			     l->items.count, l->total);
 	if (l->broken.kind == MPFS_OK && !l->done && !l->head)
 		after_last(l, s);
 	slot_free(s);
@@ -743,7 +587,7 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 
 	pthread_mutex_lock(&l->lock);
 	seen = l->failures;
-	while (index >= l->count && !l->done) {
+	while (index >= l->items.count && !l->done) {
 		struct slot *s;
 
 		if (l->broken.kind != MPFS_OK) {
@@ -805,14 +649,14 @@ int mpfs_listing_get(struct mpfs_listing *l, size_t index,
 			l->ended_at = now();
 			if (l->cfg.ended)
 				l->cfg.ended(l->cfg.ctx, l->done && !l->cut);
-		} else if (l->pages == 1 && index < l->count) {
+		} else if (l->pages == 1 && index < l->items.count) {
 			fetch_ahead(l, 1); /* one page of read-ahead */
 		} else {
 			fetch_ahead(l, 0);
 		}
 	}
-	if (r == 0 && index < l->count) {
-		*obj = mpfs_obj_ref(l->items[index]);
+	if (r == 0 && index < l->items.count) {
+		*obj = mpfs_obj_ref(l->items.objs[index]);
 		r = 1;
 	}
 	pthread_mutex_unlock(&l->lock);
@@ -824,7 +668,7 @@ size_t mpfs_listing_count(struct mpfs_listing *l, int *complete)
 	size_t n;
 
 	pthread_mutex_lock(&l->lock);
-	n = l->count;
+	n = l->items.count;
 	if (complete)
 		*complete = l->done;
 	pthread_mutex_unlock(&l->lock);
@@ -854,7 +698,7 @@ int mpfs_listing_has(struct mpfs_listing *l, const char *id)
 	int r;
 
 	pthread_mutex_lock(&l->lock);
-	r = held(l, id) != NULL;
+	r = mpfs_items_find(&l->items, id) != NULL;
 	pthread_mutex_unlock(&l->lock);
 	return r;
 }
@@ -868,10 +712,10 @@ int mpfs_listing_find(struct mpfs_listing *l, const char *id,
 		int done, r;
 
 		pthread_mutex_lock(&l->lock);
-		o = held(l, id);
+		o = mpfs_items_find(&l->items, id);
 		if (o)
 			*obj = mpfs_obj_ref(o);
-		count = l->count;
+		count = l->items.count;
 		done = l->done;
 		pthread_mutex_unlock(&l->lock);
 		if (o)

@@ -90,9 +90,6 @@ int mpfs_listing_current(struct mpfs_listing *l, double ttl);
  * fetch has it. */
 int mpfs_listing_shared(struct mpfs_listing *l);
 
-/* Bytes every listing's entries and index hold, together. */
-size_t mpfs_listing_bytes(void);
-
 /* Whether the entries held now include id; no fetch. */
 int mpfs_listing_has(struct mpfs_listing *l, const char *id);
 
