@@ -1,7 +1,8 @@
 /* core_priv.h - what the files of the core share and nobody else sees:
  * the core itself, and the calls one part makes of another.
  *
- *   core.c      the core, inodes in and out, lookups and attributes
+ *   core.c      the core, inodes in and out, lookups
+ *   attr.c      what a node is, in attributes
  *   view.c      listings of views: fetching, existence, stale copies
  *   object.c    sync and bucket objects: GET, cache, stale, versions
  *   links.c     bucket names as links at the root
@@ -83,6 +84,18 @@ struct view {
 	stale_slot stale; /* why it is served after a failed refresh */
 };
 
+/* attr.c */
+void dir_stat(struct mpfs_core *core, struct stat *st);
+/* A sync file's attributes, but st_ino. */
+void sync_stat(struct mpfs_core *core, const struct mpfs_obj *obj,
+	       struct stat *st);
+/* What a node is, in attributes; *out: the object of a file that has
+ * versions (a sync, bucket.json), a new reference, else NULL. by_name: a
+ * lookup, where a sync is only if it matches the view; an inode the kernel
+ * holds is the sync whatever view it was found in. */
+int node_attr(struct mpfs_core *core, const struct mpfs_node *node, int by_name,
+	      struct stat *st, struct mpfs_obj **out, struct mpfs_err *err);
+
 /* core.c */
 /* Bytes the caches' values hold: objects with their rendered bytes, and
  * listings. */
@@ -93,10 +106,6 @@ size_t held_bytes(void);
 void core_budget(struct mpfs_core *core);
 /* What malloc and the parse slots hold unused goes back to the system. */
 void give_back(void);
-void dir_stat(struct mpfs_core *core, struct stat *st);
-/* A sync file's attributes, but st_ino. */
-void sync_stat(struct mpfs_core *core, const struct mpfs_obj *obj,
-	       struct stat *st);
 void not_found(struct mpfs_err *err, const char *what);
 /* Whether a value held age seconds may still be served (ttl + stale=):
  * caches keep values longer than that. */
