@@ -3,7 +3,9 @@
  *
  *   core.c      the core, inodes in and out, lookups
  *   attr.c      what a node is, in attributes
- *   view.c      listings of views: fetching, existence, stale copies
+ *   view.c      listings of views: fetching, refreshes, stale copies
+ *   names.c     what a name stands for: buckets, connections, statuses,
+ *               short forms of long names
  *   object.c    sync and bucket objects: GET, cache, stale, versions
  *   links.c     bucket names as links at the root
  *   dir.c       directory handles: snapshots, entries, offsets
@@ -155,8 +157,19 @@ char *stale_copy(const stale_slot *slot);
  * (0: nothing held) and *stale (a new string, or NULL when fresh). */
 void view_age(struct mpfs_core *core, const char *key, long long *fetched_ms,
 	      char **stale);
+/* The listing of the view of node (a sync: the view it is in): the
+ * cached one while fresh, else a new one. New reference, or NULL. */
+struct mpfs_listing *view_listing(struct mpfs_core *core,
+				  const struct mpfs_node *node);
+/* Whether the view of node has a listing held, fresh or stale, that has
+ * entries or is complete. */
+int view_listed(struct mpfs_core *core, const struct mpfs_node *node);
+
+/* names.c */
 int bucket_exists(struct mpfs_core *core, const char *bucket,
 		  struct mpfs_err *err);
+/* A view exists when its connection does, and its status is one of
+ * by-status/'s or one the API takes (asked with one page). */
 int view_exists(struct mpfs_core *core, const struct mpfs_node *node,
 		struct mpfs_err *err);
 /* The id a short form of a name stands for in directory dir (the root,
@@ -170,13 +183,6 @@ int short_name_id(struct mpfs_core *core, const struct mpfs_node *dir,
  * err (MPFS_E_NOT_FOUND: neither). */
 int conn_link(struct mpfs_core *core, const struct mpfs_node *node,
 	      char *target, size_t size, struct mpfs_err *err);
-/* The listing of the view of node (a sync: the view it is in): the
- * cached one while fresh, else a new one. New reference, or NULL. */
-struct mpfs_listing *view_listing(struct mpfs_core *core,
-				  const struct mpfs_node *node);
-/* Whether the view of node has a listing held, fresh or stale, that has
- * entries or is complete. */
-int view_listed(struct mpfs_core *core, const struct mpfs_node *node);
 
 /* object.c */
 struct mpfs_obj *object_reuse(void *ctx, const char *id, uint64_t digest);
