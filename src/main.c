@@ -200,7 +200,8 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	    .mount_time = time(NULL),
 	};
 	struct mpfs_fs fs = {.ttl = (double)o->ttl_s,
-			     .failed_lock = PTHREAD_MUTEX_INITIALIZER};
+			     .failed_lock = PTHREAD_MUTEX_INITIALIZER,
+			     .handles_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct mpfs_api *api;
 	struct fuse_session *se;
 	struct mpfs_err err;
@@ -247,6 +248,7 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	 * still under way fails quietly. None follows. */
 	fuse_session_exit(se);
 	mpfs_core_stop(fs.core);
+	mpfs_fs_release_all(&fs);
 	mpfs_sig_stop();
 out_signals:
 	fuse_remove_signal_handlers(se);
