@@ -126,70 +126,9 @@ static const struct mpfs_notify_ops notify_ops = {
     .store = notify_store,
 };
 
-/* ---- handles ---- */
-
-/* What fi->fh holds: a directory's handle, or a file's object. The kernel
- * sends the release of a handle closed last in the background, and drops
- * the releases it has not sent yet when the mount goes: handles are kept
- * in a list, and those never released are let go with the session
- * (mpfs_fs_release_all), not leaked. */
-struct mpfs_handle {
-	struct mpfs_handle *prev, *next;
-	struct mpfs_dir *dir;
-	struct mpfs_obj *obj;
-};
-
-static struct mpfs_handle *handle_new(struct mpfs_fs *fs, struct mpfs_dir *dir,
-				      struct mpfs_obj *obj)
-{
-	struct mpfs_handle *h = malloc(sizeof(*h));
-
-	if (!h)
-		return NULL;
-	*h = (struct mpfs_handle){NULL, NULL, dir, obj};
-	pthread_mutex_lock(&fs->handles_lock);
-	h->next = fs->handles;
-	if (h->next)
-		h->next->prev = h;
-	fs->handles = h;
-	pthread_mutex_unlock(&fs->handles_lock);
-	return h;
-}
-
 static struct mpfs_handle *handle_of(const struct fuse_file_info *fi)
 {
 	return (struct mpfs_handle *)(uintptr_t)fi->fh;
-}
-
-/* Takes h off the list, and lets go of what it holds. */
-static void handle_free(struct mpfs_fs *fs, struct mpfs_handle *h)
-{
-	if (!h)
-		return;
-	pthread_mutex_lock(&fs->handles_lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		fs->handles = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
-	pthread_mutex_unlock(&fs->handles_lock);
-	mpfs_core_releasedir(fs->core, h->dir);
-	mpfs_obj_unref(h->obj);
-	free(h);
-}
-
-void mpfs_fs_release_all(struct mpfs_fs *fs)
-{
-	size_t n = 0;
-
-	for (; fs->handles; n++)
-		handle_free(fs, fs->handles);
-	if (n)
-		mpfs_log(MPFS_LOG_DEBUG,
-			 "unmount: %zu handles the kernel never released, "
-			 "let go",
-			 n);
 }
 
 /* ---- the operations ---- */
@@ -316,7 +255,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		fail(req, fs, "opendir", ino, NULL, &err);
 		return;
 	}
-	h = handle_new(fs, dir, NULL);
+	h = mpfs_handle_new(&fs->handles, dir, NULL);
 	if (!h) {
 		mpfs_core_releasedir(fs->core, dir);
 		fuse_reply_err(req, ENOMEM);
@@ -327,7 +266,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 	fi->cache_readdir = 1;
 	fi->keep_cache = cached;
 	if (fuse_reply_open(req, fi))
-		handle_free(fs, h);
+		mpfs_handle_free(&fs->handles, fs->core, h);
 }
 
 struct fill_ctx {
@@ -409,7 +348,7 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	current = req;
 	current_began = mpfs_clock_monotonic();
-	handle_free(fs, handle_of(fi));
+	mpfs_handle_free(&fs->handles, fs->core, handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -433,7 +372,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fail(req, fs, "open", ino, NULL, &err);
 		return;
 	}
-	h = handle_new(fs, NULL, obj);
+	h = mpfs_handle_new(&fs->handles, NULL, obj);
 	if (!h) {
 		mpfs_obj_unref(obj);
 		fuse_reply_err(req, ENOMEM);
@@ -443,7 +382,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->keep_cache = 0;
 	fi->direct_io = mpfs_policy_open(fs->ttl, obj) == MPFS_OPEN_DIRECT;
 	if (fuse_reply_open(req, fi))
-		handle_free(fs, h);
+		mpfs_handle_free(&fs->handles, fs->core, h);
 }
 
 /* The kernel follows a read that failed with another of the same file at
@@ -511,7 +450,9 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	(void)ino;
-	handle_free(fuse_req_userdata(req), handle_of(fi));
+	struct mpfs_fs *fs = fuse_req_userdata(req);
+
+	mpfs_handle_free(&fs->handles, fs->core, handle_of(fi));
 	fuse_reply_err(req, 0);
 }
 

@@ -201,10 +201,11 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	};
 	struct mpfs_fs fs = {.ttl = (double)o->ttl_s,
 			     .failed_lock = PTHREAD_MUTEX_INITIALIZER,
-			     .handles_lock = PTHREAD_MUTEX_INITIALIZER};
+			     .handles.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct mpfs_api *api;
 	struct fuse_session *se;
 	struct mpfs_err err;
+	size_t n;
 	int r = 1;
 
 	mpfs_err_clear(&err);
@@ -248,7 +249,12 @@ static int serve(struct fuse_args *args, struct mpfs_opts *o,
 	 * still under way fails quietly. None follows. */
 	fuse_session_exit(se);
 	mpfs_core_stop(fs.core);
-	mpfs_fs_release_all(&fs);
+	/* The kernel dropped the releases it had not sent. */
+	if ((n = mpfs_handles_release(&fs.handles, fs.core)))
+		mpfs_log(MPFS_LOG_DEBUG,
+			 "unmount: %zu handles the kernel never released, "
+			 "let go",
+			 n);
 	mpfs_sig_stop();
 out_signals:
 	fuse_remove_signal_handlers(se);

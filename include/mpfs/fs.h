@@ -6,8 +6,9 @@
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 
+#include "mpfs/handles.h"
+
 struct mpfs_core;
-struct mpfs_handle;
 
 /* The operations; fuse_session_new's userdata must be the struct mpfs_fs. */
 extern const struct fuse_lowlevel_ops mpfs_fs_ops;
@@ -22,15 +23,10 @@ struct mpfs_fs {
 	fuse_ino_t failed_ino; /* 0: none */
 	double failed_at;
 	int failed_errno;
-	/* Every handle given to the kernel and not released yet (fs.c);
-	 * the lock: PTHREAD_MUTEX_INITIALIZER. */
-	pthread_mutex_t handles_lock;
-	struct mpfs_handle *handles;
+	/* Every handle given to the kernel and not released yet; the lock:
+	 * PTHREAD_MUTEX_INITIALIZER. */
+	struct mpfs_handles handles;
 };
-
-/* Lets go of the handles the kernel never released (it drops the releases
- * it has not sent when the mount goes). Once the session's loop is over. */
-void mpfs_fs_release_all(struct mpfs_fs *fs);
 
 /* Whether the FUSE request this thread serves was interrupted and its
  * caller is going away (Ctrl-C on ls), or the mount is stopping: the API
