@@ -41,7 +41,6 @@ struct mpfs_api {
 	double (*started)(void);
 	struct mpfs_clock clock;
 	struct mpfs_breakers *breakers;
-	struct mpfs_retry *retry; /* the client's breaker, of breakers */
 	struct mpfs_http *http;
 };
 
@@ -93,6 +92,12 @@ static int make_secret(struct mpfs_api *api, const char *key)
 	snprintf(api->secret, api->secret_size, "Authorization: Bearer %s",
 		 key);
 	return 0;
+}
+
+/* The client's own breaker: its clock, backoff and sleep. */
+static struct mpfs_retry *client(const struct mpfs_api *api)
+{
+	return mpfs_breakers_client(api->breakers);
 }
 
 static double api_now(void *ctx)
@@ -166,7 +171,6 @@ struct mpfs_api *mpfs_api_new(const struct mpfs_api_cfg *cfg,
 		mpfs_api_free(api);
 		return NULL;
 	}
-	api->retry = mpfs_breakers_client(api->breakers);
 	api->auth_ns.data = api->secret;
 	api->auth_org.data = api->secret;
 	api->http = mpfs_http_new(&hcfg, err);
@@ -262,7 +266,7 @@ static int try_once(struct mpfs_api *api, const char *method, const char *url,
 		    int last, json_t **out, long *retry_after,
 		    struct mpfs_err *err)
 {
-	long left = (long)((deadline - mpfs_retry_now(api->retry)) * 1000);
+	long left = (long)((deadline - mpfs_retry_now(client(api))) * 1000);
 	struct mpfs_http_answer ans;
 	struct mpfs_http_req *req;
 
@@ -313,7 +317,7 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 		struct mpfs_arena **arena, int urgent, double began,
 		json_t **out, struct mpfs_err *err)
 {
-	double now = mpfs_retry_now(api->retry);
+	double now = mpfs_retry_now(client(api));
 	double deadline = now + (double)api->timeout_ms / 1000.0;
 	struct mpfs_retry *bucket = mpfs_breakers_of(api->breakers, path);
 	struct mpfs_err gate;
@@ -373,11 +377,11 @@ static int call(struct mpfs_api *api, const char *method, const char *path,
 			return 0;
 		if (!transient(err))
 			break;
-		wait = mpfs_retry_backoff(api->retry, attempt,
+		wait = mpfs_retry_backoff(client(api), attempt,
 					  (double)retry_after, deadline);
 		if (wait < 0)
 			break;
-		if (mpfs_retry_sleep(api->retry, wait)) {
+		if (mpfs_retry_sleep(client(api), wait)) {
 			err->http_status = 0;
 			mpfs_err_set(err, MPFS_E_INTERRUPTED, "interrupted");
 			break;
@@ -528,7 +532,7 @@ double mpfs_api_began(struct mpfs_api *api)
 {
 	double began = api->started ? api->started() : 0;
 
-	return began > 0 ? began : mpfs_retry_now(api->retry);
+	return began > 0 ? began : mpfs_retry_now(client(api));
 }
 
 int mpfs_api_list_connections(struct mpfs_api *api,
